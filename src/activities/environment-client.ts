@@ -1,0 +1,33 @@
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { enqueueDeployUpdate, environmentQuery, environmentWorkflowId, DEFAULT_TASK_QUEUE } from '../workflows/messages.js';
+import type { DeployOp, EnvironmentSnapshot } from '../workflows/types.js';
+
+/** Workflow code cannot start a workflow or send it an Update, so releases reach environments through here. */
+export function createEnvironmentClientActivities(client: Client, taskQueue = DEFAULT_TASK_QUEUE) {
+  return {
+    async submitDeploy({ app, env, op }: { app: string; env: string; op: DeployOp }) {
+      const startWorkflowOperation = new WithStartWorkflowOperation('environmentWorkflow', {
+        workflowId: environmentWorkflowId(app, env),
+        taskQueue,
+        args: [{ app, env }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        memo: { app, env },
+      });
+      return client.workflow.executeUpdateWithStart(enqueueDeployUpdate, {
+        args: [op],
+        updateId: op.opId,
+        startWorkflowOperation,
+      });
+    },
+  };
+}
+
+/** Reads an environment's state; null when no environment workflow exists yet. */
+export async function readEnvironment(client: Client, app: string, env: string): Promise<EnvironmentSnapshot | null> {
+  try {
+    return await client.workflow.getHandle(environmentWorkflowId(app, env)).query(environmentQuery);
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowNotFoundError') return null;
+    throw err;
+  }
+}

@@ -1,0 +1,52 @@
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { AuditInput, AuditStore } from '../audit/types.js';
+import type { ConfigSource } from '../config/source.js';
+import type { ActivateRequest, DeploymentTarget } from '../targets/types.js';
+import { createBuildActivities } from './build.js';
+import { createCheckActivities } from './checks.js';
+import { createEnvironmentClientActivities } from './environment-client.js';
+import { createGateActivities } from './gate.js';
+import { createPlanActivities } from './plan.js';
+import { createSupersedeActivities } from './supersede.js';
+import type { Notifier, NotifyEvent } from '../integrations/notifier.js';
+
+export interface ActivityDeps {
+  config: ConfigSource;
+  target: DeploymentTarget;
+  audit: AuditStore;
+  client: Client;
+  home: string;
+  notifier?: Notifier;
+  taskQueue?: string;
+}
+
+/** Every activity, built from its dependencies so tests can pass real or stand-in ones. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createPlanActivities(deps.config),
+    ...createBuildActivities(deps.home),
+    ...createCheckActivities(),
+    ...createEnvironmentClientActivities(deps.client, deps.taskQueue),
+    ...createGateActivities(deps.config, deps.client),
+    ...createSupersedeActivities(deps.client),
+    async activateVersion(req: Omit<ActivateRequest, 'keepPreviousMs'> & { keepPreviousMs: number }) {
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat('activating'), 2000);
+      try {
+        return await deps.target.activate(req, { progress: (m) => ctx.heartbeat(m), signal: ctx.cancellationSignal });
+      } finally {
+        clearInterval(beat);
+      }
+    },
+    async recordAudit(records: AuditInput[]) {
+      return deps.audit.append(records);
+    },
+    async notify(event: NotifyEvent) {
+      // Notifications never fail a release: errors are logged and swallowed by the notifier.
+      await deps.notifier?.notify(event);
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,106 @@
+import type { ConfigSource } from '../config/source.js';
+import type { EnvironmentConfig, ShipgateConfig } from '../config/schema.js';
+import { environmentChain } from '../config/chain.js';
+import type { DeploySpec, EnvironmentPlan, ReleasePlan } from '../workflows/types.js';
+
+export type Loaded<T> = { ok: true } & T | { ok: false; message: string };
+
+export interface EnvironmentPolicy {
+  rollbackers: string[];
+  rollbackersDescription: string;
+  freezers: string[];
+  freezersDescription: string;
+  ledgerSize: number;
+  rollbackDuringWindows: 'allow' | 'deny';
+  deploy: DeploySpec;
+}
+
+export function toDeploySpec(env: EnvironmentConfig, command: string[]): DeploySpec {
+  const checks = (env.verify?.checks ?? env.smoke).map((c) => ({
+    path: c.path,
+    status: c.status,
+    ...(c.json ? { json: c.json } : {}),
+    timeoutMs: c.timeout,
+  }));
+  return {
+    port: env.target.port,
+    command,
+    strategy: env.strategy,
+    canarySteps: env.canarySteps,
+    keepPreviousMs: env.keepPrevious,
+    autoRollback: env.autoRollback,
+    verify: {
+      checks,
+      durationMs: env.verify?.duration ?? 0,
+      intervalMs: env.verify?.interval ?? 5000,
+      failureLimit: env.verify?.failureLimit ?? 0,
+    },
+  };
+}
+
+function unknownApp(config: ShipgateConfig, app: string): string {
+  return `unknown app "${app}" (configured apps: ${Object.keys(config.apps).join(', ')})`;
+}
+
+export function buildReleasePlan(config: ShipgateConfig, app: string): Loaded<{ plan: ReleasePlan }> {
+  const appConfig = config.apps[app];
+  if (!appConfig) return { ok: false, message: unknownApp(config, app) };
+  const chain = environmentChain(appConfig);
+  if (!Array.isArray(chain)) return { ok: false, message: chain.error };
+  const environments: EnvironmentPlan[] = chain.map((name) => {
+    const env = appConfig.environments[name]!;
+    return {
+      name,
+      branches: env.branches ?? null,
+      approvals: env.approvals,
+      allowSelfApproval: env.allowSelfApproval,
+      approvalTimeoutMs: env.approvalTimeout,
+      approvalChannels: env.approvalChannels,
+      waitTimerMs: env.waitTimer,
+      windowOverrideGroup: env.windowOverride?.group ?? null,
+      supersede: env.supersede,
+      deploy: toDeploySpec(env, appConfig.build.command),
+    };
+  });
+  // All groups are snapshotted: environments without rules let any group member reject.
+  const groups = config.groups;
+  return { ok: true, plan: { app, source: appConfig.build.source, groups, environments } };
+}
+
+/** Who may roll back or freeze: the approval groups plus rollbackGroup, or anyone in any group when there are no rules. */
+export function buildEnvironmentPolicy(config: ShipgateConfig, app: string, envName: string): Loaded<{ policy: EnvironmentPolicy }> {
+  const appConfig = config.apps[app];
+  if (!appConfig) return { ok: false, message: unknownApp(config, app) };
+  const env = appConfig.environments[envName];
+  if (!env) {
+    return { ok: false, message: `unknown environment "${envName}" for app ${app} (environments: ${Object.keys(appConfig.environments).join(', ')})` };
+  }
+  const members = (groups: string[]) => [...new Set(groups.flatMap((g) => config.groups[g] ?? []))];
+  const allGroups = Object.keys(config.groups);
+  const ruleGroups = env.approvals.map((r) => r.group);
+  const rollbackGroups = ruleGroups.length ? [...ruleGroups, ...(env.rollbackGroup ? [env.rollbackGroup] : [])] : allGroups;
+  const freezeGroups = env.freezeGroup ? [env.freezeGroup] : allGroups;
+  return {
+    ok: true,
+    policy: {
+      rollbackers: members(rollbackGroups),
+      rollbackersDescription: `only members of ${[...new Set(rollbackGroups)].join(', ') || 'a group'} may`,
+      freezers: members(freezeGroups),
+      freezersDescription: `only members of ${[...new Set(freezeGroups)].join(', ') || 'a group'} may`,
+      ledgerSize: env.ledgerSize,
+      rollbackDuringWindows: env.rollbackDuringWindows,
+      deploy: toDeploySpec(env, appConfig.build.command),
+    },
+  };
+}
+
+export function createPlanActivities(config: ConfigSource) {
+  return {
+    async loadReleasePlan({ app }: { app: string }) {
+      return buildReleasePlan(config.get().config, app);
+    },
+    async loadEnvironmentPolicy({ app, env }: { app: string; env: string }) {
+      return buildEnvironmentPolicy(config.get().config, app, env);
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { AuditInput, AuditRecord, AuditStore } from './types.js';
+
+const GENESIS = '0'.repeat(64);
+
+export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
+  return createHash('sha256').update(JSON.stringify(record)).digest('hex');
+}
+
+/**
+ * Append-only JSONL, one record a line, each carrying the hash of the one before, so an edit or a deletion
+ * anywhere breaks the chain. Records are deduplicated by id because activities may be retried.
+ */
+export function createJsonlAuditStore(file: string): AuditStore {
+  let state: { seq: number; lastHash: string; ids: Set<string> } | undefined;
+  let tail: Promise<unknown> = Promise.resolve();
+
+  const load = async () => {
+    if (state) return state;
+    const records = await readAll();
+    const last = records[records.length - 1];
+    state = { seq: last?.seq ?? 0, lastHash: last?.hash ?? GENESIS, ids: new Set(records.map((r) => r.id)) };
+    return state;
+  };
+
+  const readAll = async (): Promise<AuditRecord[]> => {
+    if (!existsSync(file)) return [];
+    const text = await readFile(file, 'utf8');
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as AuditRecord);
+  };
+
+  // Appends are serialised in-process; one worker per SHIPGATE_HOME writes the local store.
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = tail.then(fn, fn);
+    tail = next.catch(() => undefined);
+    return next;
+  };
+
+  return {
+    append(inputs) {
+      return serial(async () => {
+        const s = await load();
+        const lines: string[] = [];
+        for (const input of inputs) {
+          if (s.ids.has(input.id)) continue;
+          const base = { ...input, seq: s.seq + 1, prevHash: s.lastHash };
+          const record: AuditRecord = { ...base, hash: hashRecord(base) };
+          lines.push(JSON.stringify(record));
+          s.seq = record.seq;
+          s.lastHash = record.hash;
+          s.ids.add(input.id);
+        }
+        if (lines.length > 0) {
+          await mkdir(path.dirname(file), { recursive: true });
+          await appendFile(file, lines.join('\n') + '\n');
+        }
+        return lines.length;
+      });
+    },
+    async read(filter = {}) {
+      const all = await readAll();
+      const hits = all.filter((r) => (!filter.app || r.app === filter.app) && (!filter.env || r.env === filter.env));
+      return filter.limit ? hits.slice(-filter.limit) : hits;
+    },
+    async verify() {
+      const all = await readAll();
+      let prev = GENESIS;
+      for (const [i, r] of all.entries()) {
+        const { hash, ...rest } = r;
+        if (r.prevHash !== prev || hashRecord(rest) !== hash) return { ok: false, count: all.length, brokenAt: i + 1 };
+        prev = hash;
+      }
+      return { ok: true, count: all.length };
+    },
+  };
+}

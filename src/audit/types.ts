@@ -1,0 +1,29 @@
+/** One audited fact: who did what to which release or environment, and why. */
+export interface AuditInput {
+  /** Deterministic id, so a retried activity never writes the same record twice. */
+  id: string;
+  at: string;
+  type: string;
+  app: string;
+  env: string | null;
+  version?: string | null;
+  actor: string;
+  via?: string | null;
+  reason?: string | null;
+  outcome?: string | null;
+  approvers?: string[];
+  fromVersion?: string | null;
+  releaseId?: string | null;
+}
+
+export interface AuditRecord extends AuditInput {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditStore {
+  append(records: AuditInput[]): Promise<number>;
+  read(filter?: { app?: string; env?: string; limit?: number }): Promise<AuditRecord[]>;
+  verify(): Promise<{ ok: boolean; count: number; brokenAt?: number }>;
+}

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { ShipgateClient } from '../../client.js';
+import { checkNames, requireLogin, requireText, requireVersion, type Runner } from '../context.js';
+import { formatStatus, statusJson } from '../format.js';
+
+type Decision = 'reject' | 'cancel' | 'override';
+
+const DESCRIPTIONS: Record<Decision, string> = {
+  reject: 'reject a release at its gate; it ends rejected',
+  cancel: 'stop a running release before its next deploy starts; it ends cancelled',
+  override: 'break glass: let a release held by a window or freeze go ahead (never skips approvals)',
+};
+
+const DONE: Record<Decision, string> = { reject: 'Rejected', cancel: 'Cancelled', override: 'Overrode the window for' };
+
+/** reject, cancel and override take the same inputs: who, and a mandatory reason. */
+export function registerDecision(program: Command, run: Runner, decision: Decision) {
+  program
+    .command(`${decision} <app> <version>`)
+    .description(DESCRIPTIONS[decision])
+    .option('--as <login>', 'who decides')
+    .option('--reason <text>', 'why (required, stored verbatim)')
+    .action((app: string, version: string, o: { as?: string; reason?: string }) =>
+      run(async (ctx) => {
+        requireVersion(version);
+        const by = requireLogin(o.as);
+        const reason = requireText(o.reason, '--reason');
+        checkNames(ctx.explicitConfig(), app);
+        const sg = new ShipgateClient(await ctx.client());
+        const status = await sg[decision](app, version, { by, via: 'cli', reason });
+        ctx.print(`${DONE[decision]} ${app} ${version} as ${by}.\n${formatStatus(status)}`, statusJson(status));
+      }),
+    );
+}

@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { createConfigSource } from '../../config/source.js';
+import { createLogger } from '../../logger.js';
+import { createShipgateWorker } from '../../worker.js';
+import type { Runner } from '../context.js';
+
+export function registerWorker(program: Command, run: Runner) {
+  program
+    .command('worker')
+    .description('run a worker: workflows plus the deploy activities of the chosen environments')
+    .option('--environments <list>', 'comma-separated environments whose deploys this worker runs (default: all)')
+    .action((o: { environments?: string }) =>
+      run(async (ctx) => {
+        const loaded = ctx.requireConfig();
+        const logger = createLogger('shipgate-worker');
+        const worker = await createShipgateWorker({
+          config: createConfigSource(loaded.file),
+          home: ctx.home,
+          temporal: ctx.temporal,
+          environments: o.environments?.split(',').map((s) => s.trim()).filter(Boolean),
+          logger,
+        });
+        logger.info({ address: ctx.temporal.address, environments: worker.environments, home: ctx.home }, 'worker running');
+        await worker.run();
+      }),
+    );
+}

@@ -1,0 +1,97 @@
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Client, Connection } from '@temporalio/client';
+import { loadConfig, resolveConfigPath, type LoadedConfig } from '../config/load.js';
+import { connectClient, temporalOptions, type TemporalOptions } from '../temporal/connect.js';
+import { isValidLogin, isValidVersion, LOGIN_PATTERN, VERSION_PATTERN } from '../policy/patterns.js';
+import { badInput } from './errors.js';
+
+export interface GlobalOptions {
+  config?: string;
+  address?: string;
+  namespace?: string;
+  json?: boolean;
+}
+
+/** What every command gets: options, output helpers and lazy access to config and Temporal. */
+export class CliContext {
+  readonly temporal: TemporalOptions;
+  private connected?: Promise<{ client: Client; connection: Connection }>;
+
+  constructor(readonly opts: GlobalOptions) {
+    this.temporal = temporalOptions(opts);
+  }
+
+  get json(): boolean {
+    return !!this.opts.json;
+  }
+
+  get home(): string {
+    return path.resolve(process.env.SHIPGATE_HOME ?? '.shipgate');
+  }
+
+  /** The config named by --config or SHIPGATE_CONFIG; undefined when neither is given. */
+  explicitConfig(): LoadedConfig | undefined {
+    const file = this.opts.config ?? process.env.SHIPGATE_CONFIG;
+    return file ? loadConfig(file) : undefined;
+  }
+
+  /** The worker-side lookup: --config, SHIPGATE_CONFIG, then ./shipgate.yaml. */
+  requireConfig(): LoadedConfig {
+    const file = resolveConfigPath(this.opts.config);
+    if (!existsSync(file)) throw badInput(`config not found: ${file} (use --config FILE or SHIPGATE_CONFIG)`);
+    return loadConfig(file);
+  }
+
+  async client(): Promise<Client> {
+    this.connected ??= connectClient(this.temporal);
+    return (await this.connected).client;
+  }
+
+  async close(): Promise<void> {
+    if (this.connected) await (await this.connected.catch(() => undefined))?.connection.close();
+  }
+
+  /** Prints one JSON document with --json, else the human text. */
+  print(human: string | (() => string), json: unknown): void {
+    if (this.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+    else process.stdout.write((typeof human === 'function' ? human() : human) + '\n');
+  }
+
+  info(text: string): void {
+    if (!this.json) process.stderr.write(text + '\n');
+  }
+}
+
+export function requireVersion(v: string, field = 'version'): string {
+  if (!isValidVersion(v)) throw badInput(`${field}: "${truncate(v)}" is not a valid version (must match ${VERSION_PATTERN})`);
+  return v;
+}
+
+export function requireLogin(v: string | undefined, field = '--as'): string {
+  if (v === undefined) throw badInput(`${field} is required`);
+  if (!isValidLogin(v)) throw badInput(`${field}: "${truncate(v)}" is not a valid login (must match ${LOGIN_PATTERN})`);
+  return v;
+}
+
+export function requireText(v: string | undefined, field: string): string {
+  if (v === undefined || v.trim() === '') throw badInput(`${field} is required`);
+  if (v.length > 4000) throw badInput(`${field} must be at most 4000 characters`);
+  return v;
+}
+
+/** With a config in hand, unknown apps and environments are caught before anything starts. */
+export function checkNames(config: LoadedConfig | undefined, app: string, env?: string): void {
+  if (!config) return;
+  const a = config.config.apps[app];
+  if (!a) throw badInput(`unknown app "${app}" (configured apps: ${Object.keys(config.config.apps).join(', ')})`);
+  if (env !== undefined && !a.environments[env]) {
+    throw badInput(`unknown environment "${env}" for app ${app} (environments: ${Object.keys(a.environments).join(', ')})`);
+  }
+}
+
+function truncate(v: string): string {
+  return v.length > 60 ? `${v.slice(0, 57)}...` : v;
+}
+
+export type Runner = (fn: (ctx: CliContext) => Promise<number | void>) => Promise<void>;

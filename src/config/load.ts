@@ -1,0 +1,121 @@
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { Cron } from 'croner';
+import { configSchema, type ShipgateConfig } from './schema.js';
+import { environmentChain } from './chain.js';
+
+export interface LoadedConfig {
+  file: string;
+  dir: string;
+  config: ShipgateConfig;
+}
+
+/** A config problem, already phrased for a person: `file: path: message`, one per line. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: { path: string; message: string }[],
+  ) {
+    super(problems.map((p) => `${file}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatPath(parts: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of parts) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+/** Finds the config: --config, then SHIPGATE_CONFIG, then ./shipgate.yaml. */
+export function resolveConfigPath(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(flag ?? env.SHIPGATE_CONFIG ?? 'shipgate.yaml');
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  const abs = path.resolve(file);
+  if (!existsSync(abs)) throw new ConfigError(abs, [{ path: '', message: 'config file not found' }]);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(abs, 'utf8'));
+  } catch (err) {
+    const msg = err instanceof YAMLParseError ? err.message : String(err);
+    throw new ConfigError(abs, [{ path: '', message: `not valid YAML: ${msg}` }]);
+  }
+  return validateConfig(raw, abs);
+}
+
+export function validateConfig(raw: unknown, file: string): LoadedConfig {
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map(describeIssue));
+  const config = parsed.data;
+  const dir = path.dirname(file);
+  const problems = crossCheck(config, dir);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  for (const app of Object.values(config.apps)) app.build.source = path.resolve(dir, app.build.source);
+  return { file, dir, config };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): { path: string; message: string } {
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  if (issue.code === 'invalid_type' && message.startsWith('Invalid input: expected')) {
+    message = message.replace('Invalid input: ', '');
+  }
+  return { path: formatPath(issue.path), message };
+}
+
+/** Rules that span fields: references between groups, environments and ports. */
+function crossCheck(config: ShipgateConfig, dir: string): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const groupNames = Object.keys(config.groups);
+  const needGroup = (where: string, group: string | undefined) => {
+    if (group !== undefined && !(group in config.groups)) {
+      problems.push({ path: where, message: `unknown group "${group}" (groups: ${groupNames.join(', ') || 'none'})` });
+    }
+  };
+  const ports = new Map<number, string>();
+  for (const [appName, app] of Object.entries(config.apps)) {
+    const base = `apps.${appName}`;
+    const source = path.resolve(dir, app.build.source);
+    if (!existsSync(source) || !statSync(source).isDirectory()) {
+      problems.push({ path: `${base}.build.source`, message: `folder not found: ${source}` });
+    }
+    const chain = environmentChain(app);
+    if (!Array.isArray(chain)) {
+      problems.push({ path: chain.env ? `${base}.environments.${chain.env}.after` : `${base}.environments`, message: chain.error });
+    }
+    for (const [envName, env] of Object.entries(app.environments)) {
+      const at = `${base}.environments.${envName}`;
+      env.approvals.forEach((rule, i) => {
+        needGroup(`${at}.approvals[${i}].group`, rule.group);
+        const members = config.groups[rule.group];
+        if (members && rule.count > members.length) {
+          problems.push({
+            path: `${at}.approvals[${i}].count`,
+            message: `needs ${rule.count} approvals but group "${rule.group}" has only ${members.length} member(s)`,
+          });
+        }
+      });
+      needGroup(`${at}.windowOverride.group`, env.windowOverride?.group);
+      needGroup(`${at}.rollbackGroup`, env.rollbackGroup);
+      needGroup(`${at}.freezeGroup`, env.freezeGroup);
+      const owner = ports.get(env.target.port);
+      if (owner) problems.push({ path: `${at}.target.port`, message: `port ${env.target.port} is already used by ${owner}` });
+      ports.set(env.target.port, `${appName}/${envName}`);
+      env.windows.forEach((w, i) => {
+        if (w.kind !== 'allow') return;
+        const next = new Cron(w.schedule, { timezone: w.timezone, paused: true }).nextRun(new Date());
+        if (!next || next.getTime() - Date.now() > 366 * 86_400_000) {
+          problems.push({ path: `${at}.windows[${i}].schedule`, message: `allow window "${w.name}" never opens, so nothing could ever deploy` });
+        }
+      });
+    }
+  }
+  return problems;
+}

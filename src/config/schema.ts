@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { Cron } from 'croner';
+import { parseDuration } from './duration.js';
+import { LOGIN_PATTERN, NAME_PATTERN } from '../policy/patterns.js';
+
+/** A duration string in, milliseconds out. */
+const duration = (opts: { positive?: boolean } = {}) =>
+  z.string({ error: 'expected a duration such as 90s, 5m, 24h or 7d' }).transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as 90s, 5m, 24h or 7d, got "${text}"` });
+      return z.NEVER;
+    }
+    if (opts.positive && ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a positive duration, got "${text}"` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const login = z.string().regex(LOGIN_PATTERN, { error: 'expected a login matching ^[A-Za-z0-9][A-Za-z0-9-]{0,38}$' });
+const name = z.string().regex(NAME_PATTERN, { error: 'expected a lowercase name matching ^[a-z0-9][a-z0-9-]{0,62}$' });
+const positiveInt = z.number({ error: 'expected a positive integer' }).int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
+const port = z.number({ error: 'expected a port number' }).int().min(1, { error: 'expected a port between 1 and 65535' }).max(65535, { error: 'expected a port between 1 and 65535' });
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const timezone = z.string().refine(isValidTimeZone, { error: (i) => `unknown IANA time zone "${String(i.input)}"` });
+
+const cronSchedule = z.string().superRefine((expr, ctx) => {
+  try {
+    new Cron(expr, { paused: true });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid cron schedule "${expr}": ${(err as Error).message}` });
+  }
+});
+
+export const checkSchema = z.strictObject({
+  path: z.string().startsWith('/', { error: 'expected a path starting with /' }),
+  status: z.number().int().min(100).max(599).default(200),
+  json: z.record(z.string(), z.unknown()).optional(),
+  timeout: duration({ positive: true }).default(5000),
+});
+
+export const windowSchema = z.strictObject({
+  name: z.string().min(1, { error: 'expected a window name' }),
+  kind: z.enum(['deny', 'allow'], { error: 'expected deny or allow' }),
+  schedule: cronSchedule,
+  duration: duration({ positive: true }),
+  timezone,
+});
+
+const approvalRule = z.strictObject({ group: name, count: positiveInt });
+const channel = z.enum(['cli', 'slack', 'github']);
+
+export const verifySchema = z.strictObject({
+  checks: z.array(checkSchema).min(1),
+  duration: duration().default(0),
+  interval: duration({ positive: true }).default(5000),
+  failureLimit: z.number().int().min(0).default(0),
+});
+
+export const externalGateSchema = z.strictObject({
+  name: z.string().min(1),
+  url: z.url({ error: 'expected an http(s) URL' }),
+  field: z.string().min(1),
+  equals: z.union([z.string(), z.number(), z.boolean(), z.null()]),
+  interval: duration({ positive: true }).default(60_000),
+  timeout: duration({ positive: true }).default(3_600_000),
+});
+
+export const environmentSchema = z.strictObject({
+  after: name.optional(),
+  branches: z.array(z.string().min(1)).min(1).optional(),
+  target: z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('local'), port })], {
+    error: 'expected target.kind: local',
+  }),
+  smoke: z.array(checkSchema).default([]),
+  verify: verifySchema.optional(),
+  approvals: z.array(approvalRule).default([]),
+  allowSelfApproval: z.boolean().default(false),
+  approvalTimeout: duration({ positive: true }).default(7 * 86_400_000),
+  approvalChannels: z.array(channel).min(1).default(['cli', 'slack']),
+  waitTimer: duration().default(0),
+  windows: z.array(windowSchema).default([]),
+  windowOverride: z.strictObject({ group: name }).optional(),
+  gates: z.array(externalGateSchema).default([]),
+  autoRollback: z.boolean().default(true),
+  rollbackGroup: name.optional(),
+  freezeGroup: name.optional(),
+  rollbackDuringWindows: z.enum(['allow', 'deny']).default('allow'),
+  supersede: z.boolean().default(true),
+  strategy: z.enum(['blue-green', 'canary', 'recreate']).default('blue-green'),
+  canarySteps: z.array(z.number().int().min(1).max(100)).default([10, 50, 100]),
+  keepPrevious: duration().default(30 * 60_000),
+  ledgerSize: z.number().int().min(10).max(10_000).default(200),
+});
+
+export const appSchema = z.strictObject({
+  build: z.discriminatedUnion('kind', [z.strictObject({
+      kind: z.literal('local'),
+      source: z.string().min(1),
+      /** Run in the built artifact's folder with PORT and APP_VERSION set. */
+      command: z.array(z.string().min(1)).min(1).default(['node', 'server.js']),
+    })], {
+    error: 'expected build.kind: local',
+  }),
+  environments: z.record(name, environmentSchema).refine((envs) => Object.keys(envs).length > 0, {
+    error: 'expected at least one environment',
+  }),
+});
+
+export const configSchema = z.strictObject({
+  groups: z.record(name, z.array(login)).default({}),
+  people: z.record(login, z.strictObject({ slack: z.string().optional(), github: z.string().optional() })).default({}),
+  slack: z
+    .strictObject({
+      channel: z.string().min(1),
+      tokenEnv: z.string().min(1).default('SLACK_BOT_TOKEN'),
+      signingSecretEnv: z.string().min(1).default('SLACK_SIGNING_SECRET'),
+      apiUrl: z.url().optional(),
+    })
+    .optional(),
+  apps: z.record(name, appSchema).refine((apps) => Object.keys(apps).length > 0, { error: 'expected at least one app' }),
+});
+
+export type ShipgateConfig = z.output<typeof configSchema>;
+export type AppConfig = z.output<typeof appSchema>;
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+export type CheckConfig = z.output<typeof checkSchema>;
+export type WindowConfig = z.output<typeof windowSchema>;
+export type ApprovalRule = z.output<typeof approvalRule>;
+export type ApprovalChannel = z.output<typeof channel>;

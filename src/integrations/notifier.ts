@@ -1,0 +1,12 @@
+import type { LedgerEntry } from '../policy/ledger.js';
+import type { ReleaseStatus } from '../workflows/types.js';
+
+export type NotifyEvent =
+  | { kind: 'awaiting-approval'; status: ReleaseStatus }
+  | { kind: 'release-ended'; status: ReleaseStatus }
+  | { kind: 'rollback'; app: string; env: string; entry: LedgerEntry };
+
+/** Where people hear about releases (Slack comes with its issue). Implementations must never throw. */
+export interface Notifier {
+  notify(event: NotifyEvent): Promise<void>;
+}

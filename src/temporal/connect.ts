@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+
+export interface TemporalOptions {
+  address: string;
+  namespace: string;
+  apiKey?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export class TemporalUnreachableError extends Error {
+  constructor(
+    readonly address: string,
+    cause: unknown,
+  ) {
+    super(`Temporal is unreachable at ${address}: ${(cause as Error)?.message ?? cause}`);
+    this.name = 'TemporalUnreachableError';
+  }
+}
+
+/** Flags win over TEMPORAL_* variables; the default is the embedded dev server's address. */
+export function temporalOptions(flags: { address?: string; namespace?: string }, env: NodeJS.ProcessEnv = process.env): TemporalOptions {
+  return {
+    address: flags.address ?? env.TEMPORAL_ADDRESS ?? 'localhost:7233',
+    namespace: flags.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default',
+    apiKey: env.TEMPORAL_API_KEY || undefined,
+    tlsCert: env.TEMPORAL_TLS_CERT || undefined,
+    tlsKey: env.TEMPORAL_TLS_KEY || undefined,
+  };
+}
+
+export function connectionOptions(opts: TemporalOptions): ConnectionOptions {
+  const tls =
+    opts.tlsCert && opts.tlsKey
+      ? { clientCertPair: { crt: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } }
+      : opts.apiKey
+        ? true
+        : undefined;
+  return {
+    address: opts.address,
+    ...(tls ? { tls } : {}),
+    ...(opts.apiKey ? { apiKey: opts.apiKey, metadata: { 'temporal-namespace': opts.namespace } } : {}),
+  };
+}
+
+/** Connects, or throws TemporalUnreachableError well within the Contract's 15 s. */
+export async function connectClient(opts: TemporalOptions, timeoutMs = 10_000): Promise<{ connection: Connection; client: Client }> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const connection = await Promise.race([
+      Connection.connect({ ...connectionOptions(opts), connectTimeout: timeoutMs }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+      }),
+    ]);
+    return { connection, client: new Client({ connection, namespace: opts.namespace }) };
+  } catch (err) {
+    throw new TemporalUnreachableError(opts.address, err);
+  } finally {
+    clearTimeout(timer);
+  }
+}

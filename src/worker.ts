@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
+import { createJsonlAuditStore } from './audit/jsonl-store.js';
+import type { ConfigSource } from './config/source.js';
+import { createLocalTarget } from './targets/local/local-target.js';
+import { connectClient, connectionOptions, type TemporalOptions } from './temporal/connect.js';
+import { ensureSearchAttributes } from './temporal/search-attributes.js';
+import { DEFAULT_TASK_QUEUE, environmentTaskQueue } from './workflows/messages.js';
+import type { Notifier } from './integrations/notifier.js';
+import type { Logger } from './logger.js';
+
+export interface WorkerRunOptions {
+  config: ConfigSource;
+  home: string;
+  temporal: TemporalOptions;
+  /** Environments whose deploy activities this worker runs; default: every environment in the config. */
+  environments?: string[];
+  taskQueue?: string;
+  notifier?: Notifier;
+  logger: Logger;
+}
+
+/** Workflow code is bundled from source next to this file (.ts under vitest/tsx, .js once compiled). */
+export function workflowsPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  return path.join(path.dirname(here), 'workflows', `index${path.extname(here)}`);
+}
+
+export interface RunningWorker {
+  run(): Promise<void>;
+  shutdown(): void;
+  environments: string[];
+}
+
+export async function createShipgateWorker(opts: WorkerRunOptions): Promise<RunningWorker> {
+  const { connection, client } = await connectClient(opts.temporal);
+  const sa = await ensureSearchAttributes(connection, opts.temporal.namespace);
+  if (sa.created.length) opts.logger.info({ created: sa.created }, 'registered search attributes');
+  if (sa.error) opts.logger.warn({ error: sa.error }, 'could not register search attributes; create them ahead of time (see README)');
+  const native = await NativeConnection.connect(connectionOptions(opts.temporal) as Parameters<typeof NativeConnection.connect>[0]);
+  const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const target = createLocalTarget({ home: opts.home });
+  const activities = createActivities({
+    config: opts.config,
+    target,
+    audit: createJsonlAuditStore(path.join(opts.home, 'audit', 'audit.jsonl')),
+    client,
+    home: opts.home,
+    notifier: opts.notifier,
+    taskQueue,
+  });
+  const config = opts.config.get().config;
+  const allEnvs = [...new Set(Object.values(config.apps).flatMap((a) => Object.keys(a.environments)))];
+  const environments = opts.environments ?? allEnvs;
+  const base: Partial<WorkerOptions> = { connection: native, namespace: opts.temporal.namespace, activities };
+  const workers = [
+    await Worker.create({ ...base, taskQueue, workflowsPath: workflowsPath(), maxCachedWorkflows: 1000 }),
+    ...(await Promise.all(
+      environments.map((env) => Worker.create({ ...base, taskQueue: environmentTaskQueue(env), maxConcurrentActivityTaskExecutions: 20 })),
+    )),
+  ];
+  return {
+    environments,
+    async run() {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        await native.close();
+        await connection.close();
+      }
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { releaseWorkflow } from './release.js';
+export { environmentWorkflow } from './environment.js';
