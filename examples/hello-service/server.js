@@ -1,4 +1,5 @@
 // The service the demo deploys. No dependencies, so its "build" is just a copy of this folder.
+import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import { setTimeout as delay } from 'node:timers';
 
@@ -26,7 +27,9 @@ const server = http.createServer((req, res) => {
     return send(res, 200, 'application/json', JSON.stringify({ version }));
   }
   if (req.method === 'GET' && path === '/smoke') {
-    return isBad(version) ? send(res, 500, 'text/plain', `smoke failed: ${version} is bad`) : send(res, 200, 'text/plain', 'ok');
+    return isBad(version)
+      ? send(res, 500, 'text/plain', `smoke failed: ${version} is bad`)
+      : send(res, 200, 'text/plain', 'ok');
   }
   // Anything else answers 200 so load generators pointed at any path see success.
   send(res, 200, 'text/plain', `hello from ${version}\n`);

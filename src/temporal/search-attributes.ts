@@ -1,5 +1,7 @@
 import type { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
 
 export const SEARCH_ATTRIBUTE_NAMES = ['ShipgateApp', 'ShipgateEnv', 'ShipgateVersion', 'ShipgateStage', 'ShipgateActor'] as const;
 

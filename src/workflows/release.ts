@@ -99,6 +99,8 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
   const approvalsByEnv: Record<string, GivenApproval[]> = {};
   const overrides: Record<string, { by: string; at: string; reason: string }> = {};
   const reports = new Map<string, DeployReport>();
+  // A function, not a property read, so narrowing from an earlier check does not hide a later change.
+  const cancelRequested = () => flags.cancelRequest;
 
   // ---- audit, flushed by a background loop so handlers never block on I/O ----
   const auditQueue: AuditInput[] = [];
@@ -438,7 +440,8 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
       return end('failed', reason);
     }
     gateEnv = null;
-    if (flags.cancelRequest && !last) return end('cancelled', `cancelled by ${flags.cancelRequest.by}: ${flags.cancelRequest.reason}`);
+    const cancel = cancelRequested();
+    if (cancel && !last) return end('cancelled', `cancelled by ${cancel.by}: ${cancel.reason}`);
   }
   return end('succeeded', null);
 }

@@ -12,7 +12,11 @@ export class CanaryFailedError extends Error {
   override name = 'CanaryFailedError';
 }
 
-export async function activate(env: LocalEnv, req: ActivateRequest, hooks: ActivateHooks): Promise<ActivateResult> {
+export async function activate(
+  env: LocalEnv,
+  req: ActivateRequest,
+  hooks: ActivateHooks,
+): Promise<ActivateResult> {
   throwIfAborted(hooks.signal, `activating ${env.label} ${req.version}`);
   await env.ensureProxy();
   env.prune();
@@ -50,7 +54,9 @@ async function blueGreen(env: LocalEnv, req: ActivateRequest, hooks: ActivateHoo
   const { rec, fresh } = await env.start(req, hooks);
   if (hooks.signal?.aborted) {
     if (fresh) await env.stop(rec);
-    throw new AbortError(`activating ${env.label} ${req.version} was aborted before the switch; nothing changed`);
+    throw new AbortError(
+      `activating ${env.label} ${req.version} was aborted before the switch; nothing changed`,
+    );
   }
   return switchTo(env, req, rec, !fresh, true);
 }

@@ -118,7 +118,12 @@ export class LocalEnv {
     if (readJson(routePath(this.dir)) === null && this.st.route.length > 0) {
       writeJsonAtomic(routePath(this.dir), { route: this.st.route, updatedAt: new Date().toISOString() });
     }
-    this.st.proxy = await launchProxy({ dir: this.dir, label: this.label, port: this.st.port, token: this.st.token });
+    this.st.proxy = await launchProxy({
+      dir: this.dir,
+      label: this.label,
+      port: this.st.port,
+      token: this.st.token,
+    });
     this.save();
     this.opts.log(`${this.label}: proxy ${this.st.proxy.pid} listening on 127.0.0.1:${this.st.port}`);
     await this.pullRoute();
@@ -236,7 +241,9 @@ export class LocalEnv {
       if (child.pid === undefined) {
         const err = await new Promise<Error>((resolve) => child?.once('error', resolve));
         this.drop(rec);
-        throw new Error(`cannot start ${label}: ${JSON.stringify(req.command)} failed in ${req.artifactDir}: ${err.message}`);
+        throw new Error(
+          `cannot start ${label}: ${JSON.stringify(req.command)} failed in ${req.artifactDir}: ${err.message}`,
+        );
       }
       rec.pid = child.pid;
       rec.startTicks = startTicksOf(child.pid);
@@ -290,7 +297,9 @@ export class LocalEnv {
       ...(this.st.proxy ? [{ pid: this.st.proxy.pid, startTicks: this.st.proxy.startTicks }] : []),
       ...this.st.processes.filter((r) => r.pid !== 0),
     ];
-    const stopped = await Promise.all(all.map((p) => stopProcess(p.pid, p.startTicks, this.opts.stopGraceMs)));
+    const stopped = await Promise.all(
+      all.map((p) => stopProcess(p.pid, p.startTicks, this.opts.stopGraceMs)),
+    );
     clearState(this.dir);
     return stopped.filter(Boolean).length;
   }
@@ -302,7 +311,10 @@ export class LocalEnv {
     if (p && isAlive(p.pid, p.startTicks)) {
       const h = await this.control().health();
       proxyAlive = h?.pid === p.pid;
-      if (proxyAlive) route = await this.control().getRoute().catch(() => route);
+      if (proxyAlive)
+        route = await this.control()
+          .getRoute()
+          .catch(() => route);
     }
     return {
       app: this.st.app,

@@ -30,11 +30,15 @@ export function httpRequest(opts: HttpOptions): Promise<HttpResult> {
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${opts.port} within ${opts.timeoutMs ?? 2000} ms`)));
+    req.on('timeout', () =>
+      req.destroy(new Error(`no answer from 127.0.0.1:${opts.port} within ${opts.timeoutMs ?? 2000} ms`)),
+    );
     req.on('error', reject);
     req.end(opts.body);
   });

@@ -1,4 +1,10 @@
-import type { ActivateHooks, ActivateRequest, ActivateResult, DeploymentTarget, TargetStatus } from '../types.js';
+import type {
+  ActivateHooks,
+  ActivateRequest,
+  ActivateResult,
+  DeploymentTarget,
+  TargetStatus,
+} from '../types.js';
 import { activate } from './activate.js';
 import { LocalEnv, type EnvOptions } from './environment.js';
 import { withLock } from './mutex.js';

@@ -88,7 +88,12 @@ export function spawnDetached(argv: string[], opts: SpawnOptions): ChildProcess 
   mkdirSync(dirname(opts.logFile), { recursive: true });
   const fd = openSync(opts.logFile, 'a');
   try {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
     // Failures such as ENOENT arrive as an 'error' event; callers see them as a missing pid.
     child.on('error', () => {});
     child.unref();

@@ -22,7 +22,8 @@ export class ProxyControl {
       body: body === undefined ? undefined : JSON.stringify(body),
       timeoutMs: 3000,
     });
-    if (res.status !== 200) throw new Error(`proxy admin ${method} ${path} answered ${res.status}: ${res.body}`);
+    if (res.status !== 200)
+      throw new Error(`proxy admin ${method} ${path} answered ${res.status}: ${res.body}`);
     return JSON.parse(res.body);
   }
 
@@ -56,19 +57,32 @@ export interface LaunchOptions {
 export async function launchProxy(opts: LaunchOptions): Promise<ProxyRecord> {
   const info = proxyInfoPath(opts.dir);
   rmSync(info, { force: true });
-  const argv = [...siblingEntryArgv(import.meta.url, 'proxy-main'), '--dir', opts.dir, '--port', String(opts.port)];
+  const argv = [
+    ...siblingEntryArgv(import.meta.url, 'proxy-main'),
+    '--dir',
+    opts.dir,
+    '--port',
+    String(opts.port),
+  ];
   const log = proxyLogPath(opts.dir);
   // The token travels in the environment rather than argv, which any local user can read with ps.
-  const child = spawnDetached(argv, { cwd: opts.dir, env: { ...process.env, SHIPGATE_PROXY_TOKEN: opts.token }, logFile: log });
+  const child = spawnDetached(argv, {
+    cwd: opts.dir,
+    env: { ...process.env, SHIPGATE_PROXY_TOKEN: opts.token },
+    logFile: log,
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start the proxy for ${opts.label} (${argv.join(' ')})`);
   const startTicks = startTicksOf(pid);
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   for (;;) {
     const seen = readJson<{ pid: number; adminPort: number }>(info);
-    if (seen?.pid === pid) return { pid, adminPort: seen.adminPort, startTicks, startedAt: new Date().toISOString() };
+    if (seen?.pid === pid)
+      return { pid, adminPort: seen.adminPort, startTicks, startedAt: new Date().toISOString() };
     if (exited(child) || !isAlive(pid, startTicks)) {
-      throw new Error(`the proxy for ${opts.label} on 127.0.0.1:${opts.port} exited at start:\n${logTail(log)}`);
+      throw new Error(
+        `the proxy for ${opts.label} on 127.0.0.1:${opts.port} exited at start:\n${logTail(log)}`,
+      );
     }
     if (Date.now() > deadline) {
       try {
@@ -76,7 +90,9 @@ export async function launchProxy(opts: LaunchOptions): Promise<ProxyRecord> {
       } catch {
         // already gone
       }
-      throw new Error(`the proxy for ${opts.label} did not start within ${opts.timeoutMs ?? 15_000} ms; see ${log}`);
+      throw new Error(
+        `the proxy for ${opts.label} did not start within ${opts.timeoutMs ?? 15_000} ms; see ${log}`,
+      );
     }
     await sleep(25);
   }

@@ -15,7 +15,13 @@ async function main(): Promise<void> {
   }
   let running;
   try {
-    running = await runProxy({ port, routeFile: routePath(values.dir), infoFile: proxyInfoPath(values.dir), token, log });
+    running = await runProxy({
+      port,
+      routeFile: routePath(values.dir),
+      infoFile: proxyInfoPath(values.dir),
+      token,
+      log,
+    });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`port ${port} on 127.0.0.1 is already in use by another program`);

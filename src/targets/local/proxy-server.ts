@@ -28,7 +28,11 @@ const RETRIABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
 
 function replayable(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
-  return IDEMPOTENT.has(req.method ?? '') && (len === undefined || len === '0') && !req.headers['transfer-encoding'];
+  return (
+    IDEMPOTENT.has(req.method ?? '') &&
+    (len === undefined || len === '0') &&
+    !req.headers['transfer-encoding']
+  );
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -71,7 +75,12 @@ export async function runProxy(opts: ProxyServerOptions): Promise<RunningProxy> 
   const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32 });
   const proxy = createProxyServer({ agent, xfwd: true });
 
-  const forward = (req: IncomingMessage, res: ServerResponse, upstream: RouteEntry | null, retry: boolean) => {
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    upstream: RouteEntry | null,
+    retry: boolean,
+  ) => {
     if (upstream === null) {
       reply(res, 503, 'no version is deployed to this environment\n');
       return;
@@ -83,11 +92,15 @@ export async function runProxy(opts: ProxyServerOptions): Promise<RunningProxy> 
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (!retry && !res.headersSent && RETRIABLE.has(code) && replayable(req)) {
         const next = picker.fallback(upstream.port);
-        opts.log(`${code} from ${upstream.version} on :${upstream.port}; retrying on ${next?.version ?? 'nothing'}`);
+        opts.log(
+          `${code} from ${upstream.version} on :${upstream.port}; retrying on ${next?.version ?? 'nothing'}`,
+        );
         forward(req, res, next, true);
         return;
       }
-      opts.log(`${req.method} ${req.url} to ${upstream.version} on :${upstream.port} failed: ${code || err.message}`);
+      opts.log(
+        `${req.method} ${req.url} to ${upstream.version} on :${upstream.port} failed: ${code || err.message}`,
+      );
       if (!res.headersSent) reply(res, 502, `upstream ${upstream.version} failed: ${code || err.message}\n`);
       else res.destroy();
     });

@@ -13,7 +13,8 @@ export function routeProblem(value: unknown): string | null {
   for (const [i, e] of value.entries()) {
     if (typeof e !== 'object' || e === null) return `route[${i}] must be an object`;
     const { version, port, weight } = e as Record<string, unknown>;
-    if (typeof version !== 'string' || version === '') return `route[${i}].version must be a non-empty string`;
+    if (typeof version !== 'string' || version === '')
+      return `route[${i}].version must be a non-empty string`;
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
       return `route[${i}].port must be a port number`;
     }

@@ -48,7 +48,8 @@ export interface EnvState {
 }
 
 export function checkName(kind: 'app' | 'environment', name: string): void {
-  if (!NAME_PATTERN.test(name)) throw new Error(`invalid ${kind} name "${name}": expected ${NAME_PATTERN.source}`);
+  if (!NAME_PATTERN.test(name))
+    throw new Error(`invalid ${kind} name "${name}": expected ${NAME_PATTERN.source}`);
 }
 
 export function checkVersion(version: string): void {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's test command: static checks, then every vitest suite against real Temporal servers.
+# Ends with the plain line "N passed, N failed" that CI reads.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+check() {
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "check ok: $name"; else failed=$((failed + 1)); echo "check FAILED: $name"; fi
+}
+check "tsc --noEmit" npx tsc --noEmit -p .
+check "eslint" npx eslint .
+check "prettier --check" npx prettier --check . --log-level warn
+
+report=$(mktemp)
+npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@"
+vitest_rc=$?
+read -r vp vf < <(node -e '
+  const fs = require("fs");
+  try {
+    const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    console.log(r.numPassedTests, r.numFailedTests + (r.numFailedTestSuites || 0));
+  } catch { console.log(0, 1); }
+' "$report")
+rm -f "$report"
+passed=$((passed + vp))
+failed=$((failed + vf))
+if [ "$vitest_rc" -ne 0 ] && [ "$vf" -eq 0 ]; then failed=$((failed + 1)); fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,581 @@
+/**
+ * Maintenance-window and freeze evaluation. Pure: no I/O, no clock (the instant is a parameter). The only
+ * outside dependency is the time-zone database behind `Intl` (through croner), which is why workflows run
+ * this as a local activity and record its verdict in history.
+ *
+ * ## Semantics
+ *
+ * - A window *occurrence* starts at each fire time of the window's cron schedule, read in the window's IANA
+ *   time zone, and lasts `duration` milliseconds of elapsed (absolute) time, whatever the wall clock does
+ *   meanwhile. It is open on the half-open interval `[start, start + duration)`. Occurrences may overlap each
+ *   other, and may run past midnight or over several days.
+ * - `deny` windows: deploys are blocked while any deny occurrence is open.
+ * - `allow` windows: when an environment has at least one allow window, deploys are allowed only while at
+ *   least one allow occurrence is open. With no allow windows, every instant counts as "inside".
+ * - Freezes block exactly like deny windows, on `[from, until)`; without `from` a freeze has always started.
+ * - Deny (and freeze) wins over allow: `allowed = !inAnyDeny && (noAllowWindows || inAnyAllow)`.
+ *
+ * ## `blockedBy`
+ *
+ * - A deny window: its `name`.
+ * - A freeze: `freeze by <login>` (see {@link freezeLabel}); the freeze's free-text reason is quoted in `reason`.
+ * - When several deny windows/freezes are open, the one whose own (merged) coverage lasts longest, so that
+ *   `until` is meaningful for it. Ties go to the first, deny windows in config order before freezes.
+ * - Outside every allow window (and no deny open): `outside allow window <name>`, or
+ *   `outside allow windows <a>, <b>` when there are several.
+ * - `null` when allowed.
+ *
+ * ## `until`
+ *
+ * The first instant after `at` at which `allowed` changes (a change of `blockedBy` alone does not count), so a
+ * chain of back-to-back or overlapping occurrences, of one window or several, is skipped through. `null` when
+ * `allowed` does not change within 366 days of `at`. Evaluation is lazy: occurrences are walked with croner's
+ * `nextRun`/`previousRuns`, and runs of occurrences that provably chain (gaps between consecutive fire times
+ * no longer than the duration, on a stretch of wall-clock time with a constant UTC offset) are jumped over
+ * arithmetically, so even `* * * * *` with a one-minute duration (always blocked) needs only a handful of
+ * croner calls. As a safety net for pathological combinations, the number of croner calls per evaluation is
+ * capped; if the cap is hit, `until` is the furthest instant up to which the verdict was proven unchanged
+ * (earlier than the real change, never later: re-evaluating then is always safe), and `reason` says so.
+ * `allowed` and `blockedBy` are always exact.
+ *
+ * ## Daylight-saving time (croner 11 semantics, verified against a minute-by-minute reference in tests)
+ *
+ * croner follows Vixie cron (and croner-rust) here. It distinguishes:
+ * - *Fixed-time* schedules: seconds, minutes and hours each hold exactly one value, written without `*` or
+ *   `/` (e.g. `30 2 * * *`, also `0 22 * * 1-5`; a list or range that happens to hold one value, such as `0-0`,
+ *   counts as fixed too).
+ *   - A local time that does not exist (spring-forward gap) fires once, at the first instant after the gap on
+ *     the same day: `30 2 * * *` in America/New_York on 2026-03-08 fires at 03:00 EDT (07:00Z); `15 2 * * *` in
+ *     Australia/Lord_Howe on 2026-10-04 (02:00 -> 02:30 shift) fires at 02:30 +11:00. The occurrence then lasts
+ *     `duration` from that instant.
+ *   - A local time that occurs twice (fall-back) fires once, at its first occurrence: `30 1 * * *` in
+ *     America/New_York on 2026-11-01 fires at 01:30 EDT (05:30Z) only.
+ * - *Interval* schedules: a wildcard, step, list or range with several values in seconds, minutes or hours
+ *   (e.g. `*\/30 1 * * *`, `0 1,2 * * *`).
+ *   - Times in a spring-forward gap are skipped (no occurrence).
+ *   - Times that occur twice fire on both occurrences: `*\/30 1 * * *` in America/New_York on 2026-11-01 fires
+ *     at 01:00 and 01:30 EDT and again at 01:00 and 01:30 EST; in Australia/Lord_Howe on 2026-04-05 (02:00 ->
+ *     01:30) a `40 1` fire happens at 01:40 +11:00 and again at 01:40 +10:30.
+ * - Day-of-week/day-of-month are matched on the local date. Day-of-month and day-of-week combine with OR
+ *   when both are restricted (croner's default, like Vixie cron).
+ * - Zones without DST (Asia/Kolkata, UTC) have none of this; fractional offsets (+05:30, Lord Howe's +10:30)
+ *   need nothing special.
+ * Durations are elapsed time, so an 8 h deny window starting at 22:00 the night before a fall-back ends at
+ * 05:00 local, and one starting before a spring-forward ends at 07:00 local.
+ */
+import { Cron, CronPattern } from 'croner';
+import type { WindowConfig } from '../config/schema.js';
+
+export interface Freeze {
+  id: string;
+  /** ISO-8601 instant: the freeze ends here (exclusive). */
+  until: string;
+  /** ISO-8601 instant: the freeze starts here (inclusive). Absent: it has always been in force. */
+  from?: string;
+  by: string;
+  reason: string;
+}
+
+export interface WindowVerdict {
+  allowed: boolean;
+  /** Deny window name, `freeze by <login>`, or `outside allow window(s) <names>`; null when allowed. */
+  blockedBy: string | null;
+  /** ISO instant at which `allowed` next changes; null if nothing changes within 366 days. */
+  until: string | null;
+  /** A human sentence explaining the verdict. */
+  reason: string;
+}
+
+const DAY_MS = 86_400_000;
+/** How far ahead `until` is searched. */
+export const WINDOW_HORIZON_MS = 366 * DAY_MS;
+/** Work cap per evaluation (see Context); roughly 40 ms. See "until" above. */
+const WORK_BUDGET = 8_000;
+
+/** The `blockedBy` name of a freeze. */
+export function freezeLabel(freeze: Pick<Freeze, 'by'>): string {
+  return `freeze by ${freeze.by}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Time-zone helpers (Intl only)
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** The UTC offset (ms) in force in `timeZone` at instant `t`. */
+function utcOffset(timeZone: string, t: number): number {
+  const fields = { year: 0, month: 1, day: 1, hour: 0, minute: 0, second: 0 };
+  for (const part of formatter(timeZone).formatToParts(t)) {
+    if (part.type in fields) fields[part.type as keyof typeof fields] = Number(part.value);
+  }
+  const wholeSeconds = Math.floor(t / 1000) * 1000;
+  const wall = Date.UTC(fields.year, fields.month - 1, fields.day, fields.hour % 24, fields.minute, fields.second);
+  return wall - wholeSeconds;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Schedules
+
+interface Runs {
+  /** runEnd[i]: last index j >= i such that consecutive fire times i..j on one day are at most `duration` apart. */
+  runEnd: Int32Array;
+  /** The gap from a day's last fire time to the next day's first one is at most `duration`. */
+  wraps: boolean;
+  /** Every gap, including the one over midnight, is at most `duration`. */
+  cyclic: boolean;
+}
+
+interface Schedule {
+  cron: Cron;
+  /** Sorted times of day (ms after local midnight) at which the schedule fires on a day it matches. */
+  tods: number[];
+  /** The schedule matches every calendar day (day-of-month, month, day-of-week and year all wildcards). */
+  everyDay: boolean;
+  runs: Map<number, Runs>;
+}
+
+const schedules = new Map<string, Schedule>();
+
+function scheduleFor(expr: string, timeZone: string): Schedule {
+  const key = `${timeZone}\u0000${expr}`;
+  let s = schedules.get(key);
+  if (!s) {
+    if (schedules.size > 500) schedules.clear();
+    const cron = new Cron(expr, { timezone: timeZone, paused: true });
+    const p = new CronPattern(expr, timeZone);
+    const tods: number[] = [];
+    for (let h = 0; h < 24; h++) {
+      if (!p.hour[h]) continue;
+      for (let m = 0; m < 60; m++) {
+        if (!p.minute[m]) continue;
+        for (let sec = 0; sec < 60; sec++) if (p.second[sec]) tods.push(((h * 60 + m) * 60 + sec) * 1000);
+      }
+    }
+    const everyDay =
+      p.starDOM &&
+      p.starDOW &&
+      p.starYear &&
+      !p.lastDayOfMonth &&
+      !p.lastWeekday &&
+      p.month.every((v) => v) &&
+      !p.nearestWeekdays.some((v) => v);
+    s = { cron, tods, everyDay, runs: new Map() };
+    schedules.set(key, s);
+  }
+  return s;
+}
+
+function runsFor(s: Schedule, duration: number): Runs {
+  let r = s.runs.get(duration);
+  if (!r) {
+    if (s.runs.size > 50) s.runs.clear();
+    const n = s.tods.length;
+    const runEnd = new Int32Array(n);
+    for (let i = n - 1; i >= 0; i--) {
+      runEnd[i] = i < n - 1 && s.tods[i + 1]! - s.tods[i]! <= duration ? runEnd[i + 1]! : i;
+    }
+    const wraps = n > 0 && DAY_MS - s.tods[n - 1]! + s.tods[0]! <= duration;
+    r = { runEnd, wraps, cyclic: wraps && runEnd[0] === n - 1 };
+    s.runs.set(duration, r);
+  }
+  return r;
+}
+
+/** Largest index with tods[i] <= x, or -1. */
+function floorIndex(tods: number[], x: number): number {
+  let lo = 0;
+  let hi = tods.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (tods[mid]! <= x) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
+function checkWindow(w: WindowConfig): void {
+  if (!Number.isFinite(w.duration) || w.duration <= 0) {
+    throw new Error(`window "${w.name}": duration must be a positive number of milliseconds`);
+  }
+}
+
+function instant(iso: string, what: string): number {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) throw new Error(`${what}: invalid ISO-8601 time "${iso}"`);
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tracks: the open set of one window or freeze, queried lazily and monotonically
+
+/**
+ * Work accounting, so pathological schedules stay cheap. Units approximate cost: a croner call (tens of
+ * microseconds with a time zone) is {@link CRONER_COST}, an `Intl` offset lookup or a loop step is 1.
+ */
+interface Context {
+  horizon: number;
+  budget: number;
+}
+const CRONER_COST = 16;
+
+interface Track {
+  readonly label: string;
+  /** If `t` is covered, the end of the maximal covered stretch containing it (Infinity past the horizon). */
+  coverEnd(t: number): number | null;
+  /** For an uncovered `t`: the next instant that is covered (Infinity if none within the horizon). */
+  nextStart(t: number): number;
+}
+
+class FreezeTrack implements Track {
+  readonly label: string;
+  private readonly from: number;
+  private readonly until: number;
+
+  constructor(readonly freeze: Freeze) {
+    this.label = freezeLabel(freeze);
+    this.from = freeze.from === undefined ? -Infinity : instant(freeze.from, `freeze ${freeze.id} from`);
+    this.until = instant(freeze.until, `freeze ${freeze.id} until`);
+  }
+
+  coverEnd(t: number): number | null {
+    return t >= this.from && t < this.until ? this.until : null;
+  }
+
+  nextStart(t: number): number {
+    return this.from > t && this.from < this.until ? this.from : Infinity;
+  }
+}
+
+/**
+ * A stretch of time starting at a known fire time `from`, with one UTC offset throughout, and (unless the
+ * schedule matches every day) within `from`'s local day. On it the schedule fires exactly at the times of day
+ * in `tods`, so fire times can be computed arithmetically instead of asking croner. Fixed-time DST
+ * exceptions cannot occur inside it: a gap or a repeated hour needs an offset change.
+ */
+class Segment {
+  /** The offset is known constant on [from, verified]. */
+  private verified: number;
+  /** The first instant after `from` with another offset, once found. */
+  private change: number | null = null;
+  /** For schedules that do not match every day: the local midnight after `from` (if the offset holds). */
+  readonly maxEnd: number;
+
+  constructor(
+    readonly from: number,
+    readonly off: number,
+    everyDay: boolean,
+    private readonly tz: string,
+    private readonly ctx: Context,
+  ) {
+    this.verified = from;
+    const wall = from + off;
+    this.maxEnd = everyDay ? Infinity : Math.floor(wall / DAY_MS) * DAY_MS + DAY_MS - off;
+  }
+
+  /** The end (exclusive) of the segment, or `bound` if the segment reaches past it. */
+  endBefore(bound: number): number {
+    const cap = Math.min(bound, this.maxEnd);
+    while (this.change === null && this.verified < cap) {
+      // Sample a day at a time (offsets never change twice within 24 h), then bisect to the exact instant.
+      const next = this.verified + DAY_MS;
+      this.ctx.budget--;
+      if (utcOffset(this.tz, next) !== this.off) {
+        let a = this.verified;
+        let b = next;
+        while (b - a > 1) {
+          const mid = Math.floor((a + b) / 2);
+          this.ctx.budget--;
+          if (utcOffset(this.tz, mid) === this.off) a = mid;
+          else b = mid;
+        }
+        this.change = b;
+      } else {
+        this.verified = next;
+      }
+    }
+    return Math.min(cap, this.change ?? Infinity);
+  }
+
+  contains(t: number): boolean {
+    return t >= this.from && t < this.endBefore(t + 1);
+  }
+}
+
+class WindowTrack implements Track {
+  readonly label: string;
+  private readonly s: Schedule;
+  private readonly d: number;
+  private readonly runs: Runs;
+  private seg: Segment | null = null;
+  /** Memo: [coveredFrom, coveredTo) is known to be covered, and coveredTo ends that stretch. */
+  private coveredFrom = NaN;
+  private coveredTo = NaN;
+  /** Memo: [gapFrom, gapTo) is known to be uncovered, and gapTo starts the next stretch. */
+  private gapFrom = NaN;
+  private gapTo = NaN;
+
+  constructor(
+    readonly window: WindowConfig,
+    private readonly ctx: Context,
+  ) {
+    checkWindow(window);
+    this.label = window.name;
+    this.s = scheduleFor(window.schedule, window.timezone);
+    this.d = window.duration;
+    this.runs = runsFor(this.s, this.d);
+  }
+
+  /** Start a new segment at fire time `f` (from croner) unless the current one already holds it. */
+  private enter(f: number): void {
+    if (this.seg?.contains(f)) return;
+    this.ctx.budget--;
+    this.seg = new Segment(f, utcOffset(this.window.timezone, f), this.s.everyDay, this.window.timezone, this.ctx);
+  }
+
+  private latestFireAtOrBefore(t: number): number | null {
+    const seg = this.seg;
+    const { tods } = this.s;
+    if (seg && seg.contains(t) && tods.length > 0) {
+      const wall = t + seg.off;
+      const day = Math.floor(wall / DAY_MS) * DAY_MS;
+      const k = floorIndex(tods, wall - day);
+      const candWall = k >= 0 ? day + tods[k]! : this.s.everyDay ? day - DAY_MS + tods[tods.length - 1]! : -Infinity;
+      return Math.max(seg.from, candWall - seg.off);
+    }
+    this.ctx.budget -= CRONER_COST;
+    const f = latestFire(this.s, t);
+    if (f !== null) this.enter(f);
+    return f;
+  }
+
+  private nextFireAfter(t: number): number | null {
+    const seg = this.seg;
+    const { tods } = this.s;
+    const n = tods.length;
+    if (seg && t >= seg.from && n > 0) {
+      const wall = t + seg.off;
+      const day = Math.floor(wall / DAY_MS) * DAY_MS;
+      const k = floorIndex(tods, wall - day) + 1;
+      const candWall = k < n ? day + tods[k]! : this.s.everyDay ? day + DAY_MS + tods[0]! : null;
+      if (candWall !== null && seg.contains(candWall - seg.off)) return candWall - seg.off;
+    }
+    this.ctx.budget -= CRONER_COST;
+    const f = this.s.cron.nextRun(new Date(t))?.getTime() ?? null;
+    if (f !== null && f <= this.ctx.horizon + this.d) this.enter(f);
+    return f;
+  }
+
+  coverEnd(t: number): number | null {
+    if (t >= this.coveredFrom && t < this.coveredTo) return this.coveredTo;
+    if (t >= this.gapFrom && t < this.gapTo) return null;
+    const f = this.latestFireAtOrBefore(t);
+    if (f === null || f + this.d <= t) return null;
+    const end = this.blockEnd(f);
+    this.coveredFrom = t;
+    this.coveredTo = end;
+    return end;
+  }
+
+  nextStart(t: number): number {
+    if (t >= this.gapFrom && t < this.gapTo) return this.gapTo;
+    const f = this.nextFireAfter(t);
+    const start = f === null || f > this.ctx.horizon ? Infinity : f;
+    this.gapFrom = t;
+    this.gapTo = start;
+    return start;
+  }
+
+  /** End of the maximal covered stretch that contains the occurrence starting at fire time `fire`. */
+  private blockEnd(fire: number): number {
+    let last = fire;
+    for (;;) {
+      if (last + this.d > this.ctx.horizon) return Infinity;
+      if (this.ctx.budget <= 0) return last + this.d; // proven covered up to here; see "until" above
+      this.ctx.budget--;
+      last = this.jump(last);
+      if (last + this.d > this.ctx.horizon) return Infinity;
+      const next = this.nextFireAfter(last);
+      if (next === null || next > last + this.d) return last + this.d;
+      last = next;
+    }
+  }
+
+  /**
+   * From fire time `last` (inside the current segment), the latest fire time reachable through a chain of
+   * fires at most `duration` apart without leaving the segment. Returns `last` when no jump applies (e.g. a
+   * fixed-time fire that a spring-forward gap moved off its time of day).
+   */
+  private jump(last: number): number {
+    const seg = this.seg;
+    const { tods, everyDay } = this.s;
+    const n = tods.length;
+    if (!seg || n === 0 || !seg.contains(last)) return last;
+    const wall = last + seg.off;
+    const dayStart = Math.floor(wall / DAY_MS) * DAY_MS;
+    const idx = floorIndex(tods, wall - dayStart);
+    if (idx < 0 || tods[idx] !== wall - dayStart) return last;
+    const { runEnd, wraps, cyclic } = this.runs;
+    let targetWall: number;
+    if (everyDay && cyclic) {
+      targetWall = Infinity;
+    } else {
+      const endIdx = runEnd[idx]!;
+      targetWall =
+        everyDay && endIdx === n - 1 && wraps
+          ? dayStart + DAY_MS + tods[runEnd[0]!]!
+          : dayStart + tods[endIdx]!;
+    }
+    const bound = Math.min(targetWall - seg.off, this.ctx.horizon) + 1;
+    const end = seg.endBefore(bound);
+    if (end >= bound) return Math.max(last, targetWall - seg.off);
+    // The segment ends first: the latest scheduled wall time strictly before its end.
+    const endWall = end + seg.off - 1;
+    const endDay = Math.floor(endWall / DAY_MS) * DAY_MS;
+    const k = floorIndex(tods, endWall - endDay);
+    const latestWall = k >= 0 ? endDay + tods[k]! : endDay - DAY_MS + tods[n - 1]!;
+    return Math.max(last, Math.min(targetWall, latestWall) - seg.off);
+  }
+}
+
+/** Latest fire time <= t (croner's previousRuns is strict and ignores milliseconds). */
+function latestFire(s: Schedule, t: number): number | null {
+  const ref = Math.floor(t / 1000) * 1000 + 1000;
+  const [prev] = s.cron.previousRuns(1, new Date(ref));
+  return prev ? prev.getTime() : null;
+}
+
+/** While `t` is covered by any track, follow the covered stretches; returns where coverage ends, or null. */
+function unionCoverEnd(tracks: Track[], t: number, ctx: Context): number | null {
+  let x = t;
+  let covered = false;
+  for (;;) {
+    let best: number | null = null;
+    for (const tr of tracks) {
+      const e = tr.coverEnd(x);
+      if (e !== null && (best === null || e > best)) best = e;
+    }
+    if (best === null) return covered ? x : null;
+    covered = true;
+    x = best;
+    if (x > ctx.horizon || ctx.budget <= 0) return x;
+  }
+}
+
+function unionNextStart(tracks: Track[], t: number): number {
+  let best = Infinity;
+  for (const tr of tracks) best = Math.min(best, tr.nextStart(t));
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Public API
+
+/**
+ * The occurrence of window `w` that covers `at` (the latest-ending one if several overlap, i.e. the one that
+ * started last), or null when no occurrence is open at `at`.
+ */
+export function openOccurrence(w: WindowConfig, at: Date): { start: Date; end: Date } | null {
+  checkWindow(w);
+  const t = at.getTime();
+  if (!Number.isFinite(t)) throw new Error('openOccurrence: invalid instant');
+  const f = latestFire(scheduleFor(w.schedule, w.timezone), t);
+  if (f === null || f + w.duration <= t) return null;
+  return { start: new Date(f), end: new Date(f + w.duration) };
+}
+
+/** Whether deploys are allowed at `at`, what blocks them, and when that changes. See the file comment. */
+export function evaluateWindows(windows: WindowConfig[], freezes: Freeze[], at: Date): WindowVerdict {
+  const t0 = at.getTime();
+  if (!Number.isFinite(t0)) throw new Error('evaluateWindows: invalid instant');
+  const ctx: Context = { horizon: t0 + WINDOW_HORIZON_MS, budget: WORK_BUDGET };
+  const denyTracks: Track[] = [
+    ...windows.filter((w) => w.kind === 'deny').map((w) => new WindowTrack(w, ctx)),
+    ...freezes.map((f) => new FreezeTrack(f)),
+  ];
+  const allowWindows = windows.filter((w) => w.kind === 'allow');
+  const allowTracks: Track[] = allowWindows.map((w) => new WindowTrack(w, ctx));
+  const hasAllow = allowTracks.length > 0;
+
+  // Which deny windows / freezes are open now, and which of them stays open longest.
+  let blocker: { track: Track; end: number } | null = null;
+  for (const track of denyTracks) {
+    const end = track.coverEnd(t0);
+    if (end !== null && (blocker === null || end > blocker.end)) blocker = { track, end };
+  }
+  const openAllows = allowTracks.filter((tr) => tr.coverEnd(t0) !== null);
+  const allowed = blocker === null && (!hasAllow || openAllows.length > 0);
+
+  let until: number;
+  if (allowed) {
+    const allowEnd = hasAllow ? (unionCoverEnd(allowTracks, t0, ctx) ?? t0) : Infinity;
+    until = Math.min(allowEnd, unionNextStart(denyTracks, t0));
+  } else {
+    let t = t0;
+    for (;;) {
+      if (t > ctx.horizon) break;
+      const denyEnd = unionCoverEnd(denyTracks, t, ctx);
+      if (denyEnd !== null) {
+        t = denyEnd;
+      } else if (hasAllow && unionCoverEnd(allowTracks, t, ctx) === null) {
+        t = unionNextStart(allowTracks, t);
+      } else {
+        break;
+      }
+      if (ctx.budget <= 0) break;
+    }
+    until = t;
+  }
+  const truncated = ctx.budget <= 0 && until <= ctx.horizon;
+  const untilIso = until <= ctx.horizon ? new Date(until).toISOString() : null;
+
+  const allowNames = (names: string[]) =>
+    `allow window${names.length > 1 ? 's' : ''} ${names.join(', ')}`;
+  let blockedBy: string | null = null;
+  let reason: string;
+  if (allowed) {
+    reason = 'Deploys are allowed';
+    if (hasAllow) reason += ` inside ${allowNames(openAllows.map((tr) => tr.label))}`;
+    else if (denyTracks.length > 0) reason += ': no deny window or freeze is open';
+    reason += untilIso ? ` until ${untilIso}.` : '; nothing changes that within 366 days.';
+  } else {
+    const next = untilIso ? `Deploys are next allowed at ${untilIso}.` : 'Deploys stay blocked for at least 366 days.';
+    if (blocker) {
+      const tr = blocker.track;
+      const endIso = blocker.end <= ctx.horizon ? new Date(blocker.end).toISOString() : null;
+      const open = endIso ? `, open until ${endIso}` : ', open for at least 366 days';
+      blockedBy = tr.label;
+      reason =
+        tr instanceof FreezeTrack
+          ? `Deploys are blocked by a freeze by ${tr.freeze.by} (${JSON.stringify(tr.freeze.reason)}, id ${tr.freeze.id})${open}. ${next}`
+          : `Deploys are blocked by deny window ${tr.label}${open}. ${next}`;
+    } else {
+      blockedBy = `outside ${allowNames(allowWindows.map((w) => w.name))}`;
+      reason = `Deploys are blocked: outside every allow window (${allowWindows.map((w) => w.name).join(', ')}). ${next}`;
+    }
+  }
+  if (truncated) {
+    reason += ' (The schedules are too dense to look further ahead: evaluate again at that time.)';
+  }
+  return { allowed, blockedBy, until: untilIso, reason };
+}

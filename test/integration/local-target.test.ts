@@ -1,0 +1,418 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ActivateRequest } from '../../src/targets/types.js';
+import { createLocalTarget, type LocalTarget } from '../../src/targets/local/local-target.js';
+import { freePort, isAlive, sleep } from '../../src/targets/local/processes.js';
+import { envDir, loadState } from '../../src/targets/local/state.js';
+
+const SERVICE = fileURLToPath(new URL('../../examples/hello-service', import.meta.url));
+const CHILD = fileURLToPath(new URL('./fixtures/activate-child.ts', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+const homes: string[] = [];
+const started: ChildProcess[] = [];
+
+afterEach(async () => {
+  for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const home of homes.splice(0)) {
+    await createLocalTarget({ home, stopGraceMs: 1000 }).stopAll();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+type MakeRequest = (over: Partial<ActivateRequest>) => ActivateRequest;
+
+async function fixture(): Promise<{ home: string; port: number; target: LocalTarget; req: MakeRequest }> {
+  const home = mkdtempSync(join(tmpdir(), 'shipgate-local-'));
+  homes.push(home);
+  const port = await freePort();
+  const target = createLocalTarget({ home, stopGraceMs: 2000 });
+  const req: MakeRequest = (over) => ({
+    app: 'hello',
+    env: 'staging',
+    port,
+    version: '1.0.0',
+    artifactDir: SERVICE,
+    command: [process.execPath, 'server.js'],
+    strategy: 'blue-green',
+    keepPreviousMs: 60_000,
+    readyTimeoutMs: 10_000,
+    ...over,
+  });
+  return { home, port, target, req };
+}
+
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** A client hitting the environment every 5 ms, as real traffic would during a switch. */
+class Traffic {
+  readonly versions: string[] = [];
+  readonly failures: string[] = [];
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(private readonly port: number) {
+    this.done = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const deadline = Date.now() + 40_000;
+    while (!this.stopped && Date.now() < deadline) {
+      try {
+        const { status, body } = await get(this.port, '/version');
+        if (status === 200) this.versions.push((JSON.parse(body) as { version: string }).version);
+        else this.failures.push(`${status} ${body}`);
+      } catch (err) {
+        this.failures.push(String((err as Error).cause ?? err));
+      }
+      await sleep(5);
+    }
+  }
+
+  async stop(): Promise<this> {
+    this.stopped = true;
+    await this.done;
+    return this;
+  }
+
+  /** The versions seen, with consecutive repeats collapsed: [1, 2, 1] means 1 then 2 then 1 again. */
+  get sequence(): string[] {
+    return this.versions.filter((v, i) => v !== this.versions[i - 1]);
+  }
+}
+
+async function pidOf(target: LocalTarget, version: string): Promise<number | undefined> {
+  return (await target.status('hello', 'staging'))?.processes.find((p) => p.version === version)?.pid;
+}
+
+describe('examples/hello-service', () => {
+  async function serve(version: string) {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['server.js'], {
+      cwd: SERVICE,
+      env: { PATH: process.env.PATH, PORT: String(port), APP_VERSION: version },
+      stdio: 'ignore',
+    });
+    started.push(child);
+    for (let i = 0; i < 100; i++) {
+      if ((await get(port, '/health').catch(() => null))?.status === 200) break;
+      await sleep(50);
+    }
+    return { port, child };
+  }
+
+  it('answers /health, /version, /smoke and any other path, and exits cleanly on SIGTERM', async () => {
+    const { port, child } = await serve('1.2.0');
+    expect(await get(port, '/health')).toEqual({ status: 200, body: 'ok' });
+    expect(JSON.parse((await get(port, '/version')).body)).toEqual({ version: '1.2.0' });
+    expect(await get(port, '/smoke')).toEqual({ status: 200, body: 'ok' });
+    const other = await get(port, '/anything');
+    expect(other.status).toBe(200);
+    expect(other.body).toContain('1.2.0');
+    const exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+  });
+
+  it('fails /smoke, and only /smoke, for a version whose prerelease tag is bad', async () => {
+    for (const version of ['1.2.0-bad', '2.0.0-bad.1']) {
+      const { port } = await serve(version);
+      expect((await get(port, '/health')).status).toBe(200);
+      expect((await get(port, '/smoke')).status).toBe(500);
+    }
+    const { port } = await serve('1.2.0-badger');
+    expect((await get(port, '/smoke')).status).toBe(200);
+  });
+});
+
+describe('local target', () => {
+  it('switches blue-green under steady traffic with no failed request, and switches back warm', async () => {
+    const { port, target, req } = await fixture();
+    expect(await target.activate(req({ version: '1.0.0' }))).toEqual({
+      serving: '1.0.0',
+      previous: null,
+      alreadyServing: false,
+      warm: false,
+    });
+    const traffic = new Traffic(port);
+    await sleep(150);
+    const progress: string[] = [];
+    const r2 = await target.activate(req({ version: '2.0.0' }), { progress: (m) => progress.push(m) });
+    expect(r2).toEqual({ serving: '2.0.0', previous: '1.0.0', alreadyServing: false, warm: false });
+    expect(progress.length).toBeGreaterThan(0);
+    await sleep(150);
+
+    const status = await target.status('hello', 'staging');
+    expect(status).toMatchObject({ port, proxyAlive: true, serving: '2.0.0' });
+    const v1 = status?.processes.find((p) => p.version === '1.0.0');
+    expect(v1).toMatchObject({ alive: true, weight: 0 });
+    expect(Date.parse(v1?.keepUntil ?? '')).toBeGreaterThan(Date.now());
+
+    const r3 = await target.activate(req({ version: '1.0.0' }));
+    expect(r3).toEqual({ serving: '1.0.0', previous: '2.0.0', alreadyServing: false, warm: true });
+    expect(await pidOf(target, '1.0.0')).toBe(v1?.pid);
+    await sleep(150);
+
+    await traffic.stop();
+    expect(traffic.failures).toEqual([]);
+    expect(traffic.sequence).toEqual(['1.0.0', '2.0.0', '1.0.0']);
+  });
+
+  it('treats activating the serving version again as an idempotent retry', async () => {
+    const { target, req } = await fixture();
+    await target.activate(req({ version: '1.0.0' }));
+    const pid = await pidOf(target, '1.0.0');
+    expect(await target.activate(req({ version: '1.0.0' }))).toMatchObject({
+      serving: '1.0.0',
+      alreadyServing: true,
+    });
+    expect(await pidOf(target, '1.0.0')).toBe(pid);
+    expect((await target.status('hello', 'staging'))?.processes).toHaveLength(1);
+  });
+
+  it('reports a version that never becomes ready and keeps the old one serving', async () => {
+    const { port, target, req } = await fixture();
+    await target.activate(req({ version: '1.0.0' }));
+
+    const crash = req({
+      version: '2.0.0',
+      command: [process.execPath, '-e', 'console.error("boom"); process.exit(3)'],
+    });
+    await expect(target.activate(crash)).rejects.toThrow(
+      /2\.0\.0 exited with code 3 before it became ready[\s\S]*boom/,
+    );
+
+    const silent = req({
+      version: '2.0.1',
+      command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+    });
+    silent.readyTimeoutMs = 800;
+    await expect(target.activate(silent)).rejects.toThrow(/did not answer 200 on GET \/health .* within 1 s/);
+
+    const status = await target.status('hello', 'staging');
+    expect(status?.serving).toBe('1.0.0');
+    expect(status?.processes.map((p) => p.version)).toEqual(['1.0.0']);
+    expect(JSON.parse((await get(port, '/version')).body)).toEqual({ version: '1.0.0' });
+  });
+
+  it('keeps serving when the deploying process group is SIGKILLed, and a new target adopts and resumes', async () => {
+    const { home, port, req } = await fixture();
+    const child = spawn(process.execPath, ['--import', TSX, CHILD, home, String(port), SERVICE], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    started.push(child);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const waitFor = async (text: string) => {
+      for (let i = 0; i < 400 && !out.includes(text); i++) await sleep(25);
+      expect(out).toContain(text);
+    };
+
+    await waitFor('ACTIVATED 1.0.0');
+    const traffic = new Traffic(port);
+    await waitFor('started hello/staging 2.0.0 as pid');
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    process.kill(-(child.pid ?? 0), 'SIGKILL');
+    await exited;
+    await sleep(300);
+
+    const adopter = createLocalTarget({ home, stopGraceMs: 2000 });
+    const status = await adopter.status('hello', 'staging');
+    expect(status).toMatchObject({ proxyAlive: true, serving: '1.0.0' });
+    const v2 = status?.processes.find((p) => p.version === '2.0.0');
+    expect(v2).toMatchObject({ alive: true, ready: false });
+
+    // The retry resumes the 2.0.0 the killed caller started rather than starting a second one.
+    const slow = req({
+      version: '2.0.0',
+      command: ['sh', '-c', `sleep 2; exec "${process.execPath}" server.js`],
+    });
+    expect(await adopter.activate(slow)).toMatchObject({
+      serving: '2.0.0',
+      previous: '1.0.0',
+      alreadyServing: false,
+    });
+    const after = await adopter.status('hello', 'staging');
+    expect(after?.processes.filter((p) => p.version === '2.0.0').map((p) => p.pid)).toEqual([v2?.pid]);
+    expect(await adopter.activate(slow)).toMatchObject({ serving: '2.0.0', alreadyServing: true });
+    await sleep(100);
+
+    await traffic.stop();
+    expect(traffic.failures).toEqual([]);
+    expect(traffic.sequence).toEqual(['1.0.0', '2.0.0']);
+  });
+
+  it('restarts a dead proxy on the same port with its recorded route', async () => {
+    const { home, port, target, req } = await fixture();
+    await target.activate(req({ version: '1.0.0' }));
+    await target.activate(req({ version: '2.0.0' }));
+    const proxy = loadState(envDir(home, 'hello', 'staging'))?.proxy;
+    expect(proxy).toBeTruthy();
+    process.kill(proxy?.pid ?? 0, 'SIGKILL');
+    for (let i = 0; i < 100 && isAlive(proxy?.pid ?? 0, null); i++) await sleep(20);
+    await expect(get(port, '/version')).rejects.toThrow();
+    expect((await target.status('hello', 'staging'))?.proxyAlive).toBe(false);
+
+    const fresh = createLocalTarget({ home });
+    const status = await fresh.ensure('hello', 'staging');
+    expect(status).toMatchObject({ proxyAlive: true, serving: '2.0.0' });
+    expect(status?.processes.find((p) => p.version === '1.0.0')?.weight).toBe(0);
+    expect(loadState(envDir(home, 'hello', 'staging'))?.proxy?.pid).not.toBe(proxy?.pid);
+    expect(JSON.parse((await get(port, '/version')).body)).toEqual({ version: '2.0.0' });
+    expect(await fresh.activate(req({ version: '2.0.0' }))).toMatchObject({ alreadyServing: true });
+  });
+
+  it('moves a canary through its steps, and sends everything back to stable when a check fails', async () => {
+    const { port, target, req } = await fixture();
+    await target.activate(req({ version: '1.0.0' }));
+
+    const shares: Record<number, number> = {};
+    const steps: number[] = [];
+    const canary = req({
+      version: '2.0.0',
+      strategy: 'canary',
+      canarySteps: [25, 50, 100],
+      canaryPauseMs: 100,
+    });
+    const result = await target.activate(canary, {
+      checkStep: async (percent) => {
+        steps.push(percent);
+        let hits = 0;
+        for (let i = 0; i < 20; i++) if ((await get(port, '/version')).body.includes('2.0.0')) hits++;
+        shares[percent] = hits;
+      },
+    });
+    expect(result).toMatchObject({ serving: '2.0.0', previous: '1.0.0', warm: false });
+    expect(steps).toEqual([25, 50]);
+    // Smooth weighted round-robin gives exact shares, not random ones.
+    expect(shares).toEqual({ 25: 5, 50: 10 });
+
+    const traffic = new Traffic(port);
+    const bad = req({ version: '3.0.0-bad', strategy: 'canary', canarySteps: [50], canaryPauseMs: 100 });
+    await expect(
+      target.activate(bad, {
+        // Checks the canary itself: through the environment port, stable would answer half the time.
+        checkStep: async () => {
+          const st = await target.status('hello', 'staging');
+          const canaryPort = st?.processes.find((p) => p.version === '3.0.0-bad')?.port ?? 0;
+          if ((await get(canaryPort, '/smoke')).status === 200) return;
+          throw new Error('smoke failed');
+        },
+      }),
+    ).rejects.toMatchObject({
+      name: 'CanaryFailedError',
+      message: expect.stringMatching(/at 50%: smoke failed/),
+    });
+    await sleep(100);
+    await traffic.stop();
+    expect(traffic.failures).toEqual([]);
+    expect(traffic.versions.at(-1)).toBe('2.0.0');
+    const status = await target.status('hello', 'staging');
+    expect(status?.serving).toBe('2.0.0');
+    expect(status?.processes.map((p) => p.version).sort()).toEqual(['1.0.0', '2.0.0']);
+  });
+
+  it('aborts a canary mid-way: all traffic back on stable, canary stopped, no failed request', async () => {
+    const { port, target, req } = await fixture();
+    await target.activate(req({ version: '1.0.0' }));
+    const traffic = new Traffic(port);
+    const ac = new AbortController();
+    let canaryPid: number | undefined;
+    const canary = req({ version: '2.0.0', strategy: 'canary', canarySteps: [50], canaryPauseMs: 5000 });
+    const run = target.activate(canary, {
+      signal: ac.signal,
+      progress: (m) => {
+        if (m.includes('takes 50%')) {
+          void pidOf(target, '2.0.0').then((pid) => (canaryPid = pid));
+          setTimeout(() => ac.abort(), 300);
+        }
+      },
+    });
+    await expect(run).rejects.toMatchObject({
+      name: 'AbortError',
+      message: expect.stringMatching(/back on 1\.0\.0/),
+    });
+    await sleep(150);
+    await traffic.stop();
+
+    expect(traffic.failures).toEqual([]);
+    expect(traffic.versions).toContain('2.0.0');
+    expect(traffic.versions.slice(-5)).toEqual(Array(5).fill('1.0.0'));
+    expect(canaryPid).toBeDefined();
+    expect(isAlive(canaryPid ?? 0, null)).toBe(false);
+    const status = await target.status('hello', 'staging');
+    expect(status?.serving).toBe('1.0.0');
+    expect(status?.processes.map((p) => p.version)).toEqual(['1.0.0']);
+  });
+
+  it('recreates: stops the old version before starting the new one', async () => {
+    const { port, target, req } = await fixture();
+    await target.activate(req({ version: '1.0.0', strategy: 'recreate' }));
+    const v1 = await pidOf(target, '1.0.0');
+    const result = await target.activate(req({ version: '2.0.0', strategy: 'recreate' }));
+    expect(result).toEqual({ serving: '2.0.0', previous: '1.0.0', alreadyServing: false, warm: false });
+    expect(isAlive(v1 ?? 0, null)).toBe(false);
+    expect((await target.status('hello', 'staging'))?.processes.map((p) => p.version)).toEqual(['2.0.0']);
+    expect(JSON.parse((await get(port, '/version')).body)).toEqual({ version: '2.0.0' });
+  });
+
+  it('stops warm previous versions once keepPrevious has passed', async () => {
+    const { port, target, req } = await fixture();
+    await target.activate(req({ version: '1.0.0', keepPreviousMs: 400 }));
+    await target.activate(req({ version: '2.0.0', keepPreviousMs: 400 }));
+    const traffic = new Traffic(port);
+    const v1 = await pidOf(target, '1.0.0');
+    await target.reap('hello', 'staging');
+    expect(isAlive(v1 ?? 0, null)).toBe(true);
+    await sleep(450);
+    await target.reap('hello', 'staging');
+    expect(isAlive(v1 ?? 0, null)).toBe(false);
+    await sleep(100);
+    await traffic.stop();
+    expect(traffic.failures).toEqual([]);
+    expect((await target.status('hello', 'staging'))?.processes.map((p) => p.version)).toEqual(['2.0.0']);
+  });
+
+  it('stopAll stops every proxy and process under home and forgets them', async () => {
+    const { home, port, target, req } = await fixture();
+    const prodPort = await freePort([port]);
+    await target.activate(req({ version: '1.0.0' }));
+    await target.activate(req({ version: '2.0.0' }));
+    await target.activate(req({ env: 'production', port: prodPort, version: '1.0.0' }));
+    const pids = ['staging', 'production'].flatMap((env) => {
+      const st = loadState(envDir(home, 'hello', env));
+      return [st?.proxy?.pid ?? 0, ...(st?.processes.map((p) => p.pid) ?? [])];
+    });
+    expect(pids.every((pid) => isAlive(pid, null))).toBe(true);
+
+    expect(await target.stopAll()).toEqual({ stopped: 5 });
+    expect(pids.filter((pid) => isAlive(pid, null))).toEqual([]);
+    expect(await target.status('hello', 'staging')).toBeNull();
+    await expect(get(port, '/health')).rejects.toThrow();
+    expect(await target.stopAll()).toEqual({ stopped: 0 });
+  });
+
+  it('says clearly when the environment port is taken by another program', async () => {
+    const { port, target, req } = await fixture();
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    try {
+      await expect(target.activate(req({ version: '1.0.0' }))).rejects.toThrow(
+        /port \d+ on 127\.0\.0\.1 is already in use/,
+      );
+    } finally {
+      squatter.close();
+    }
+  });
+});
