@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { createJsonlAuditStore } from './audit/jsonl-store.js';
 import type { ConfigSource } from './config/source.js';
@@ -34,7 +34,20 @@ export interface RunningWorker {
   environments: string[];
 }
 
+let runtimeInstalled = false;
+/** The SDK's own logs are noisy at INFO; shipgate's pino logs carry what operators need. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.SHIPGATE_SDK_LOG_LEVEL ?? 'WARN') as LogLevel) });
+  } catch {
+    // Already installed by the embedding program.
+  }
+}
+
 export async function createShipgateWorker(opts: WorkerRunOptions): Promise<RunningWorker> {
+  installRuntime();
   const { connection, client } = await connectClient(opts.temporal);
   const sa = await ensureSearchAttributes(connection, opts.temporal.namespace);
   if (sa.created.length) opts.logger.info({ created: sa.created }, 'registered search attributes');

@@ -8,12 +8,14 @@ const version = process.env.APP_VERSION ?? '0.0.0-dev';
 
 // A version whose prerelease tag is `bad` (1.2.0-bad, 2.0.0-bad.1) starts and passes readiness but fails
 // smoke tests: that is how demos and tests simulate a broken release that only verification catches.
-function isBad(v) {
+function prereleaseTag(v) {
   const withoutBuild = v.split('+')[0];
   const dash = withoutBuild.indexOf('-');
-  if (dash < 0) return false;
-  return withoutBuild.slice(dash + 1).split('.')[0] === 'bad';
+  return dash < 0 ? null : withoutBuild.slice(dash + 1).split('.')[0];
 }
+const isBad = (v) => prereleaseTag(v) === 'bad';
+// A `slow` version (1.3.0-slow) takes a few seconds to start listening, so tests can act mid-deploy.
+const startupDelayMs = prereleaseTag(version) === 'slow' ? 4000 : 0;
 
 function send(res, status, type, body) {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
@@ -39,9 +41,11 @@ server.on('error', (err) => {
   console.error(`hello-service ${version} cannot listen on 127.0.0.1:${port}: ${err.message}`);
   process.exit(1);
 });
-server.listen(port, '127.0.0.1', () => {
-  console.log(`hello-service ${version} listening on 127.0.0.1:${port}`);
-});
+delay(() => {
+  server.listen(port, '127.0.0.1', () => {
+    console.log(`hello-service ${version} listening on 127.0.0.1:${port}`);
+  });
+}, startupDelayMs);
 
 function shutdown(signal) {
   console.log(`hello-service ${version} got ${signal}, closing`);

@@ -13,6 +13,12 @@ function field(body: unknown, dotted: string): unknown {
   return dotted.split('.').reduce<unknown>((acc, key) => (acc && typeof acc === 'object' ? (acc as Record<string, unknown>)[key] : undefined), body);
 }
 
+/** fetch() reports every network failure as "fetch failed"; the cause says what happened (ECONNREFUSED, ...). */
+function fetchError(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? cause.message : (err as Error).message;
+}
+
 /** One HTTP probe against the environment's public port. Returns null when it passes, else why not. */
 export async function runCheck(port: number, check: CheckSpec, version: string): Promise<string | null> {
   const url = `http://127.0.0.1:${port}${check.path}`;
@@ -20,7 +26,7 @@ export async function runCheck(port: number, check: CheckSpec, version: string):
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(check.timeoutMs) });
   } catch (err) {
-    return `GET ${check.path}: ${(err as Error).message}`;
+    return `GET ${check.path}: ${fetchError(err)}`;
   }
   const text = await res.text();
   if (res.status !== check.status) return `GET ${check.path} answered ${res.status}, expected ${check.status}`;
@@ -49,7 +55,7 @@ export async function verify(port: number, version: string, spec: VerifySpec, he
         const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5000) });
         return res.ok ? null : `GET /health answered ${res.status}`;
       } catch (err) {
-        return `GET /health: ${(err as Error).message}`;
+        return `GET /health: ${fetchError(err)}`;
       }
     }
     for (const check of spec.checks) {

@@ -26,14 +26,12 @@ export function createJsonlAuditStore(file: string): AuditStore {
     return state;
   };
 
-  const readAll = async (): Promise<AuditRecord[]> => {
+  const readLines = async (): Promise<string[]> => {
     if (!existsSync(file)) return [];
     const text = await readFile(file, 'utf8');
-    return text
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as AuditRecord);
+    return text.split('\n').filter((l) => l.trim() !== '');
   };
+  const readAll = async (): Promise<AuditRecord[]> => (await readLines()).map((l) => JSON.parse(l) as AuditRecord);
 
   // Appends are serialised in-process; one worker per SHIPGATE_HOME writes the local store.
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -69,9 +67,17 @@ export function createJsonlAuditStore(file: string): AuditStore {
       return filter.limit ? hits.slice(-filter.limit) : hits;
     },
     async verify() {
-      const all = await readAll();
+      const all = await readLines();
       let prev = GENESIS;
-      for (const [i, r] of all.entries()) {
+      for (const [i, line] of all.entries()) {
+        let r: AuditRecord | null = null;
+        try {
+          r = JSON.parse(line) as AuditRecord | null;
+        } catch {
+          // reported just below
+        }
+        // A line that is no longer a JSON record was tampered with or truncated: report it rather than throw.
+        if (!r || typeof r !== 'object') return { ok: false, count: all.length, brokenAt: i + 1 };
         const { hash, ...rest } = r;
         if (r.prevHash !== prev || hashRecord(rest) !== hash) return { ok: false, count: all.length, brokenAt: i + 1 };
         prev = hash;

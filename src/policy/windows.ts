@@ -134,22 +134,17 @@ function utcOffset(timeZone: string, t: number): number {
 // ---------------------------------------------------------------------------------------------------------
 // Schedules
 
-interface Runs {
-  /** runEnd[i]: last index j >= i such that consecutive fire times i..j on one day are at most `duration` apart. */
-  runEnd: Int32Array;
-  /** The gap from a day's last fire time to the next day's first one is at most `duration`. */
-  wraps: boolean;
-  /** Every gap, including the one over midnight, is at most `duration`. */
-  cyclic: boolean;
-}
-
 interface Schedule {
   cron: Cron;
   /** Sorted times of day (ms after local midnight) at which the schedule fires on a day it matches. */
   tods: number[];
-  /** The schedule matches every calendar day (day-of-month, month, day-of-week and year all wildcards). */
-  everyDay: boolean;
-  runs: Map<number, Runs>;
+  /**
+   * For schedules whose days depend on the weekday only (day-of-month, month and year wildcards, no `L`, `W`
+   * or `#`): which weekdays (0 = Sunday) match. Null otherwise: then only croner knows which days match.
+   */
+  weekdays: boolean[] | null;
+  /** runEnd by duration: runEnd[i] is the last j >= i such that tods[i..j] are each at most `duration` apart. */
+  runs: Map<number, Int32Array>;
 }
 
 const schedules = new Map<string, Schedule>();
@@ -169,31 +164,32 @@ function scheduleFor(expr: string, timeZone: string): Schedule {
         for (let sec = 0; sec < 60; sec++) if (p.second[sec]) tods.push(((h * 60 + m) * 60 + sec) * 1000);
       }
     }
-    const everyDay =
+    // croner stores a plain day-of-week as 63 ("every occurrence in the month"); other values mean `#`/`L`.
+    const ALL_OCCURRENCES = 63;
+    const simple =
       p.starDOM &&
-      p.starDOW &&
       p.starYear &&
       !p.lastDayOfMonth &&
       !p.lastWeekday &&
       p.month.every((v) => v) &&
-      !p.nearestWeekdays.some((v) => v);
-    s = { cron, tods, everyDay, runs: new Map() };
+      !p.nearestWeekdays.some((v) => v) &&
+      p.dayOfWeek.slice(0, 7).every((v) => v === 0 || v === ALL_OCCURRENCES);
+    const weekdays = simple ? p.dayOfWeek.slice(0, 7).map((v) => v === ALL_OCCURRENCES) : null;
+    s = { cron, tods, weekdays, runs: new Map() };
     schedules.set(key, s);
   }
   return s;
 }
 
-function runsFor(s: Schedule, duration: number): Runs {
+function runsFor(s: Schedule, duration: number): Int32Array {
   let r = s.runs.get(duration);
   if (!r) {
     if (s.runs.size > 50) s.runs.clear();
     const n = s.tods.length;
-    const runEnd = new Int32Array(n);
+    r = new Int32Array(n);
     for (let i = n - 1; i >= 0; i--) {
-      runEnd[i] = i < n - 1 && s.tods[i + 1]! - s.tods[i]! <= duration ? runEnd[i + 1]! : i;
+      r[i] = i < n - 1 && s.tods[i + 1]! - s.tods[i]! <= duration ? r[i + 1]! : i;
     }
-    const wraps = n > 0 && DAY_MS - s.tods[n - 1]! + s.tods[0]! <= duration;
-    r = { runEnd, wraps, cyclic: wraps && runEnd[0] === n - 1 };
     s.runs.set(duration, r);
   }
   return r;
@@ -267,30 +263,37 @@ class FreezeTrack implements Track {
   }
 }
 
+/** Weekday (0 = Sunday) of a local midnight expressed as wall-clock ms (1970-01-01 was a Thursday). */
+function weekday(dayWall: number): number {
+  return (((Math.floor(dayWall / DAY_MS) + 4) % 7) + 7) % 7;
+}
+
 /**
- * A stretch of time starting at a known fire time `from`, with one UTC offset throughout, and (unless the
- * schedule matches every day) within `from`'s local day. On it the schedule fires exactly at the times of day
- * in `tods`, so fire times can be computed arithmetically instead of asking croner. Fixed-time DST
- * exceptions cannot occur inside it: a gap or a repeated hour needs an offset change.
+ * A stretch of time starting at a fire time `from` (learnt from croner), with one UTC offset throughout,
+ * and within `from`'s local day unless the schedule's days depend on the weekday only. On it the schedule
+ * fires exactly at the times of day in `tods` of each matching day, so fire times are plain arithmetic.
+ * Fixed-time DST exceptions cannot occur inside: a gap or a repeated hour needs an offset change, and a
+ * fire time just after an offset change that croner moved out of a gap is `from` itself.
  */
 class Segment {
   /** The offset is known constant on [from, verified]. */
   private verified: number;
   /** The first instant after `from` with another offset, once found. */
   private change: number | null = null;
-  /** For schedules that do not match every day: the local midnight after `from` (if the offset holds). */
-  readonly maxEnd: number;
+  /** The local midnight after `from` for schedules whose matching days are unknown; else Infinity. */
+  private readonly maxEnd: number;
+  private readonly fromDay: number;
 
   constructor(
     readonly from: number,
     readonly off: number,
-    everyDay: boolean,
+    private readonly s: Schedule,
     private readonly tz: string,
     private readonly ctx: Context,
   ) {
     this.verified = from;
-    const wall = from + off;
-    this.maxEnd = everyDay ? Infinity : Math.floor(wall / DAY_MS) * DAY_MS + DAY_MS - off;
+    this.fromDay = Math.floor((from + off) / DAY_MS) * DAY_MS;
+    this.maxEnd = s.weekdays ? Infinity : this.fromDay + DAY_MS - off;
   }
 
   /** The end (exclusive) of the segment, or `bound` if the segment reaches past it. */
@@ -320,13 +323,42 @@ class Segment {
   contains(t: number): boolean {
     return t >= this.from && t < this.endBefore(t + 1);
   }
+
+  /** Whether the local day starting at wall-clock `dayWall` matches (only meaningful inside the segment). */
+  dayMatches(dayWall: number): boolean {
+    return this.s.weekdays ? this.s.weekdays[weekday(dayWall)]! : dayWall === this.fromDay;
+  }
+
+  /** The first scheduled wall time after `wall` on matching days (ignoring the segment's end), or null. */
+  nextWall(wall: number): number | null {
+    const { tods } = this.s;
+    const day = Math.floor(wall / DAY_MS) * DAY_MS;
+    const k = floorIndex(tods, wall - day) + 1;
+    if (k < tods.length && this.dayMatches(day)) return day + tods[k]!;
+    if (!this.s.weekdays) return null;
+    for (let i = 1; i <= 7; i++) if (this.dayMatches(day + i * DAY_MS)) return day + i * DAY_MS + tods[0]!;
+    return null;
+  }
+
+  /** The last scheduled wall time at or before `wall` on matching days, or -Infinity. */
+  latestWall(wall: number): number {
+    const { tods } = this.s;
+    const day = Math.floor(wall / DAY_MS) * DAY_MS;
+    const k = floorIndex(tods, wall - day);
+    if (k >= 0 && this.dayMatches(day)) return day + tods[k]!;
+    if (!this.s.weekdays) return -Infinity;
+    for (let i = 1; i <= 7; i++) {
+      if (this.dayMatches(day - i * DAY_MS)) return day - i * DAY_MS + tods[tods.length - 1]!;
+    }
+    return -Infinity;
+  }
 }
 
 class WindowTrack implements Track {
   readonly label: string;
   private readonly s: Schedule;
   private readonly d: number;
-  private readonly runs: Runs;
+  private readonly runEnd: Int32Array;
   private seg: Segment | null = null;
   /** Memo: [coveredFrom, coveredTo) is known to be covered, and coveredTo ends that stretch. */
   private coveredFrom = NaN;
@@ -343,26 +375,19 @@ class WindowTrack implements Track {
     this.label = window.name;
     this.s = scheduleFor(window.schedule, window.timezone);
     this.d = window.duration;
-    this.runs = runsFor(this.s, this.d);
+    this.runEnd = runsFor(this.s, this.d);
   }
 
   /** Start a new segment at fire time `f` (from croner) unless the current one already holds it. */
   private enter(f: number): void {
     if (this.seg?.contains(f)) return;
     this.ctx.budget--;
-    this.seg = new Segment(f, utcOffset(this.window.timezone, f), this.s.everyDay, this.window.timezone, this.ctx);
+    this.seg = new Segment(f, utcOffset(this.window.timezone, f), this.s, this.window.timezone, this.ctx);
   }
 
   private latestFireAtOrBefore(t: number): number | null {
     const seg = this.seg;
-    const { tods } = this.s;
-    if (seg && seg.contains(t) && tods.length > 0) {
-      const wall = t + seg.off;
-      const day = Math.floor(wall / DAY_MS) * DAY_MS;
-      const k = floorIndex(tods, wall - day);
-      const candWall = k >= 0 ? day + tods[k]! : this.s.everyDay ? day - DAY_MS + tods[tods.length - 1]! : -Infinity;
-      return Math.max(seg.from, candWall - seg.off);
-    }
+    if (seg?.contains(t)) return Math.max(seg.from, seg.latestWall(t + seg.off) - seg.off);
     this.ctx.budget -= CRONER_COST;
     const f = latestFire(this.s, t);
     if (f !== null) this.enter(f);
@@ -371,14 +396,9 @@ class WindowTrack implements Track {
 
   private nextFireAfter(t: number): number | null {
     const seg = this.seg;
-    const { tods } = this.s;
-    const n = tods.length;
-    if (seg && t >= seg.from && n > 0) {
-      const wall = t + seg.off;
-      const day = Math.floor(wall / DAY_MS) * DAY_MS;
-      const k = floorIndex(tods, wall - day) + 1;
-      const candWall = k < n ? day + tods[k]! : this.s.everyDay ? day + DAY_MS + tods[0]! : null;
-      if (candWall !== null && seg.contains(candWall - seg.off)) return candWall - seg.off;
+    if (seg && t >= seg.from) {
+      const wall = seg.nextWall(t + seg.off);
+      if (wall !== null && seg.contains(wall - seg.off)) return wall - seg.off;
     }
     this.ctx.budget -= CRONER_COST;
     const f = this.s.cron.nextRun(new Date(t))?.getTime() ?? null;
@@ -422,39 +442,35 @@ class WindowTrack implements Track {
   }
 
   /**
-   * From fire time `last` (inside the current segment), the latest fire time reachable through a chain of
-   * fires at most `duration` apart without leaving the segment. Returns `last` when no jump applies (e.g. a
-   * fixed-time fire that a spring-forward gap moved off its time of day).
+   * From fire time `last`, the latest fire time reachable through a chain of fires each at most `duration`
+   * after the previous one, without leaving the current segment. Returns `last` when no jump applies.
    */
   private jump(last: number): number {
     const seg = this.seg;
-    const { tods, everyDay } = this.s;
+    const { tods, weekdays } = this.s;
     const n = tods.length;
     if (!seg || n === 0 || !seg.contains(last)) return last;
-    const wall = last + seg.off;
-    const dayStart = Math.floor(wall / DAY_MS) * DAY_MS;
-    const idx = floorIndex(tods, wall - dayStart);
-    if (idx < 0 || tods[idx] !== wall - dayStart) return last;
-    const { runEnd, wraps, cyclic } = this.runs;
-    let targetWall: number;
-    if (everyDay && cyclic) {
-      targetWall = Infinity;
-    } else {
-      const endIdx = runEnd[idx]!;
-      targetWall =
-        everyDay && endIdx === n - 1 && wraps
-          ? dayStart + DAY_MS + tods[runEnd[0]!]!
-          : dayStart + tods[endIdx]!;
+    const off = seg.off;
+    let day = Math.floor((last + off) / DAY_MS) * DAY_MS;
+    const idx = floorIndex(tods, last + off - day);
+    if (idx < 0 || tods[idx] !== last + off - day) return last;
+    let endIdx = this.runEnd[idx]!;
+    let endWall: number;
+    for (;;) {
+      endWall = day + tods[endIdx]!;
+      if (endIdx < n - 1 || !weekdays || endWall - off > this.ctx.horizon) break;
+      // The chain reached the day's last fire: does it carry on into the next matching day?
+      let next = -1;
+      for (let i = 1; i <= 7 && next < 0; i++) if (seg.dayMatches(day + i * DAY_MS)) next = day + i * DAY_MS;
+      if (next < 0 || next + tods[0]! - endWall > this.d || !seg.contains(next + tods[0]! - off)) break;
+      this.ctx.budget--;
+      day = next;
+      endIdx = this.runEnd[0]!;
     }
-    const bound = Math.min(targetWall - seg.off, this.ctx.horizon) + 1;
-    const end = seg.endBefore(bound);
-    if (end >= bound) return Math.max(last, targetWall - seg.off);
-    // The segment ends first: the latest scheduled wall time strictly before its end.
-    const endWall = end + seg.off - 1;
-    const endDay = Math.floor(endWall / DAY_MS) * DAY_MS;
-    const k = floorIndex(tods, endWall - endDay);
-    const latestWall = k >= 0 ? endDay + tods[k]! : endDay - DAY_MS + tods[n - 1]!;
-    return Math.max(last, Math.min(targetWall, latestWall) - seg.off);
+    if (seg.contains(endWall - off)) return Math.max(last, endWall - off);
+    // The segment ends first: stop at its last fire (the chain reaches it).
+    const end = seg.endBefore(endWall - off);
+    return Math.max(last, seg.latestWall(end - 1 + off) - off);
   }
 }
 

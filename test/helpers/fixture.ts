@@ -25,7 +25,8 @@ export function exampleConfig(ports: Ports, tweak: (c: ExampleConfig) => void = 
           staging: {
             branches: ['main'],
             target: { kind: 'local', port: ports.staging },
-            smoke: [{ path: '/smoke', status: 200 }, { path: '/version', json: { version: '{{version}}' } }],
+            // Staging checks only the version, so a `-bad` build reaches production verification.
+            smoke: [{ path: '/version', json: { version: '{{version}}' } }],
           } as Record<string, unknown>,
           production: {
             after: 'staging',

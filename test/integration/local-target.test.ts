@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ActivateRequest } from '../../src/targets/types.js';
 import { createLocalTarget, type LocalTarget } from '../../src/targets/local/local-target.js';
 import { freePort, isAlive, sleep } from '../../src/targets/local/processes.js';
-import { envDir, loadState } from '../../src/targets/local/state.js';
+import { envDir, loadState, saveState } from '../../src/targets/local/state.js';
 
 const SERVICE = fileURLToPath(new URL('../../examples/hello-service', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/activate-child.ts', import.meta.url));
@@ -251,6 +252,58 @@ describe('local target', () => {
     await traffic.stop();
     expect(traffic.failures).toEqual([]);
     expect(traffic.sequence).toEqual(['1.0.0', '2.0.0']);
+  });
+
+  it('finds a process whose pid a killed caller never recorded, instead of starting a second one', async () => {
+    const { home, target, req } = await fixture();
+    await target.activate(req({ version: '1.0.0' }));
+    // What a caller killed between recording its intent and spawn() returning leaves behind.
+    const dir = envDir(home, 'hello', 'staging');
+    const st = loadState(dir);
+    if (!st) throw new Error('no state');
+    const port = await freePort([st.port, ...st.processes.map((p) => p.port)]);
+    const instance = randomUUID();
+    const orphan = spawn(process.execPath, ['server.js'], {
+      cwd: SERVICE,
+      env: { PATH: process.env.PATH, PORT: String(port), APP_VERSION: '2.0.0', SHIPGATE_INSTANCE: instance },
+      detached: true,
+      stdio: 'ignore',
+    });
+    started.push(orphan);
+    st.processes.push({
+      version: '2.0.0',
+      pid: 0,
+      instance,
+      port,
+      startedAt: new Date().toISOString(),
+      startTicks: null,
+      ready: false,
+      keepUntil: null,
+      artifactDir: SERVICE,
+      command: [process.execPath, 'server.js'],
+    });
+    saveState(dir, st);
+
+    expect(await target.activate(req({ version: '2.0.0' }))).toMatchObject({
+      serving: '2.0.0',
+      alreadyServing: false,
+    });
+    const v2 = (await target.status('hello', 'staging'))?.processes.filter((p) => p.version === '2.0.0');
+    expect(v2?.map((p) => p.pid)).toEqual([orphan.pid]);
+  });
+
+  it('retries a request that the serving upstream refuses on the warm standby', async () => {
+    const { port, target, req } = await fixture();
+    await target.activate(req({ version: '1.0.0' }));
+    await target.activate(req({ version: '2.0.0' }));
+    const v2 = await pidOf(target, '2.0.0');
+    process.kill(v2 ?? 0, 'SIGKILL');
+    for (let i = 0; i < 100 && isAlive(v2 ?? 0, null); i++) await sleep(20);
+    for (let i = 0; i < 5; i++)
+      expect(await get(port, '/version')).toMatchObject({
+        status: 200,
+        body: expect.stringContaining('1.0.0'),
+      });
   });
 
   it('restarts a dead proxy on the same port with its recorded route', async () => {

@@ -3,7 +3,15 @@ import { statSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import type { ActivateHooks, ActivateRequest, TargetStatus } from '../types.js';
 import { readJson, writeJsonAtomic } from './json-file.js';
-import { findByEnvMarker, freePort, isAlive, spawnDetached, startTicksOf, stopProcess } from './processes.js';
+import {
+  baseEnv,
+  findByEnvMarker,
+  freePort,
+  isAlive,
+  spawnDetached,
+  startTicksOf,
+  stopProcess,
+} from './processes.js';
 import { launchProxy, ProxyControl } from './proxy-control.js';
 import { waitReady } from './readiness.js';
 import { sameRoute, soleVersion, type RouteEntry } from './route.js';
@@ -24,16 +32,6 @@ export interface EnvOptions {
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
-
-// Deployed apps get a clean environment: the worker's own variables (Temporal and Slack credentials) are
-// none of their business, as on a real cluster.
-const PASSED_THROUGH = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
-
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const k of PASSED_THROUGH) if (process.env[k] !== undefined) env[k] = process.env[k];
-  return env;
-}
 
 function artifactProblem(dir: string): string | null {
   try {
@@ -109,9 +107,11 @@ export class LocalEnv {
   async ensureProxy(): Promise<void> {
     const p = this.st.proxy;
     if (p && (await this.proxyAnswers(3))) return this.pullRoute();
-    if (p) {
+    if (p && isAlive(p.pid, p.startTicks)) {
       this.opts.log(`${this.label}: proxy ${p.pid} is not answering; replacing it`);
       await stopProcess(p.pid, p.startTicks, this.opts.stopGraceMs);
+    } else if (p) {
+      this.opts.log(`${this.label}: proxy ${p.pid} is gone; restarting it on 127.0.0.1:${this.st.port}`);
     }
     // The proxy's own route.json is at least as new as state (it is written before the proxy acknowledges a
     // change); seed it from state only when the proxy never wrote one.

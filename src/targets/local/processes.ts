@@ -72,6 +72,16 @@ export async function stopProcess(pid: number, startTicks: string | null, graceM
   return true;
 }
 
+// Spawned processes get a clean environment: the worker's own variables (Temporal and Slack credentials)
+// are none of their business, as on a real cluster.
+const PASSED_THROUGH = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+
+export function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of PASSED_THROUGH) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return env;
+}
+
 export interface SpawnOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { siblingEntryArgv } from './entry.js';
 import { httpRequest } from './http-get.js';
 import { readJson } from './json-file.js';
-import { exited, isAlive, logTail, sleep, spawnDetached, startTicksOf } from './processes.js';
+import { baseEnv, exited, isAlive, logTail, sleep, spawnDetached, startTicksOf } from './processes.js';
 import type { RouteEntry } from './route.js';
 import { proxyInfoPath, proxyLogPath, type ProxyRecord } from './state.js';
 
@@ -68,7 +68,7 @@ export async function launchProxy(opts: LaunchOptions): Promise<ProxyRecord> {
   // The token travels in the environment rather than argv, which any local user can read with ps.
   const child = spawnDetached(argv, {
     cwd: opts.dir,
-    env: { ...process.env, SHIPGATE_PROXY_TOKEN: opts.token },
+    env: { ...baseEnv(), SHIPGATE_PROXY_TOKEN: opts.token },
     logFile: log,
   });
   const pid = child.pid;

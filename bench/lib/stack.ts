@@ -1,0 +1,129 @@
+/**
+ * What every benchmark stands on: a temp SHIPGATE_HOME, the embedded dev server on free ports, a real
+ * `shipgate worker` process (the compiled CLI), a client, and a cleanup list that undoes all of it.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { Client, Connection } from '@temporalio/client';
+import { ShipgateClient } from '../../src/client.js';
+import { createLocalTarget } from '../../src/targets/local/local-target.js';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
+import { BIN, ROOT, startWorker, type WorkerProcess } from '../../test/helpers/processes.js';
+
+export { BIN, ROOT };
+
+export const HELLO_SOURCE = path.join(ROOT, 'examples', 'hello-service');
+
+/** Undo actions, run newest first; each runs once, even when a benchmark fails half-way or on Ctrl-C. */
+export class Cleanup {
+  private readonly actions: { what: string; fn: () => Promise<unknown> }[] = [];
+
+  add(what: string, fn: () => Promise<unknown>): void {
+    this.actions.push({ what, fn });
+  }
+
+  async run(log: (line: string) => void = () => {}): Promise<void> {
+    while (this.actions.length) {
+      const { what, fn } = this.actions.pop()!;
+      try {
+        await fn();
+      } catch (err) {
+        log(`cleanup: ${what} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+export async function tempHome(cleanup: Cleanup, prefix: string): Promise<string> {
+  const home = await mkdtemp(path.join(os.tmpdir(), `shipgate-bench-${prefix}-`));
+  cleanup.add(`remove ${home}`, () => rm(home, { recursive: true, force: true }));
+  // Local-target processes (proxies, app versions) are detached from us; stop whatever the home records.
+  cleanup.add(`stop local targets under ${home}`, () => createLocalTarget({ home, stopGraceMs: 2000 }).stopAll());
+  return home;
+}
+
+export interface Stack {
+  home: string;
+  configFile: string;
+  server: DevServer;
+  worker: WorkerProcess;
+  connection: Connection;
+  client: Client;
+  sg: ShipgateClient;
+}
+
+/** Dev server + worker process + client over a config written to the home folder. */
+export async function startStack(cleanup: Cleanup, prefix: string, config: unknown): Promise<Stack> {
+  const home = await tempHome(cleanup, prefix);
+  const configFile = path.join(home, 'shipgate.yaml');
+  await writeFile(configFile, stringify(config));
+  const server = await startDevServer({ home });
+  cleanup.add('stop the dev server', () => server.stop());
+  const worker = await startWorker({ config: configFile, address: server.address, home });
+  cleanup.add('stop the worker', () => worker.stop());
+  const connection = await Connection.connect({ address: server.address });
+  cleanup.add('close the client connection', () => connection.close());
+  const client = new Client({ connection, namespace: 'default' });
+  return { home, configFile, server, worker, connection, client, sg: new ShipgateClient(client) };
+}
+
+/** The CLI runs from build/: refuse to measure a missing build, and warn about a stale one. */
+export function checkBuild(): string | null {
+  const entry = path.join(ROOT, 'build', 'cli', 'main.js');
+  if (!existsSync(entry)) return 'build/ is missing: run `npm run build` (or `make setup`) before `npm run bench`';
+  const built = statSync(entry).mtimeMs;
+  const newer = (dir: string): string | null => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        const found = newer(p);
+        if (found) return found;
+      } else if (e.name.endsWith('.ts') && statSync(p).mtimeMs > built) return p;
+    }
+    return null;
+  };
+  const stale = newer(path.join(ROOT, 'src'));
+  if (stale) process.stderr.write(`bench: warning: ${path.relative(ROOT, stale)} is newer than build/; run \`npm run build\` for current figures\n`);
+  return null;
+}
+
+/** Resident set size and its peak, in KiB, from /proc/<pid>/status (Linux). */
+export function rssOf(pid: number): { rssKiB: number; hwmKiB: number } {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+}
+
+/** GET http://127.0.0.1:<port>/version and return the version the environment serves. */
+export async function servedVersion(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/version`, { signal: AbortSignal.timeout(5000) });
+  return ((await res.json()) as { version: string }).version;
+}
+
+/** Runs fn over items with at most `limit` in flight. */
+export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls cond every intervalMs until it holds, or throws after timeoutMs naming what it waited for. */
+export async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 10): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}

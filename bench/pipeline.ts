@@ -1,0 +1,267 @@
+/**
+ * (a) Orchestration overhead of a full release whose deploys and checks are instant, against the bare time of
+ *     the same two local-target activations done directly.
+ * (b) Rollback round trip to a warm version, through the real CLI and in-process, against the bare traffic
+ *     switch of a warm version done directly.
+ *
+ * Both run on one stack: a dev server, a `shipgate worker` process and the local data plane, in a temp home.
+ * The bare baselines run on a second local target in its own temp home, interleaved with the measured runs so
+ * both see the same machine load.
+ */
+import { randomUUID } from 'node:crypto';
+import { cp } from 'node:fs/promises';
+import path from 'node:path';
+import { createLocalTarget, type LocalTarget } from '../src/targets/local/local-target.js';
+import type { ActivateRequest } from '../src/targets/types.js';
+import { freePort } from '../src/temporal/ports.js';
+import { cli } from '../test/helpers/processes.js';
+import { HELLO_SOURCE, servedVersion, startStack, tempHome, type Cleanup, type Stack } from './lib/stack.js';
+import { ms, ratio, summarize, type ResultRow } from './lib/stats.js';
+
+const APP = 'hello';
+const APPROVERS = ['alice', 'bob'];
+const KEEP_PREVIOUS_MS = 30 * 60_000;
+const RELEASE_TIMEOUT_MS = 60_000;
+
+/** Readiness only (no smoke checks), no wait timer, two approvals on production: nothing but orchestration waits. */
+export function instantConfig(stagingPort: number, productionPort: number) {
+  return {
+    groups: { 'team-leads': ['alice', 'bob', 'carol'] },
+    apps: {
+      [APP]: {
+        build: { kind: 'local', source: HELLO_SOURCE },
+        environments: {
+          staging: { branches: ['main'], target: { kind: 'local', port: stagingPort } },
+          production: {
+            after: 'staging',
+            branches: ['main'],
+            target: { kind: 'local', port: productionPort },
+            approvals: [{ group: 'team-leads', count: 2 }],
+            waitTimer: '0s',
+          },
+        },
+      },
+    },
+  };
+}
+
+/** The same data plane, driven directly: a local target over its own home, with artifacts copied as the build does. */
+class BareTarget {
+  readonly target: LocalTarget;
+  constructor(
+    readonly home: string,
+    readonly ports: { staging: number; production: number },
+  ) {
+    this.target = createLocalTarget({ home, stopGraceMs: 2000 });
+  }
+
+  async artifact(version: string): Promise<string> {
+    const dir = path.join(this.home, 'artifacts', 'bare', version);
+    await cp(HELLO_SOURCE, dir, { recursive: true });
+    return dir;
+  }
+
+  request(env: 'staging' | 'production', version: string, artifactDir: string): ActivateRequest {
+    return {
+      app: 'bare',
+      env,
+      port: this.ports[env],
+      version,
+      artifactDir,
+      command: ['node', 'server.js'],
+      strategy: 'blue-green',
+      keepPreviousMs: KEEP_PREVIOUS_MS,
+    };
+  }
+
+  /** Both activations a release makes (staging, then production), timed without the copy. */
+  async deployBoth(version: string): Promise<{ staging: number; production: number }> {
+    const dir = await this.artifact(version);
+    const t0 = performance.now();
+    await this.target.activate(this.request('staging', version, dir));
+    const t1 = performance.now();
+    await this.target.activate(this.request('production', version, dir));
+    const t2 = performance.now();
+    return { staging: t1 - t0, production: t2 - t1 };
+  }
+}
+
+export interface PipelineOptions {
+  releases: number;
+  rollbacks: number;
+  runReleases: boolean;
+  runRollbacks: boolean;
+  log: (line: string) => void;
+}
+
+export async function pipelineBenchmarks(cleanup: Cleanup, opts: PipelineOptions): Promise<ResultRow[]> {
+  const { log } = opts;
+  const ports = { staging: await freePort(), production: await freePort() };
+  log(`starting dev server and worker (staging :${ports.staging}, production :${ports.production})`);
+  const stack = await startStack(cleanup, 'pipeline', instantConfig(ports.staging, ports.production));
+  const bareHome = await tempHome(cleanup, 'bare');
+  const bare = new BareTarget(bareHome, { staging: await freePort(), production: await freePort() });
+
+  const rows: ResultRow[] = [];
+  // Warm-up, not measured: the first release creates the environment workflows and starts both proxies.
+  const releases = opts.runReleases ? opts.releases : 2;
+  const versions = Array.from({ length: releases + 1 }, (_, i) => `1.0.${i}`);
+  const full: number[] = [];
+  const toGate: number[] = [];
+  const afterApproval: number[] = [];
+  const bareBoth: number[] = [];
+  const bareStaging: number[] = [];
+  const bareProduction: number[] = [];
+  for (const [i, version] of versions.entries()) {
+    const b = await bare.deployBoth(version);
+    const r = await timedRelease(stack, version, i);
+    const served = await servedVersion(ports.production);
+    if (served !== version) throw new Error(`after release ${version}, production serves ${served}`);
+    if (i === 0) continue;
+    bareStaging.push(b.staging);
+    bareProduction.push(b.production);
+    bareBoth.push(b.staging + b.production);
+    full.push(r.total);
+    toGate.push(r.toGate);
+    afterApproval.push(r.afterApproval);
+    log(`release ${version}: ${ms(r.total)} (bare activations ${ms(b.staging + b.production)})`);
+  }
+
+  if (opts.runReleases) {
+    const f = summarize(full);
+    const bb = summarize(bareBoth);
+    rows.push(
+      row('a. release', 'start → succeeded (2 envs, 2 approvals)', f, bb),
+      row('a. release', '  start → awaiting-approval (build + staging)', summarize(toGate), summarize(bareStaging)),
+      row('a. release', '  approvals sent → succeeded (production)', summarize(afterApproval), summarize(bareProduction)),
+      row('a. release', 'bare: 2 local-target activations', bb),
+      {
+        bench: 'a. release',
+        figure: 'orchestration overhead (release − bare)',
+        n: f.n,
+        median: ms(f.median - bb.median),
+        p95: ms(f.p95 - bb.p95),
+        ratio: '',
+      },
+    );
+  }
+
+  if (opts.runRollbacks) rows.push(...(await rollbackBenchmarks(stack, bare, ports.production, versions.slice(-2) as [string, string], opts)));
+  return rows;
+}
+
+async function timedRelease(stack: Stack, version: string, i: number) {
+  const { sg } = stack;
+  const t0 = performance.now();
+  await sg.startRelease({ app: APP, version, commit: `bench${String(i).padStart(4, '0')}`, branch: 'main', actor: 'dave', via: 'cli' });
+  const gate = await sg.waitForRelease(APP, version, (s) => s.stage === 'awaiting-approval', { intervalMs: 10, timeoutMs: RELEASE_TIMEOUT_MS });
+  if (gate.stage !== 'awaiting-approval') throw new Error(`release ${version} did not reach its approval gate: ${gate.state} ${gate.stage} ${gate.reason ?? ''}`);
+  const t1 = performance.now();
+  await Promise.all(APPROVERS.map((by) => sg.approve(APP, version, { by, via: 'cli', comment: 'bench' })));
+  const t2 = performance.now();
+  const status = await withTimeout(sg.release(APP, version).result(), RELEASE_TIMEOUT_MS, `release ${version} to end`);
+  const t3 = performance.now();
+  if (status.state !== 'succeeded') throw new Error(`release ${version} ended ${status.state}: ${status.reason}`);
+  return { total: t3 - t0, toGate: t1 - t0, afterApproval: t3 - t2 };
+}
+
+async function rollbackBenchmarks(stack: Stack, bare: BareTarget, productionPort: number, [older, newer]: [string, string], opts: PipelineOptions): Promise<ResultRow[]> {
+  const { log } = opts;
+  const target = createLocalTarget({ home: stack.home });
+  /** Alternates between the last two versions; both stay warm, since each switch keeps the other as standby. */
+  let serving = newer;
+  const flip = () => (serving === newer ? older : newer);
+  const pidOf = async (version: string) => (await target.status(APP, 'production'))?.processes.find((p) => p.version === version && p.alive)?.pid;
+
+  /** Runs one rollback via `how`, then checks what production serves and that no process was started. */
+  const measure = async (label: string, how: (to: string) => Promise<void>): Promise<number[]> => {
+    const samples: number[] = [];
+    let cold = 0;
+    for (let i = 0; i < opts.rollbacks; i++) {
+      const to = flip();
+      const pidBefore = await pidOf(to);
+      const t0 = performance.now();
+      await how(to);
+      const elapsed = performance.now() - t0;
+      const served = await servedVersion(productionPort);
+      if (served !== to) throw new Error(`${label}: after rolling back to ${to}, production serves ${served}`);
+      if (pidBefore === undefined || (await pidOf(to)) !== pidBefore) cold++;
+      serving = to;
+      samples.push(elapsed);
+    }
+    log(`${label}: median ${ms(summarize(samples).median)}${cold ? ` (${cold} of ${samples.length} were not warm)` : ', all warm'}`);
+    return samples;
+  };
+
+  const env = { SHIPGATE_HOME: stack.home };
+  const viaCli = await measure('rollback via CLI', async (to) => {
+    const args = ['rollback', APP, 'production', '--to', to, '--as', 'alice', '--reason', 'bench', '--wait', '--address', stack.server.address];
+    const r = await cli(args, env, 60_000);
+    if (r.code !== 0) throw new Error(`shipgate ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+  });
+  const inProcess = (pollMs: number) => async (to: string) => {
+    const accepted = await stack.sg.rollback(APP, 'production', { to, by: 'alice', via: 'cli', reason: 'bench', requestId: randomUUID() });
+    const entry = await withTimeout(stack.sg.waitForOperation(APP, 'production', accepted.opId, pollMs), 60_000, `rollback to ${to}`);
+    if (entry.outcome !== 'succeeded') throw new Error(`rollback to ${to} ended ${entry.outcome}: ${entry.failure}`);
+  };
+  const viaClient = await measure('rollback in-process (100 ms poll, as the CLI)', inProcess(100));
+  const viaClientFine = await measure('rollback in-process (10 ms poll)', inProcess(10));
+
+  // The bare switch: the bare target's production also holds both versions, warm.
+  const bareSwitch: number[] = [];
+  let bareServing = newer;
+  for (let i = 0; i < opts.rollbacks; i++) {
+    const to = bareServing === newer ? older : newer;
+    const dir = path.join(bare.home, 'artifacts', 'bare', to);
+    const t0 = performance.now();
+    const result = await bare.target.activate(bare.request('production', to, dir));
+    bareSwitch.push(performance.now() - t0);
+    if (!result.warm) throw new Error(`bare switch to ${to} was not warm`);
+    if ((await servedVersion(bare.ports.production)) !== to) throw new Error(`bare switch to ${to} did not take`);
+    bareServing = to;
+  }
+  log(`bare warm switch: median ${ms(summarize(bareSwitch).median)}`);
+
+  // What starting the CLI costs on its own: node, module loading and argument parsing, no Temporal.
+  const startup: number[] = [];
+  for (let i = 0; i < Math.min(opts.rollbacks, 5); i++) {
+    const t0 = performance.now();
+    const r = await cli(['--help'], env, 30_000);
+    startup.push(performance.now() - t0);
+    if (r.code !== 0) throw new Error(`shipgate --help exited ${r.code}`);
+  }
+
+  const bs = summarize(bareSwitch);
+  const c = summarize(viaCli);
+  const p = summarize(viaClient);
+  return [
+    row('b. rollback', 'CLI rollback --wait (process start → exit)', c, bs),
+    row('b. rollback', 'in-process rollback + wait (100 ms poll)', p, bs),
+    row('b. rollback', 'in-process rollback + wait (10 ms poll)', summarize(viaClientFine), bs),
+    row('b. rollback', 'bare: warm traffic switch (activate)', bs),
+    row('b. rollback', 'CLI start-up alone (shipgate --help)', summarize(startup)),
+    { bench: 'b. rollback', figure: 'CLI cost (CLI − in-process, 100 ms poll)', n: c.n, median: ms(c.median - p.median), p95: ms(c.p95 - p.p95), ratio: '' },
+  ];
+}
+
+/** A result row; with a baseline, the ratio column holds median ratio (p95 ratio). */
+function row(bench: string, figure: string, s: ReturnType<typeof summarize>, base?: ReturnType<typeof summarize>): ResultRow {
+  return {
+    bench,
+    figure,
+    n: s.n,
+    median: ms(s.median),
+    p95: ms(s.p95),
+    ratio: base ? `${ratio(s.median, base.median)} (p95 ${ratio(s.p95, base.p95)})` : '',
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

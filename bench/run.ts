@@ -1,0 +1,109 @@
+/**
+ * `npm run bench`: shipgate's benchmarks, on this machine only (every process and request stays on 127.0.0.1).
+ *
+ *   a. release   orchestration overhead of a release whose deploys and checks are instant
+ *   b. rollback  warm rollback round trip, via the CLI and in-process, against the bare traffic switch
+ *   c. memory    worker RSS with many releases of many apps waiting for approval at once
+ *
+ * Options: --only release,rollback,memory  --releases N (20)  --rollbacks N (10)  --apps N (500)  --json FILE
+ * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { memoryBenchmark } from './memory.js';
+import { pipelineBenchmarks } from './pipeline.js';
+import { checkBuild, Cleanup } from './lib/stack.js';
+import { ms, table, type ResultRow } from './lib/stats.js';
+
+const BENCHES = ['release', 'rollback', 'memory'] as const;
+/** Hard stop for the whole run, cleanup included; a normal run takes about three minutes. */
+const WATCHDOG_MS = 10 * 60_000;
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    releases: { type: 'string', default: '20' },
+    rollbacks: { type: 'string', default: '10' },
+    apps: { type: 'string', default: '500' },
+    json: { type: 'string' },
+  },
+});
+
+function count(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    process.stderr.write(`bench: --${name} must be an integer from ${min} to ${max}, got "${text}"\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...BENCHES];
+const unknown = only.filter((b) => !(BENCHES as readonly string[]).includes(b));
+if (unknown.length) {
+  process.stderr.write(`bench: unknown benchmark ${unknown.join(', ')} (choose from ${BENCHES.join(', ')})\n`);
+  process.exit(2);
+}
+const releases = count('releases', values.releases, 2, 200);
+const rollbacks = count('rollbacks', values.rollbacks, 1, 100);
+const apps = count('apps', values.apps, 2, 2000);
+
+const buildProblem = checkBuild();
+if (buildProblem) {
+  process.stderr.write(`bench: ${buildProblem}\n`);
+  process.exit(2);
+}
+
+const started = performance.now();
+const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+const cleanups: Cleanup[] = [];
+const cleanAll = async () => {
+  for (const c of cleanups.splice(0).reverse()) await c.run(log);
+};
+
+let stopping = false;
+const abort = (why: string, code: number) => {
+  if (stopping) return;
+  stopping = true;
+  log(`${why}; cleaning up`);
+  void cleanAll().finally(() => process.exit(code));
+};
+process.on('SIGINT', () => abort('interrupted', 130));
+process.on('SIGTERM', () => abort('terminated', 143));
+setTimeout(() => abort(`still running after ${WATCHDOG_MS / 60_000} minutes`, 1), WATCHDOG_MS).unref();
+
+const rows: ResultRow[] = [];
+let failed = false;
+/** Each benchmark gets its own cleanup list, run as soon as it ends, so the next one starts on a quiet machine. */
+async function section(name: string, fn: (cleanup: Cleanup) => Promise<ResultRow[]>) {
+  const cleanup = new Cleanup();
+  cleanups.push(cleanup);
+  const t0 = performance.now();
+  try {
+    rows.push(...(await fn(cleanup)));
+    log(`${name}: done in ${ms(performance.now() - t0)}`);
+  } catch (err) {
+    failed = true;
+    log(`${name}: FAILED: ${(err as Error).stack ?? err}`);
+  } finally {
+    await cleanup.run(log);
+    cleanups.splice(cleanups.indexOf(cleanup), 1);
+  }
+}
+
+const runReleases = only.includes('release');
+const runRollbacks = only.includes('rollback');
+if (runReleases || runRollbacks) {
+  await section('release/rollback', (c) => pipelineBenchmarks(c, { releases, rollbacks, runReleases, runRollbacks, log }));
+}
+if (only.includes('memory') && !stopping) {
+  await section('memory', (c) => memoryBenchmark(c, { apps, log }));
+}
+
+const header = ['bench', 'figure', 'n', 'median', 'p95', 'ratio to bare (median, p95)'];
+process.stdout.write(`\nshipgate benchmarks: ${new Date().toISOString()}, node ${process.version}, total ${ms(performance.now() - started)}\n\n`);
+process.stdout.write(table([header, ...rows.map((r) => [r.bench, r.figure, String(r.n), r.median, r.p95, r.ratio])]) + '\n');
+if (values.json) writeFileSync(values.json, JSON.stringify({ at: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n');
+if (failed) process.stdout.write('\nSome benchmarks failed; see the log above.\n');
+// Polling loops abandoned by a timeout would otherwise keep the process alive.
+process.exit(failed ? 1 : 0);
