@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { AuditInput, AuditRecord, AuditStore } from './types.js';
+import type { AuditRecord, AuditStore } from './types.js';
 
 const GENESIS = '0'.repeat(64);
 
@@ -44,20 +44,25 @@ export function createJsonlAuditStore(file: string): AuditStore {
     append(inputs) {
       return serial(async () => {
         const s = await load();
+        // Work on a copy and commit it only after the write, so a failed write is retried whole, not lost.
+        const next = { seq: s.seq, lastHash: s.lastHash, ids: new Set<string>() };
         const lines: string[] = [];
         for (const input of inputs) {
-          if (s.ids.has(input.id)) continue;
-          const base = { ...input, seq: s.seq + 1, prevHash: s.lastHash };
+          if (s.ids.has(input.id) || next.ids.has(input.id)) continue;
+          const base = { ...input, seq: next.seq + 1, prevHash: next.lastHash };
           const record: AuditRecord = { ...base, hash: hashRecord(base) };
           lines.push(JSON.stringify(record));
-          s.seq = record.seq;
-          s.lastHash = record.hash;
-          s.ids.add(input.id);
+          next.seq = record.seq;
+          next.lastHash = record.hash;
+          next.ids.add(input.id);
         }
         if (lines.length > 0) {
           await mkdir(path.dirname(file), { recursive: true });
           await appendFile(file, lines.join('\n') + '\n');
         }
+        s.seq = next.seq;
+        s.lastHash = next.lastHash;
+        for (const id of next.ids) s.ids.add(id);
         return lines.length;
       });
     },

@@ -52,7 +52,7 @@ export function loadConfig(file: string): LoadedConfig {
 
 export function validateConfig(raw: unknown, file: string): LoadedConfig {
   const parsed = configSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map(describeIssue));
+  if (!parsed.success) throw new ConfigError(file, parsed.error.issues.flatMap(describeIssue));
   const config = parsed.data;
   const dir = path.dirname(file);
   const problems = crossCheck(config, dir);
@@ -61,13 +61,17 @@ export function validateConfig(raw: unknown, file: string): LoadedConfig {
   return { file, dir, config };
 }
 
-function describeIssue(issue: z.core.$ZodIssue): { path: string; message: string } {
+function describeIssue(issue: z.core.$ZodIssue): { path: string; message: string }[] {
+  // A typo is reported at the misspelt key itself, where the reader will look for it.
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }));
+  }
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
   if (issue.code === 'invalid_type' && message.startsWith('Invalid input: expected')) {
     message = message.replace('Invalid input: ', '');
   }
-  return { path: formatPath(issue.path), message };
+  if (issue.path.length === 0 && /received undefined/.test(message)) message = 'the config is empty; expected groups and apps';
+  return [{ path: formatPath(issue.path), message }];
 }
 
 /** Rules that span fields: references between groups, environments and ports. */

@@ -54,6 +54,8 @@ export interface Stack {
   sg: ShipgateClient;
   run(args: string[]): Promise<CliResult>;
   restartWorker(): Promise<WorkerProcess>;
+  /** Stops the dev server and starts it again on the same port with the same SQLite file. */
+  restartServer(): Promise<void>;
   writeConfig(tweak: (c: ExampleConfig) => void): Promise<void>;
   stop(): Promise<void>;
 }
@@ -79,6 +81,10 @@ export async function startStack(tweak?: (c: ExampleConfig) => void): Promise<St
       stack.worker = await startWorker({ config: configFile, address: server.address, home });
       return stack.worker;
     },
+    async restartServer() {
+      await stack.server.stop();
+      stack.server = await startDevServer({ home, port: stack.server.port, uiPort: stack.server.uiPort, dbFile: stack.server.dbFile });
+    },
     async writeConfig(t) {
       await writeFile(configFile, stringify(exampleConfig(ports, t)));
     },
@@ -86,7 +92,7 @@ export async function startStack(tweak?: (c: ExampleConfig) => void): Promise<St
       await stack.worker.stop().catch(() => undefined);
       await connection.close().catch(() => undefined);
       await createLocalTarget({ home }).stopAll().catch(() => undefined);
-      await server.stop().catch(() => undefined);
+      await stack.server.stop().catch(() => undefined);
       await rm(home, { recursive: true, force: true });
     },
   };

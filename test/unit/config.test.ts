@@ -314,7 +314,7 @@ describe('validateConfig: bad input names the file and the field', () => {
       prod(c).approval = prod(c).approvals;
       delete prod(c).approvals;
     });
-    expect(err.message).toBe(`${FILE}: ${PROD}: unknown field approval`);
+    expect(err.message).toBe(`${FILE}: ${PROD}.approval: unknown field`);
   });
 
   it('refuses unknown fields at the top level and in a window', () => {
@@ -323,7 +323,7 @@ describe('validateConfig: bad input names the file and the field', () => {
       prod(c).windows[0].tz = 'UTC';
     });
     expect(err.message.split('\n').sort()).toEqual(
-      [`${FILE}: unknown field group`, `${FILE}: ${PROD}.windows[0]: unknown field tz`].sort(),
+      [`${FILE}: group: unknown field`, `${FILE}: ${PROD}.windows[0].tz: unknown field`].sort(),
     );
   });
 

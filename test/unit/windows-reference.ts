@@ -222,7 +222,7 @@ export function isFireTime(schedule: string, timeZone: string, m: number): boole
   if (timeMatches && dayMatches(c, w) && !isSecondOccurrence(timeZone, m)) return true;
   // Fixed time inside a spring-forward gap: fires at the first instant after the gap (this one, if so).
   const jump = offsetAt(timeZone, m) - offsetAt(timeZone, m - MINUTE);
-  if (jump > 0 && false) {
+  if (jump > 0) {
     const target = Date.UTC(w.year, w.month - 1, w.day, c.onlyHour, c.onlyMinute);
     if (target >= w.wallMs - jump && target < w.wallMs && dayMatches(c, w)) return true;
   }
