@@ -71,7 +71,7 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
   const workers = [
     await Worker.create({ ...base, taskQueue, workflowsPath: workflowsPath(), maxCachedWorkflows: 1000 }),
     ...(await Promise.all(
-      environments.map((env) => Worker.create({ ...base, taskQueue: environmentTaskQueue(env), maxConcurrentActivityTaskExecutions: 20 })),
+      environments.map((env) => Worker.create({ ...base, taskQueue: environmentTaskQueue(env, taskQueue), maxConcurrentActivityTaskExecutions: 20 })),
     )),
   ];
   return {

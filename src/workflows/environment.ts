@@ -49,7 +49,7 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   const info = workflowInfo();
   const now = () => new Date().toISOString();
   const targetActs = proxyActivities<Activities>({
-    taskQueue: environmentTaskQueue(env),
+    taskQueue: environmentTaskQueue(env, info.taskQueue),
     startToCloseTimeout: '30m',
     // Short heartbeats: work a killed worker left behind is retried within seconds.
     heartbeatTimeout: '10s',
@@ -259,7 +259,7 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
 
   const runDeploy = async (op: DeployOp) => {
     if (op.gated) {
-      const verdict = await evaluateDeployGate({ app, env, overridden: op.overridden, freezes: activeFreezes() });
+      const verdict = await evaluateDeployGate({ app, env, overridden: op.overridden, freezes: activeFreezes(), at: now() });
       if (!verdict.allowed) {
         await report(op, { phase: 'done', outcome: 'blocked', reason: verdict.reason, verdict });
         return;

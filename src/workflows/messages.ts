@@ -41,7 +41,7 @@ export const releaseWorkflowId = (app: string, version: string) => `release/${ap
 export const environmentWorkflowId = (app: string, env: string) => `env/${app}/${env}`;
 export const DEFAULT_TASK_QUEUE = 'shipgate';
 /** Environment-specific activities (deploy, checks) run here, so production credentials can stay on production workers. */
-export const environmentTaskQueue = (env: string) => `shipgate-env-${env}`;
+export const environmentTaskQueue = (env: string, base = DEFAULT_TASK_QUEUE) => `${base}-env-${env}`;
 
 /** ApplicationFailure types that clients map to exit codes. */
 export const FAILURE = {

@@ -380,7 +380,13 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
     for (let attempt = 1; ; attempt++) {
       // Windows, freezes and gates are read live, right before the deploy is handed to the environment.
       for (;;) {
-        const verdict = await evaluateDeployGate({ app: request.app, env: env.name, overridden: overrides[env.name] !== undefined });
+        const verdict = await evaluateDeployGate({
+          app: request.app,
+          env: env.name,
+          overridden: overrides[env.name] !== undefined,
+          // Workflow time, so the verdict is about the moment the workflow acts (and time-skipping tests hold).
+          at: now(),
+        });
         if (verdict.allowed) break;
         waiting = 'window';
         status.blockedBy = verdict.blockedBy;

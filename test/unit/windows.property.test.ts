@@ -41,11 +41,12 @@ const dstScenario = fc.constantFrom(...DST_CASES).chain(({ zone, t, hours }) => 
   const hour = fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom(...hours).map(String) },
     { weight: 2, arbitrary: fc.subarray(hours, { minLength: 2 }).map((hs) => hs.join(',')) },
+    { weight: 2, arbitrary: fc.constant(`${hours[0]}-${hours[hours.length - 1]}`) },
     { weight: 1, arbitrary: fc.constant('*') },
   );
   const minute = fc.oneof(
-    { weight: 3, arbitrary: fc.constantFrom(0, 10, 15, 29, 30, 40, 45, 59).map(String) },
-    { weight: 1, arbitrary: fc.constantFrom('*/10', '*/15', '0,30', '20-40', '*') },
+    { weight: 2, arbitrary: fc.constantFrom(0, 10, 15, 29, 30, 40, 45, 59).map(String) },
+    { weight: 2, arbitrary: fc.constantFrom('*/10', '*/15', '0,30', '20-40', '*', '*/20') },
   );
   const win = fc.record({
     kind: fc.constantFrom('deny' as const, 'allow' as const),
@@ -57,7 +58,11 @@ const dstScenario = fc.constantFrom(...DST_CASES).chain(({ zone, t, hours }) => 
     windows: fc
       .array(win, { minLength: 1, maxLength: 3 })
       .map((ws): WindowConfig[] => ws.map((w, i) => ({ name: `${w.kind}-${i}`, ...w }))),
-    at: fc.oneof(int(t - 3 * HOUR, t + 6 * HOUR), int(-180, 360).map((m) => t + m * MINUTE)),
+    at: fc.oneof(
+      int(t - 3 * HOUR, t + 6 * HOUR),
+      int(-180, 360).map((m) => t + m * MINUTE),
+      int(t - 2 * HOUR, t),
+    ),
   });
 });
 

@@ -1,0 +1,194 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, Runtime, DefaultLogger } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import { createActivities } from '../../src/activities/index.js';
+import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
+import { validateConfig } from '../../src/config/load.js';
+import { staticConfigSource } from '../../src/config/source.js';
+import { createLocalTarget } from '../../src/targets/local/local-target.js';
+import { temporalTestServerPath } from '../../src/temporal/binaries.js';
+import { freePort } from '../../src/temporal/ports.js';
+import { workflowsPath } from '../../src/worker.js';
+import { approveSignal, environmentQuery, environmentTaskQueue, environmentWorkflowId, statusQuery } from '../../src/workflows/messages.js';
+import type { ReleaseRequest, ReleaseStatus } from '../../src/workflows/types.js';
+import { exampleConfig, type ExampleConfig } from '../helpers/fixture.js';
+
+const testServer = temporalTestServerPath();
+if (!testServer) throw new Error('time-skipping test server not installed: run scripts/setup.sh');
+
+let testEnv: TestWorkflowEnvironment;
+const homes: string[] = [];
+
+beforeAll(async () => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    /* installed */
+  }
+  testEnv = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServer } } });
+});
+
+afterAll(async () => {
+  await testEnv?.teardown();
+});
+
+afterEach(async () => {
+  for (const home of homes.splice(0)) {
+    await createLocalTarget({ home }).stopAll();
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+/** Runs `body` with a worker on the time-skipping server, real activities and the real local target. */
+async function withWorker<T>(tweak: (c: ExampleConfig) => void, body: (taskQueue: string) => Promise<T>): Promise<T> {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-ts-'));
+  homes.push(home);
+  const ports = { staging: await freePort(), production: await freePort() };
+  const raw = exampleConfig(ports, tweak);
+  // Each test gets its own app, so its environment workflows are its own on the shared server.
+  const loaded = validateConfig({ ...raw, apps: { [appFor(home)]: raw.apps.hello } }, path.join(home, 'shipgate.yaml'));
+  const taskQueue = `ts-${path.basename(home)}`;
+  const activities = createActivities({
+    config: staticConfigSource(loaded),
+    target: createLocalTarget({ home }),
+    audit: createJsonlAuditStore(path.join(home, 'audit.jsonl')),
+    client: testEnv.client,
+    home,
+    taskQueue,
+  });
+  const connection = testEnv.nativeConnection;
+  const workers = [
+    await Worker.create({ connection, taskQueue, workflowsPath: workflowsPath(), activities }),
+    ...(await Promise.all(['staging', 'production'].map((env) => Worker.create({ connection, taskQueue: environmentTaskQueue(env, taskQueue), activities })))),
+  ];
+  const running = Promise.all(workers.map((w) => w.run()));
+  try {
+    return await body(taskQueue);
+  } finally {
+    for (const w of workers) w.shutdown();
+    await running;
+  }
+}
+
+const appFor = (home: string) => `hello${path.basename(home).replace(/[^a-z0-9]/gi, '').toLowerCase()}`;
+const request = (app: string, version: string): ReleaseRequest => ({ app, version, commit: `c-${version}`, branch: 'main', actor: 'dave', via: 'cli' });
+
+async function startRelease(taskQueue: string, version: string) {
+  const app = appFor(taskQueue.slice('ts-'.length));
+  return testEnv.client.workflow.start('releaseWorkflow', {
+    workflowId: `release/${app}/${version}`,
+    taskQueue,
+    args: [request(app, version)],
+  });
+}
+
+type Handle = Awaited<ReturnType<typeof startRelease>>;
+
+async function waitStage(handle: Handle, stage: string): Promise<ReleaseStatus> {
+  for (let i = 0; i < 600; i++) {
+    const s = await handle.query(statusQuery);
+    if (s.stage === stage) return s;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`never reached ${stage}: ${(await handle.query(statusQuery)).stage}`);
+}
+
+async function finalStatus(handle: Handle): Promise<ReleaseStatus> {
+  try {
+    return (await handle.result()) as ReleaseStatus;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) return handle.query(statusQuery);
+    throw err;
+  }
+}
+
+const approveBoth = async (handle: Handle) => {
+  await handle.signal(approveSignal, { by: 'alice', via: 'cli' });
+  await handle.signal(approveSignal, { by: 'bob', via: 'cli' });
+};
+
+describe('timer paths on the time-skipping server (real activities, real local target)', () => {
+  it('the wait timer holds production for its full duration after approvals, then deploys', async () => {
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.waitTimer = '6h';
+      },
+      async (tq) => {
+        const handle = await startRelease(tq, '1.0.0');
+        await waitStage(handle, 'awaiting-approval');
+        await approveBoth(handle);
+        const waiting = await waitStage(handle, 'wait-timer');
+        const approvedAt = Date.parse(waiting.approvals.given[1]!.at);
+        const final = await finalStatus(handle);
+        expect(final.state).toBe('succeeded');
+        expect(Date.parse(final.environments.production!.at!) - approvedAt).toBeGreaterThanOrEqual(6 * 3_600_000);
+      },
+    );
+  });
+
+  it('a deny window holds an approved release in awaiting-window and it goes ahead when the window closes', async () => {
+    const now = new Date(await testEnv.currentTimeMs());
+    await withWorker(
+      (c) => {
+        // Opens at the top of the current UTC hour and lasts 3 h, so it is open right now.
+        c.apps.hello.environments.production.windows = [
+          { name: 'change-freeze', kind: 'deny', schedule: `0 ${now.getUTCHours()} * * *`, duration: '3h', timezone: 'UTC' },
+        ];
+      },
+      async (tq) => {
+        const handle = await startRelease(tq, '1.0.0');
+        await waitStage(handle, 'awaiting-approval');
+        await approveBoth(handle);
+        const held = await waitStage(handle, 'awaiting-window');
+        expect(held.blockedBy).toBe('change-freeze');
+        const windowEnd = Date.parse(held.blockedUntil!);
+        const final = await finalStatus(handle);
+        expect(final.state).toBe('succeeded');
+        expect(Date.parse(final.environments.production!.at!)).toBeGreaterThanOrEqual(windowEnd);
+      },
+    );
+  });
+
+  it('approval given while a window is open counts, and the deploy waits for the window', async () => {
+    const now = new Date(await testEnv.currentTimeMs());
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.windows = [
+          { name: 'nightly', kind: 'deny', schedule: `0 ${now.getUTCHours()} * * *`, duration: '2h', timezone: 'UTC' },
+        ];
+      },
+      async (tq) => {
+        const handle = await startRelease(tq, '1.0.0');
+        await waitStage(handle, 'awaiting-approval');
+        await approveBoth(handle);
+        const held = await waitStage(handle, 'awaiting-window');
+        expect(held.approvals.given.map((a) => a.by)).toEqual(['alice', 'bob']);
+        const final = await finalStatus(handle);
+        expect(final.state).toBe('succeeded');
+        const app = appFor(tq.slice('ts-'.length));
+        const ledger = await testEnv.client.workflow.getHandle(environmentWorkflowId(app, 'production')).query(environmentQuery);
+        expect(ledger.ledger.at(-1)).toMatchObject({ version: '1.0.0', outcome: 'succeeded', approvers: ['alice', 'bob'] });
+      },
+    );
+  });
+
+  it('a release nobody approves ends expired when approvalTimeout passes', async () => {
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.approvalTimeout = '24h';
+      },
+      async (tq) => {
+        const handle = await startRelease(tq, '1.0.0');
+        const gate = await waitStage(handle, 'awaiting-approval');
+        const final = await finalStatus(handle);
+        expect(final.state).toBe('expired');
+        expect(Date.parse(final.endedAt!) - Date.parse(gate.environments.production!.at!)).toBeGreaterThanOrEqual(24 * 3_600_000);
+        await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+      },
+    );
+  });
+});
