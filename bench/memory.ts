@@ -42,7 +42,11 @@ export interface MemoryOptions {
 }
 
 /** Median of a few RSS samples over `overMs`, so one allocation burst does not decide the figure. */
-async function settledRss(pid: number, overMs = 2000, samples = 5): Promise<{ rssKiB: number; hwmKiB: number }> {
+async function settledRss(
+  pid: number,
+  overMs = 2000,
+  samples = 5,
+): Promise<{ rssKiB: number; hwmKiB: number }> {
   const values: number[] = [];
   let hwm = 0;
   for (let i = 0; i < samples; i++) {
@@ -64,11 +68,23 @@ export async function memoryBenchmark(cleanup: Cleanup, opts: MemoryOptions): Pr
   const waitingQuery = `WorkflowType = 'releaseWorkflow' AND ExecutionStatus = 'Running' AND ShipgateStage = 'awaiting-approval'`;
   const countWaiting = async () => (await stack.client.workflow.count(waitingQuery)).count;
   const start = (i: number) =>
-    sg.startRelease({ app: appName(i), version: '1.0.0', commit: `mem${i}`, branch: 'main', actor: 'dave', via: 'cli' });
+    sg.startRelease({
+      app: appName(i),
+      version: '1.0.0',
+      commit: `mem${i}`,
+      branch: 'main',
+      actor: 'dave',
+      via: 'cli',
+    });
 
   const ids: string[] = [];
   cleanup.add(`terminate the waiting releases`, () =>
-    pool(ids, 50, (id) => stack.client.workflow.getHandle(id).terminate('bench cleanup').catch(() => undefined)),
+    pool(ids, 50, (id) =>
+      stack.client.workflow
+        .getHandle(id)
+        .terminate('bench cleanup')
+        .catch(() => undefined),
+    ),
   );
 
   await sleep(2000);
@@ -77,7 +93,12 @@ export async function memoryBenchmark(cleanup: Cleanup, opts: MemoryOptions): Pr
 
   // The first release also pays one-off costs (the workflow sandbox, activity code paths); measured apart.
   ids.push((await start(0)).workflowId);
-  await until('the first release to wait for approval', async () => (await sg.status(appName(0), '1.0.0')).stage === 'awaiting-approval', 60_000, 50);
+  await until(
+    'the first release to wait for approval',
+    async () => (await sg.status(appName(0), '1.0.0')).stage === 'awaiting-approval',
+    60_000,
+    50,
+  );
   const one = await settledRss(pid);
   log(`one waiting release: ${mb(one.rssKiB)}`);
 
@@ -101,7 +122,8 @@ export async function memoryBenchmark(cleanup: Cleanup, opts: MemoryOptions): Pr
   // Visibility can lag the workflows; ask a sample of them directly too.
   for (const i of [0, Math.floor(apps / 2), apps - 1]) {
     const s = await sg.status(appName(i), '1.0.0');
-    if (s.stage !== 'awaiting-approval' || s.state !== 'running') throw new Error(`${appName(i)} is ${s.state} ${s.stage}, not waiting`);
+    if (s.stage !== 'awaiting-approval' || s.state !== 'running')
+      throw new Error(`${appName(i)} is ${s.state} ${s.stage}, not waiting`);
   }
   log(`${apps} releases waiting after ${ms(allWaitingMs)} (all started in ${ms(startedMs)})`);
   await sleep(1000);
@@ -118,11 +140,21 @@ export async function memoryBenchmark(cleanup: Cleanup, opts: MemoryOptions): Pr
 
   const perRelease = (all.rssKiB - one.rssKiB) / (apps - 1);
   const perReleaseNaive = (all.rssKiB - idle.rssKiB) / apps;
-  const text = (figure: string, value: string): ResultRow => ({ bench: 'c. memory', figure, n: 1, median: value, p95: '', ratio: '' });
+  const text = (figure: string, value: string): ResultRow => ({
+    bench: 'c. memory',
+    figure,
+    n: 1,
+    median: value,
+    p95: '',
+    ratio: '',
+  });
   return [
     text('worker RSS, idle (baseline)', mb(idle.rssKiB)),
     text('worker RSS, 1 release waiting', mb(one.rssKiB)),
-    { ...text(`worker RSS, ${apps} releases waiting`, mb(all.rssKiB)), ratio: `${(all.rssKiB / idle.rssKiB).toFixed(2)}× idle` },
+    {
+      ...text(`worker RSS, ${apps} releases waiting`, mb(all.rssKiB)),
+      ratio: `${(all.rssKiB / idle.rssKiB).toFixed(2)}× idle`,
+    },
     text('per waiting release, marginal ((N − 1) after the first)', `${(perRelease / 1024).toFixed(3)} MB`),
     text('per waiting release, incl. one-off (vs idle)', `${(perReleaseNaive / 1024).toFixed(3)} MB`),
     text('worker peak RSS (VmHWM)', mb(all.hwmKiB)),

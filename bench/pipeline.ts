@@ -132,8 +132,18 @@ export async function pipelineBenchmarks(cleanup: Cleanup, opts: PipelineOptions
     const bb = summarize(bareBoth);
     rows.push(
       row('a. release', 'start → succeeded (2 envs, 2 approvals)', f, bb),
-      row('a. release', '  start → awaiting-approval (build + staging)', summarize(toGate), summarize(bareStaging)),
-      row('a. release', '  approvals sent → succeeded (production)', summarize(afterApproval), summarize(bareProduction)),
+      row(
+        'a. release',
+        '  start → awaiting-approval (build + staging)',
+        summarize(toGate),
+        summarize(bareStaging),
+      ),
+      row(
+        'a. release',
+        '  approvals sent → succeeded (production)',
+        summarize(afterApproval),
+        summarize(bareProduction),
+      ),
       row('a. release', 'bare: 2 local-target activations', bb),
       {
         bench: 'a. release',
@@ -146,32 +156,66 @@ export async function pipelineBenchmarks(cleanup: Cleanup, opts: PipelineOptions
     );
   }
 
-  if (opts.runRollbacks) rows.push(...(await rollbackBenchmarks(stack, bare, ports.production, versions.slice(-2) as [string, string], opts)));
+  if (opts.runRollbacks)
+    rows.push(
+      ...(await rollbackBenchmarks(
+        stack,
+        bare,
+        ports.production,
+        versions.slice(-2) as [string, string],
+        opts,
+      )),
+    );
   return rows;
 }
 
 async function timedRelease(stack: Stack, version: string, i: number) {
   const { sg } = stack;
   const t0 = performance.now();
-  await sg.startRelease({ app: APP, version, commit: `bench${String(i).padStart(4, '0')}`, branch: 'main', actor: 'dave', via: 'cli' });
-  const gate = await sg.waitForRelease(APP, version, (s) => s.stage === 'awaiting-approval', { intervalMs: 10, timeoutMs: RELEASE_TIMEOUT_MS });
-  if (gate.stage !== 'awaiting-approval') throw new Error(`release ${version} did not reach its approval gate: ${gate.state} ${gate.stage} ${gate.reason ?? ''}`);
+  await sg.startRelease({
+    app: APP,
+    version,
+    commit: `bench${String(i).padStart(4, '0')}`,
+    branch: 'main',
+    actor: 'dave',
+    via: 'cli',
+  });
+  const gate = await sg.waitForRelease(APP, version, (s) => s.stage === 'awaiting-approval', {
+    intervalMs: 10,
+    timeoutMs: RELEASE_TIMEOUT_MS,
+  });
+  if (gate.stage !== 'awaiting-approval')
+    throw new Error(
+      `release ${version} did not reach its approval gate: ${gate.state} ${gate.stage} ${gate.reason ?? ''}`,
+    );
   const t1 = performance.now();
   await Promise.all(APPROVERS.map((by) => sg.approve(APP, version, { by, via: 'cli', comment: 'bench' })));
   const t2 = performance.now();
-  const status = await withTimeout(sg.release(APP, version).result(), RELEASE_TIMEOUT_MS, `release ${version} to end`);
+  const status = await withTimeout(
+    sg.release(APP, version).result(),
+    RELEASE_TIMEOUT_MS,
+    `release ${version} to end`,
+  );
   const t3 = performance.now();
-  if (status.state !== 'succeeded') throw new Error(`release ${version} ended ${status.state}: ${status.reason}`);
+  if (status.state !== 'succeeded')
+    throw new Error(`release ${version} ended ${status.state}: ${status.reason}`);
   return { total: t3 - t0, toGate: t1 - t0, afterApproval: t3 - t2 };
 }
 
-async function rollbackBenchmarks(stack: Stack, bare: BareTarget, productionPort: number, [older, newer]: [string, string], opts: PipelineOptions): Promise<ResultRow[]> {
+async function rollbackBenchmarks(
+  stack: Stack,
+  bare: BareTarget,
+  productionPort: number,
+  [older, newer]: [string, string],
+  opts: PipelineOptions,
+): Promise<ResultRow[]> {
   const { log } = opts;
   const target = createLocalTarget({ home: stack.home });
   /** Alternates between the last two versions; both stay warm, since each switch keeps the other as standby. */
   let serving = newer;
   const flip = () => (serving === newer ? older : newer);
-  const pidOf = async (version: string) => (await target.status(APP, 'production'))?.processes.find((p) => p.version === version && p.alive)?.pid;
+  const pidOf = async (version: string) =>
+    (await target.status(APP, 'production'))?.processes.find((p) => p.version === version && p.alive)?.pid;
 
   /** Runs one rollback via `how`, then checks what production serves and that no process was started. */
   const measure = async (label: string, how: (to: string) => Promise<void>): Promise<number[]> => {
@@ -184,25 +228,52 @@ async function rollbackBenchmarks(stack: Stack, bare: BareTarget, productionPort
       await how(to);
       const elapsed = performance.now() - t0;
       const served = await servedVersion(productionPort);
-      if (served !== to) throw new Error(`${label}: after rolling back to ${to}, production serves ${served}`);
+      if (served !== to)
+        throw new Error(`${label}: after rolling back to ${to}, production serves ${served}`);
       if (pidBefore === undefined || (await pidOf(to)) !== pidBefore) cold++;
       serving = to;
       samples.push(elapsed);
     }
-    log(`${label}: median ${ms(summarize(samples).median)}${cold ? ` (${cold} of ${samples.length} were not warm)` : ', all warm'}`);
+    log(
+      `${label}: median ${ms(summarize(samples).median)}${cold ? ` (${cold} of ${samples.length} were not warm)` : ', all warm'}`,
+    );
     return samples;
   };
 
   const env = { SHIPGATE_HOME: stack.home };
   const viaCli = await measure('rollback via CLI', async (to) => {
-    const args = ['rollback', APP, 'production', '--to', to, '--as', 'alice', '--reason', 'bench', '--wait', '--address', stack.server.address];
+    const args = [
+      'rollback',
+      APP,
+      'production',
+      '--to',
+      to,
+      '--as',
+      'alice',
+      '--reason',
+      'bench',
+      '--wait',
+      '--address',
+      stack.server.address,
+    ];
     const r = await cli(args, env, 60_000);
     if (r.code !== 0) throw new Error(`shipgate ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
   });
   const inProcess = (pollMs: number) => async (to: string) => {
-    const accepted = await stack.sg.rollback(APP, 'production', { to, by: 'alice', via: 'cli', reason: 'bench', requestId: randomUUID() });
-    const entry = await withTimeout(stack.sg.waitForOperation(APP, 'production', accepted.opId, pollMs), 60_000, `rollback to ${to}`);
-    if (entry.outcome !== 'succeeded') throw new Error(`rollback to ${to} ended ${entry.outcome}: ${entry.failure}`);
+    const accepted = await stack.sg.rollback(APP, 'production', {
+      to,
+      by: 'alice',
+      via: 'cli',
+      reason: 'bench',
+      requestId: randomUUID(),
+    });
+    const entry = await withTimeout(
+      stack.sg.waitForOperation(APP, 'production', accepted.opId, pollMs),
+      60_000,
+      `rollback to ${to}`,
+    );
+    if (entry.outcome !== 'succeeded')
+      throw new Error(`rollback to ${to} ended ${entry.outcome}: ${entry.failure}`);
   };
   const viaClient = await measure('rollback in-process (100 ms poll, as the CLI)', inProcess(100));
   const viaClientFine = await measure('rollback in-process (10 ms poll)', inProcess(10));
@@ -217,7 +288,8 @@ async function rollbackBenchmarks(stack: Stack, bare: BareTarget, productionPort
     const result = await bare.target.activate(bare.request('production', to, dir));
     bareSwitch.push(performance.now() - t0);
     if (!result.warm) throw new Error(`bare switch to ${to} was not warm`);
-    if ((await servedVersion(bare.ports.production)) !== to) throw new Error(`bare switch to ${to} did not take`);
+    if ((await servedVersion(bare.ports.production)) !== to)
+      throw new Error(`bare switch to ${to} did not take`);
     bareServing = to;
   }
   log(`bare warm switch: median ${ms(summarize(bareSwitch).median)}`);
@@ -240,12 +312,24 @@ async function rollbackBenchmarks(stack: Stack, bare: BareTarget, productionPort
     row('b. rollback', 'in-process rollback + wait (10 ms poll)', summarize(viaClientFine), bs),
     row('b. rollback', 'bare: warm traffic switch (activate)', bs),
     row('b. rollback', 'CLI start-up alone (shipgate --help)', summarize(startup)),
-    { bench: 'b. rollback', figure: 'CLI cost (CLI − in-process, 100 ms poll)', n: c.n, median: ms(c.median - p.median), p95: ms(c.p95 - p.p95), ratio: '' },
+    {
+      bench: 'b. rollback',
+      figure: 'CLI cost (CLI − in-process, 100 ms poll)',
+      n: c.n,
+      median: ms(c.median - p.median),
+      p95: ms(c.p95 - p.p95),
+      ratio: '',
+    },
   ];
 }
 
 /** A result row; with a baseline, the ratio column holds median ratio (p95 ratio). */
-function row(bench: string, figure: string, s: ReturnType<typeof summarize>, base?: ReturnType<typeof summarize>): ResultRow {
+function row(
+  bench: string,
+  figure: string,
+  s: ReturnType<typeof summarize>,
+  base?: ReturnType<typeof summarize>,
+): ResultRow {
   return {
     bench,
     figure,
@@ -261,7 +345,10 @@ function withTimeout<T>(p: Promise<T>, timeoutMs: number, what: string): Promise
   return Promise.race([
     p,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      );
     }),
   ]).finally(() => clearTimeout(timer));
 }

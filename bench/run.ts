@@ -9,6 +9,7 @@
  * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones.
  */
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { memoryBenchmark } from './memory.js';
 import { pipelineBenchmarks } from './pipeline.js';
@@ -41,7 +42,9 @@ function count(name: string, text: string, min: number, max: number): number {
 const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...BENCHES];
 const unknown = only.filter((b) => !(BENCHES as readonly string[]).includes(b));
 if (unknown.length) {
-  process.stderr.write(`bench: unknown benchmark ${unknown.join(', ')} (choose from ${BENCHES.join(', ')})\n`);
+  process.stderr.write(
+    `bench: unknown benchmark ${unknown.join(', ')} (choose from ${BENCHES.join(', ')})\n`,
+  );
   process.exit(2);
 }
 const releases = count('releases', values.releases, 2, 200);
@@ -55,7 +58,9 @@ if (buildProblem) {
 }
 
 const started = performance.now();
-const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+const loadAtStart = os.loadavg()[0]!;
+const log = (line: string) =>
+  process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
 const cleanups: Cleanup[] = [];
 const cleanAll = async () => {
   for (const c of cleanups.splice(0).reverse()) await c.run(log);
@@ -94,16 +99,36 @@ async function section(name: string, fn: (cleanup: Cleanup) => Promise<ResultRow
 const runReleases = only.includes('release');
 const runRollbacks = only.includes('rollback');
 if (runReleases || runRollbacks) {
-  await section('release/rollback', (c) => pipelineBenchmarks(c, { releases, rollbacks, runReleases, runRollbacks, log }));
+  await section('release/rollback', (c) =>
+    pipelineBenchmarks(c, { releases, rollbacks, runReleases, runRollbacks, log }),
+  );
 }
 if (only.includes('memory') && !stopping) {
   await section('memory', (c) => memoryBenchmark(c, { apps, log }));
 }
 
 const header = ['bench', 'figure', 'n', 'median', 'p95', 'ratio to bare (median, p95)'];
-process.stdout.write(`\nshipgate benchmarks: ${new Date().toISOString()}, node ${process.version}, total ${ms(performance.now() - started)}\n\n`);
-process.stdout.write(table([header, ...rows.map((r) => [r.bench, r.figure, String(r.n), r.median, r.p95, r.ratio])]) + '\n');
-if (values.json) writeFileSync(values.json, JSON.stringify({ at: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n');
+// Other work on the machine inflates every figure; say how busy it was (1-minute load average vs cores).
+const cores = os.cpus().length;
+const load = `load ${loadAtStart.toFixed(1)} → ${os.loadavg()[0]!.toFixed(1)} on ${cores} cores`;
+process.stdout.write(
+  `\nshipgate benchmarks: ${new Date().toISOString()}, node ${process.version}, ${load}, total ${ms(performance.now() - started)}\n`,
+);
+if (Math.max(loadAtStart, os.loadavg()[0]!) > cores)
+  process.stdout.write('note: the machine was busy with other work; figures are inflated\n');
+process.stdout.write('\n');
+process.stdout.write(
+  table([header, ...rows.map((r) => [r.bench, r.figure, String(r.n), r.median, r.p95, r.ratio])]) + '\n',
+);
+if (values.json)
+  writeFileSync(
+    values.json,
+    JSON.stringify(
+      { at: new Date().toISOString(), node: process.version, cores, loadAtStart, rows },
+      null,
+      2,
+    ) + '\n',
+  );
 if (failed) process.stdout.write('\nSome benchmarks failed; see the log above.\n');
 // Polling loops abandoned by a timeout would otherwise keep the process alive.
 process.exit(failed ? 1 : 0);

@@ -41,7 +41,9 @@ export async function tempHome(cleanup: Cleanup, prefix: string): Promise<string
   const home = await mkdtemp(path.join(os.tmpdir(), `shipgate-bench-${prefix}-`));
   cleanup.add(`remove ${home}`, () => rm(home, { recursive: true, force: true }));
   // Local-target processes (proxies, app versions) are detached from us; stop whatever the home records.
-  cleanup.add(`stop local targets under ${home}`, () => createLocalTarget({ home, stopGraceMs: 2000 }).stopAll());
+  cleanup.add(`stop local targets under ${home}`, () =>
+    createLocalTarget({ home, stopGraceMs: 2000 }).stopAll(),
+  );
   return home;
 }
 
@@ -73,7 +75,8 @@ export async function startStack(cleanup: Cleanup, prefix: string, config: unkno
 /** The CLI runs from build/: refuse to measure a missing build, and warn about a stale one. */
 export function checkBuild(): string | null {
   const entry = path.join(ROOT, 'build', 'cli', 'main.js');
-  if (!existsSync(entry)) return 'build/ is missing: run `npm run build` (or `make setup`) before `npm run bench`';
+  if (!existsSync(entry))
+    return 'build/ is missing: run `npm run build` (or `make setup`) before `npm run bench`';
   const built = statSync(entry).mtimeMs;
   const newer = (dir: string): string | null => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -86,7 +89,10 @@ export function checkBuild(): string | null {
     return null;
   };
   const stale = newer(path.join(ROOT, 'src'));
-  if (stale) process.stderr.write(`bench: warning: ${path.relative(ROOT, stale)} is newer than build/; run \`npm run build\` for current figures\n`);
+  if (stale)
+    process.stderr.write(
+      `bench: warning: ${path.relative(ROOT, stale)} is newer than build/; run \`npm run build\` for current figures\n`,
+    );
   return null;
 }
 
@@ -104,7 +110,11 @@ export async function servedVersion(port: number): Promise<string> {
 }
 
 /** Runs fn over items with at most `limit` in flight. */
-export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -120,7 +130,12 @@ export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls cond every intervalMs until it holds, or throws after timeoutMs naming what it waited for. */
-export async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 10): Promise<void> {
+export async function until(
+  what: string,
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  intervalMs = 10,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await cond())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

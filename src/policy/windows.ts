@@ -188,7 +188,7 @@ function runsFor(s: Schedule, duration: number): Int32Array {
     const n = s.tods.length;
     r = new Int32Array(n);
     for (let i = n - 1; i >= 0; i--) {
-      r[i] = i < n - 1 && s.tods[i + 1]! - s.tods[i]! < duration ? r[i + 1]! : i;
+      r[i] = i < n - 1 && s.tods[i + 1]! - s.tods[i]! <= duration ? r[i + 1]! : i;
     }
     s.runs.set(duration, r);
   }
