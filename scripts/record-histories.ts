@@ -47,7 +47,10 @@ try {
   };
   for (const [name, workflowId] of Object.entries(ids)) {
     const history = await stack.sg.client.workflow.getHandle(workflowId).fetchHistory();
-    await writeFile(path.join(out, `${name}.json`), JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(history)) }));
+    await writeFile(
+      path.join(out, `${name}.json`),
+      JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(history)) }),
+    );
     console.log(`recorded ${name} (${history.events?.length} events)`);
   }
 } finally {

@@ -38,7 +38,9 @@ import type { LedgerEntry } from './policy/ledger.js';
 
 export class ReleaseAlreadySucceededError extends Error {
   constructor(app: string, version: string) {
-    super(`${app} ${version} was already released successfully; to deploy it again use: shipgate rollback <env> --to ${version}`);
+    super(
+      `${app} ${version} was already released successfully; to deploy it again use: shipgate rollback <env> --to ${version}`,
+    );
     this.name = 'ReleaseAlreadySucceededError';
   }
 }
@@ -68,10 +70,16 @@ export class ShipgateClient {
       ],
     });
     try {
-      const result = await this.client.workflow.executeUpdateWithStart(admitUpdate, { args: [req], startWorkflowOperation: start });
+      const result = await this.client.workflow.executeUpdateWithStart(admitUpdate, {
+        args: [req],
+        startWorkflowOperation: start,
+      });
       return { ...result, workflowId };
     } catch (err) {
-      if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError' || /already (started|completed)/i.test(String((err as Error).message))) {
+      if (
+        (err as Error).name === 'WorkflowExecutionAlreadyStartedError' ||
+        /already (started|completed)/i.test(String((err as Error).message))
+      ) {
         throw new ReleaseAlreadySucceededError(req.app, req.version);
       }
       throw err;
@@ -111,7 +119,8 @@ export class ShipgateClient {
     try {
       return await this.environment(app, env).query(environmentQuery);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || (err as Error).name === 'WorkflowNotFoundError') return null;
+      if (err instanceof WorkflowNotFoundError || (err as Error).name === 'WorkflowNotFoundError')
+        return null;
       throw err;
     }
   }
@@ -127,7 +136,10 @@ export class ShipgateClient {
       args: [{ app, env }],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
-    return this.client.workflow.executeUpdateWithStart(freezeUpdate, { args: [input], startWorkflowOperation: start });
+    return this.client.workflow.executeUpdateWithStart(freezeUpdate, {
+      args: [input],
+      startWorkflowOperation: start,
+    });
   }
 
   async unfreeze(app: string, env: string, input: UnfreezeInput) {
@@ -152,7 +164,12 @@ export class ShipgateClient {
   }
 
   /** Polls until `done(status)` or the release ends. Queries work on closed runs too. */
-  async waitForRelease(app: string, version: string, done: (s: ReleaseStatus) => boolean, opts: { timeoutMs?: number; onChange?: (s: ReleaseStatus) => void; intervalMs?: number } = {}): Promise<ReleaseStatus> {
+  async waitForRelease(
+    app: string,
+    version: string,
+    done: (s: ReleaseStatus) => boolean,
+    opts: { timeoutMs?: number; onChange?: (s: ReleaseStatus) => void; intervalMs?: number } = {},
+  ): Promise<ReleaseStatus> {
     const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
     let lastStage = '';
     for (;;) {

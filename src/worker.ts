@@ -1,6 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { createJsonlAuditStore } from './audit/jsonl-store.js';
 import type { ConfigSource } from './config/source.js';
@@ -40,7 +47,9 @@ function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger((process.env.SHIPGATE_SDK_LOG_LEVEL ?? 'WARN') as LogLevel) });
+    Runtime.install({
+      logger: new DefaultLogger((process.env.SHIPGATE_SDK_LOG_LEVEL ?? 'WARN') as LogLevel),
+    });
   } catch {
     // Already installed by the embedding program.
   }
@@ -51,8 +60,14 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
   const { connection, client } = await connectClient(opts.temporal);
   const sa = await ensureSearchAttributes(connection, opts.temporal.namespace);
   if (sa.created.length) opts.logger.info({ created: sa.created }, 'registered search attributes');
-  if (sa.error) opts.logger.warn({ error: sa.error }, 'could not register search attributes; create them ahead of time (see README)');
-  const native = await NativeConnection.connect(connectionOptions(opts.temporal) as Parameters<typeof NativeConnection.connect>[0]);
+  if (sa.error)
+    opts.logger.warn(
+      { error: sa.error },
+      'could not register search attributes; create them ahead of time (see README)',
+    );
+  const native = await NativeConnection.connect(
+    connectionOptions(opts.temporal) as Parameters<typeof NativeConnection.connect>[0],
+  );
   const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
   const target = createLocalTarget({ home: opts.home });
   const activities = createActivities({
@@ -71,7 +86,13 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
   const workers = [
     await Worker.create({ ...base, taskQueue, workflowsPath: workflowsPath(), maxCachedWorkflows: 1000 }),
     ...(await Promise.all(
-      environments.map((env) => Worker.create({ ...base, taskQueue: environmentTaskQueue(env, taskQueue), maxConcurrentActivityTaskExecutions: 20 })),
+      environments.map((env) =>
+        Worker.create({
+          ...base,
+          taskQueue: environmentTaskQueue(env, taskQueue),
+          maxConcurrentActivityTaskExecutions: 20,
+        }),
+      ),
     )),
   ];
   return {

@@ -22,7 +22,9 @@ export function createBuildActivities(home: string) {
       if (existsSync(marker)) {
         const built = JSON.parse(await readFile(marker, 'utf8')) as { commit: string };
         if (built.commit !== input.commit) {
-          throw new Error(`${input.app} ${input.version} was already built from commit ${built.commit}; a version is immutable`);
+          throw new Error(
+            `${input.app} ${input.version} was already built from commit ${built.commit}; a version is immutable`,
+          );
         }
         return { artifactDir, reused: true };
       }
@@ -30,8 +32,14 @@ export function createBuildActivities(home: string) {
       await rm(staging, { recursive: true, force: true });
       await mkdir(path.dirname(artifactDir), { recursive: true });
       Context.current().heartbeat('copying');
-      await cp(input.source, staging, { recursive: true, filter: (src) => !src.includes(`${path.sep}node_modules${path.sep}`) });
-      await writeFile(path.join(staging, '.shipgate-build.json'), JSON.stringify({ ...input, builtAt: new Date().toISOString() }));
+      await cp(input.source, staging, {
+        recursive: true,
+        filter: (src) => !src.includes(`${path.sep}node_modules${path.sep}`),
+      });
+      await writeFile(
+        path.join(staging, '.shipgate-build.json'),
+        JSON.stringify({ ...input, builtAt: new Date().toISOString() }),
+      );
       await rm(artifactDir, { recursive: true, force: true });
       await rename(staging, artifactDir);
       return { artifactDir, reused: false };

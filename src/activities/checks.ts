@@ -5,12 +5,18 @@ import type { CheckSpec, VerifySpec } from '../workflows/types.js';
 function expand(value: unknown, version: string): unknown {
   if (typeof value === 'string') return value.replaceAll('{{version}}', version);
   if (Array.isArray(value)) return value.map((v) => expand(v, version));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expand(v, version)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expand(v, version)]));
   return value;
 }
 
 function field(body: unknown, dotted: string): unknown {
-  return dotted.split('.').reduce<unknown>((acc, key) => (acc && typeof acc === 'object' ? (acc as Record<string, unknown>)[key] : undefined), body);
+  return dotted
+    .split('.')
+    .reduce<unknown>(
+      (acc, key) => (acc && typeof acc === 'object' ? (acc as Record<string, unknown>)[key] : undefined),
+      body,
+    );
 }
 
 /** fetch() reports every network failure as "fetch failed"; the cause says what happened (ECONNREFUSED, ...). */
@@ -29,7 +35,8 @@ export async function runCheck(port: number, check: CheckSpec, version: string):
     return `GET ${check.path}: ${fetchError(err)}`;
   }
   const text = await res.text();
-  if (res.status !== check.status) return `GET ${check.path} answered ${res.status}, expected ${check.status}`;
+  if (res.status !== check.status)
+    return `GET ${check.path} answered ${res.status}, expected ${check.status}`;
   if (check.json) {
     let body: unknown;
     try {
@@ -48,7 +55,12 @@ export async function runCheck(port: number, check: CheckSpec, version: string):
 }
 
 /** All checks once, or as a soak: every interval for the duration, failing past failureLimit failed rounds. */
-export async function verify(port: number, version: string, spec: VerifySpec, heartbeat: (d: string) => void): Promise<{ ok: boolean; detail: string }> {
+export async function verify(
+  port: number,
+  version: string,
+  spec: VerifySpec,
+  heartbeat: (d: string) => void,
+): Promise<{ ok: boolean; detail: string }> {
   const round = async () => {
     if (spec.checks.length === 0) {
       try {
@@ -82,7 +94,13 @@ export async function verify(port: number, version: string, spec: VerifySpec, he
 
 export function createCheckActivities() {
   return {
-    async verifyVersion(input: { app: string; env: string; port: number; version: string; verify: VerifySpec }) {
+    async verifyVersion(input: {
+      app: string;
+      env: string;
+      port: number;
+      version: string;
+      verify: VerifySpec;
+    }) {
       const ctx = Context.current();
       return verify(input.port, input.version, input.verify, (d) => ctx.heartbeat(d));
     },

@@ -1,5 +1,10 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
-import { enqueueDeployUpdate, environmentQuery, environmentWorkflowId, DEFAULT_TASK_QUEUE } from '../workflows/messages.js';
+import {
+  enqueueDeployUpdate,
+  environmentQuery,
+  environmentWorkflowId,
+  DEFAULT_TASK_QUEUE,
+} from '../workflows/messages.js';
 import type { DeployOp, EnvironmentSnapshot } from '../workflows/types.js';
 
 /** Workflow code cannot start a workflow or send it an Update, so releases reach environments through here. */
@@ -23,7 +28,11 @@ export function createEnvironmentClientActivities(client: Client, taskQueue = DE
 }
 
 /** Reads an environment's state; null when no environment workflow exists yet. */
-export async function readEnvironment(client: Client, app: string, env: string): Promise<EnvironmentSnapshot | null> {
+export async function readEnvironment(
+  client: Client,
+  app: string,
+  env: string,
+): Promise<EnvironmentSnapshot | null> {
   try {
     return await client.workflow.getHandle(environmentWorkflowId(app, env)).query(environmentQuery);
   } catch (err) {

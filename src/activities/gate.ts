@@ -10,7 +10,13 @@ import { readEnvironment } from './environment-client.js';
  */
 export function createGateActivities(config: ConfigSource, client: Client) {
   return {
-    async evaluateDeployGate(input: { app: string; env: string; overridden: boolean; freezes?: Freeze[]; at?: string }): Promise<GateVerdict> {
+    async evaluateDeployGate(input: {
+      app: string;
+      env: string;
+      overridden: boolean;
+      freezes?: Freeze[];
+      at?: string;
+    }): Promise<GateVerdict> {
       const at = input.at ? new Date(input.at) : new Date();
       let windows;
       try {
@@ -21,7 +27,8 @@ export function createGateActivities(config: ConfigSource, client: Client) {
         const reason = `config unreadable, holding deploys: ${(err as Error).message}`;
         return { allowed: false, blockedBy: 'config', until: null, reason, kind: 'gate' };
       }
-      if (input.overridden) return { allowed: true, blockedBy: null, until: null, reason: 'overridden', kind: null };
+      if (input.overridden)
+        return { allowed: true, blockedBy: null, until: null, reason: 'overridden', kind: null };
       const freezes = input.freezes ?? (await readEnvironment(client, input.app, input.env))?.freezes ?? [];
       const verdict = evaluateWindows(windows, freezes, at);
       return { ...verdict, kind: verdict.allowed ? null : 'window' };

@@ -34,7 +34,10 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat('activating'), 2000);
       try {
-        return await deps.target.activate(req, { progress: (m) => ctx.heartbeat(m), signal: ctx.cancellationSignal });
+        return await deps.target.activate(req, {
+          progress: (m) => ctx.heartbeat(m),
+          signal: ctx.cancellationSignal,
+        });
       } finally {
         clearInterval(beat);
       }

@@ -3,7 +3,7 @@ import type { EnvironmentConfig, ShipgateConfig } from '../config/schema.js';
 import { environmentChain } from '../config/chain.js';
 import type { DeploySpec, EnvironmentPlan, ReleasePlan } from '../workflows/types.js';
 
-export type Loaded<T> = { ok: true } & T | { ok: false; message: string };
+export type Loaded<T> = ({ ok: true } & T) | { ok: false; message: string };
 
 export interface EnvironmentPolicy {
   rollbackers: string[];
@@ -68,17 +68,26 @@ export function buildReleasePlan(config: ShipgateConfig, app: string): Loaded<{ 
 }
 
 /** Who may roll back or freeze: the approval groups plus rollbackGroup, or anyone in any group when there are no rules. */
-export function buildEnvironmentPolicy(config: ShipgateConfig, app: string, envName: string): Loaded<{ policy: EnvironmentPolicy }> {
+export function buildEnvironmentPolicy(
+  config: ShipgateConfig,
+  app: string,
+  envName: string,
+): Loaded<{ policy: EnvironmentPolicy }> {
   const appConfig = config.apps[app];
   if (!appConfig) return { ok: false, message: unknownApp(config, app) };
   const env = appConfig.environments[envName];
   if (!env) {
-    return { ok: false, message: `unknown environment "${envName}" for app ${app} (environments: ${Object.keys(appConfig.environments).join(', ')})` };
+    return {
+      ok: false,
+      message: `unknown environment "${envName}" for app ${app} (environments: ${Object.keys(appConfig.environments).join(', ')})`,
+    };
   }
   const members = (groups: string[]) => [...new Set(groups.flatMap((g) => config.groups[g] ?? []))];
   const allGroups = Object.keys(config.groups);
   const ruleGroups = env.approvals.map((r) => r.group);
-  const rollbackGroups = ruleGroups.length ? [...ruleGroups, ...(env.rollbackGroup ? [env.rollbackGroup] : [])] : allGroups;
+  const rollbackGroups = ruleGroups.length
+    ? [...ruleGroups, ...(env.rollbackGroup ? [env.rollbackGroup] : [])]
+    : allGroups;
   const freezeGroups = env.freezeGroup ? [env.freezeGroup] : allGroups;
   return {
     ok: true,

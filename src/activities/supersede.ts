@@ -18,21 +18,25 @@ export function createSupersedeActivities(client: Client) {
   };
 }
 
-async function supersede(client: Client, input: { app: string; env: string; version: string; releaseId: string }) {
-      const me = await client.workflow.getHandle(input.releaseId).describe();
-      const query = `WorkflowType = 'releaseWorkflow' AND ExecutionStatus = 'Running' AND ShipgateApp = '${input.app}'`;
-      const superseded: string[] = [];
-      let newer: string | null = null;
-      for await (const wf of client.workflow.list({ query })) {
-        if (wf.workflowId === input.releaseId) continue;
-        const version = wf.workflowId.split('/').slice(2).join('/');
-        if (wf.startTime < me.startTime) {
-          await client.workflow.getHandle(wf.workflowId).signal(supersedeSignal, { by: 'shipgate', version: input.version, env: input.env });
-          superseded.push(version);
-        } else if (wf.searchAttributes?.ShipgateEnv?.[0] === input.env) {
-          newer = version;
-        }
-      }
-      return { superseded, newer, error: null as string | null };
+async function supersede(
+  client: Client,
+  input: { app: string; env: string; version: string; releaseId: string },
+) {
+  const me = await client.workflow.getHandle(input.releaseId).describe();
+  const query = `WorkflowType = 'releaseWorkflow' AND ExecutionStatus = 'Running' AND ShipgateApp = '${input.app}'`;
+  const superseded: string[] = [];
+  let newer: string | null = null;
+  for await (const wf of client.workflow.list({ query })) {
+    if (wf.workflowId === input.releaseId) continue;
+    const version = wf.workflowId.split('/').slice(2).join('/');
+    if (wf.startTime < me.startTime) {
+      await client.workflow
+        .getHandle(wf.workflowId)
+        .signal(supersedeSignal, { by: 'shipgate', version: input.version, env: input.env });
+      superseded.push(version);
+    } else if (wf.searchAttributes?.ShipgateEnv?.[0] === input.env) {
+      newer = version;
+    }
+  }
+  return { superseded, newer, error: null as string | null };
 }
-

@@ -31,7 +31,8 @@ export function createJsonlAuditStore(file: string): AuditStore {
     const text = await readFile(file, 'utf8');
     return text.split('\n').filter((l) => l.trim() !== '');
   };
-  const readAll = async (): Promise<AuditRecord[]> => (await readLines()).map((l) => JSON.parse(l) as AuditRecord);
+  const readAll = async (): Promise<AuditRecord[]> =>
+    (await readLines()).map((l) => JSON.parse(l) as AuditRecord);
 
   // Appends are serialised in-process; one worker per SHIPGATE_HOME writes the local store.
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -68,7 +69,9 @@ export function createJsonlAuditStore(file: string): AuditStore {
     },
     async read(filter = {}) {
       const all = await readAll();
-      const hits = all.filter((r) => (!filter.app || r.app === filter.app) && (!filter.env || r.env === filter.env));
+      const hits = all.filter(
+        (r) => (!filter.app || r.app === filter.app) && (!filter.env || r.env === filter.env),
+      );
       return filter.limit ? hits.slice(-filter.limit) : hits;
     },
     async verify() {
@@ -84,7 +87,8 @@ export function createJsonlAuditStore(file: string): AuditStore {
         // A line that is no longer a JSON record was tampered with or truncated: report it rather than throw.
         if (!r || typeof r !== 'object') return { ok: false, count: all.length, brokenAt: i + 1 };
         const { hash, ...rest } = r;
-        if (r.prevHash !== prev || hashRecord(rest) !== hash) return { ok: false, count: all.length, brokenAt: i + 1 };
+        if (r.prevHash !== prev || hashRecord(rest) !== hash)
+          return { ok: false, count: all.length, brokenAt: i + 1 };
         prev = hash;
       }
       return { ok: true, count: all.length };

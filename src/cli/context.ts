@@ -64,13 +64,15 @@ export class CliContext {
 }
 
 export function requireVersion(v: string, field = 'version'): string {
-  if (!isValidVersion(v)) throw badInput(`${field}: "${truncate(v)}" is not a valid version (must match ${VERSION_PATTERN})`);
+  if (!isValidVersion(v))
+    throw badInput(`${field}: "${truncate(v)}" is not a valid version (must match ${VERSION_PATTERN})`);
   return v;
 }
 
 export function requireLogin(v: string | undefined, field = '--as'): string {
   if (v === undefined) throw badInput(`${field} is required`);
-  if (!isValidLogin(v)) throw badInput(`${field}: "${truncate(v)}" is not a valid login (must match ${LOGIN_PATTERN})`);
+  if (!isValidLogin(v))
+    throw badInput(`${field}: "${truncate(v)}" is not a valid login (must match ${LOGIN_PATTERN})`);
   return v;
 }
 
@@ -84,9 +86,12 @@ export function requireText(v: string | undefined, field: string): string {
 export function checkNames(config: LoadedConfig | undefined, app: string, env?: string): void {
   if (!config) return;
   const a = config.config.apps[app];
-  if (!a) throw badInput(`unknown app "${app}" (configured apps: ${Object.keys(config.config.apps).join(', ')})`);
+  if (!a)
+    throw badInput(`unknown app "${app}" (configured apps: ${Object.keys(config.config.apps).join(', ')})`);
   if (env !== undefined && !a.environments[env]) {
-    throw badInput(`unknown environment "${env}" for app ${app} (environments: ${Object.keys(a.environments).join(', ')})`);
+    throw badInput(
+      `unknown environment "${env}" for app ${app} (environments: ${Object.keys(a.environments).join(', ')})`,
+    );
   }
 }
 

@@ -1,4 +1,8 @@
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/common';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ConfigError } from '../config/load.js';
 import { TemporalUnreachableError } from '../temporal/connect.js';
@@ -48,8 +52,10 @@ export function toCliError(err: unknown, address: string): CliError {
   }
   if (err instanceof WorkflowNotFoundError) return refused(err.message);
   if (err instanceof WorkflowExecutionAlreadyStartedError) return refused(err.message);
-  if (err instanceof WorkflowFailedError) return new CliError(EXIT.failed, (rootCause(err) as Error)?.message ?? err.message);
-  if (isUnavailable(err)) return new CliError(EXIT.unreachable, `Temporal is unreachable at ${address}: ${(err as Error).message}`);
+  if (err instanceof WorkflowFailedError)
+    return new CliError(EXIT.failed, (rootCause(err) as Error)?.message ?? err.message);
+  if (isUnavailable(err))
+    return new CliError(EXIT.unreachable, `Temporal is unreachable at ${address}: ${(err as Error).message}`);
   const message = (err as Error)?.message ?? String(err);
   if (/workflow execution already completed/i.test(message)) return refused(message);
   return new CliError(EXIT.failed, message);

@@ -10,11 +10,14 @@ export function formatStatus(s: ReleaseStatus): string {
   if (s.approvals.required.length) {
     const need = s.approvals.required.map((r) => `${r.count} of ${r.group}`).join(' and ');
     lines.push(`  approvals for ${s.approvals.environment}: need ${need}`);
-    for (const a of s.approvals.given) lines.push(`    ✔ ${a.by} via ${a.via} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
+    for (const a of s.approvals.given)
+      lines.push(`    ✔ ${a.by} via ${a.via} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
   }
-  for (const r of s.approvals.refused) lines.push(`    ✘ ${r.by} (${r.action} via ${r.via}) refused: ${r.reason}`);
+  for (const r of s.approvals.refused)
+    lines.push(`    ✘ ${r.by} (${r.action} via ${r.via}) refused: ${r.reason}`);
   lines.push('  environments:');
-  for (const [env, p] of Object.entries(s.environments)) lines.push(`    ${env.padEnd(14)} ${p.state}${p.at ? `  ${p.at}` : ''}`);
+  for (const [env, p] of Object.entries(s.environments))
+    lines.push(`    ${env.padEnd(14)} ${p.state}${p.at ? `  ${p.at}` : ''}`);
   return lines.join('\n');
 }
 
@@ -32,7 +35,13 @@ export function statusJson(s: ReleaseStatus) {
     approvals: {
       required: s.approvals.required.map(({ group, count }) => ({ group, count })),
       given: s.approvals.given.map((a) => ({ by: a.by, at: a.at, via: a.via, comment: a.comment ?? null })),
-      refused: s.approvals.refused.map((r) => ({ by: r.by, at: r.at, via: r.via, reason: r.reason, action: r.action })),
+      refused: s.approvals.refused.map((r) => ({
+        by: r.by,
+        at: r.at,
+        via: r.via,
+        reason: r.reason,
+        action: r.action,
+      })),
     },
     environments: s.environments,
     blockedBy: s.blockedBy,

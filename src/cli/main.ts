@@ -16,7 +16,9 @@ import { registerDemo } from './commands/demo.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('shipgate')
-    .description('deployments with staging, smoke tests, two-person approval, maintenance windows and automatic rollback')
+    .description(
+      'deployments with staging, smoke tests, two-person approval, maintenance windows and automatic rollback',
+    )
     .option('--config <file>', 'shipgate.yaml (default: SHIPGATE_CONFIG, then ./shipgate.yaml)')
     .option('--address <host:port>', 'Temporal address (default: TEMPORAL_ADDRESS or localhost:7233)')
     .option('--namespace <ns>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or default)')
@@ -58,7 +60,11 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT.ok : EXIT.badInput;
+      return err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+        ? EXIT.ok
+        : EXIT.badInput;
     }
     throw err;
   }

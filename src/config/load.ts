@@ -70,7 +70,8 @@ function describeIssue(issue: z.core.$ZodIssue): { path: string; message: string
   if (issue.code === 'invalid_type' && message.startsWith('Invalid input: expected')) {
     message = message.replace('Invalid input: ', '');
   }
-  if (issue.path.length === 0 && /received undefined/.test(message)) message = 'the config is empty; expected groups and apps';
+  if (issue.path.length === 0 && /received undefined/.test(message))
+    message = 'the config is empty; expected groups and apps';
   return [{ path: formatPath(issue.path), message }];
 }
 
@@ -80,7 +81,10 @@ function crossCheck(config: ShipgateConfig, dir: string): { path: string; messag
   const groupNames = Object.keys(config.groups);
   const needGroup = (where: string, group: string | undefined) => {
     if (group !== undefined && !(group in config.groups)) {
-      problems.push({ path: where, message: `unknown group "${group}" (groups: ${groupNames.join(', ') || 'none'})` });
+      problems.push({
+        path: where,
+        message: `unknown group "${group}" (groups: ${groupNames.join(', ') || 'none'})`,
+      });
     }
   };
   const ports = new Map<number, string>();
@@ -92,7 +96,10 @@ function crossCheck(config: ShipgateConfig, dir: string): { path: string; messag
     }
     const chain = environmentChain(app);
     if (!Array.isArray(chain)) {
-      problems.push({ path: chain.env ? `${base}.environments.${chain.env}.after` : `${base}.environments`, message: chain.error });
+      problems.push({
+        path: chain.env ? `${base}.environments.${chain.env}.after` : `${base}.environments`,
+        message: chain.error,
+      });
     }
     for (const [envName, env] of Object.entries(app.environments)) {
       const at = `${base}.environments.${envName}`;
@@ -110,13 +117,20 @@ function crossCheck(config: ShipgateConfig, dir: string): { path: string; messag
       needGroup(`${at}.rollbackGroup`, env.rollbackGroup);
       needGroup(`${at}.freezeGroup`, env.freezeGroup);
       const owner = ports.get(env.target.port);
-      if (owner) problems.push({ path: `${at}.target.port`, message: `port ${env.target.port} is already used by ${owner}` });
+      if (owner)
+        problems.push({
+          path: `${at}.target.port`,
+          message: `port ${env.target.port} is already used by ${owner}`,
+        });
       ports.set(env.target.port, `${appName}/${envName}`);
       env.windows.forEach((w, i) => {
         if (w.kind !== 'allow') return;
         const next = new Cron(w.schedule, { timezone: w.timezone, paused: true }).nextRun(new Date());
         if (!next || next.getTime() - Date.now() > 366 * 86_400_000) {
-          problems.push({ path: `${at}.windows[${i}].schedule`, message: `allow window "${w.name}" never opens, so nothing could ever deploy` });
+          problems.push({
+            path: `${at}.windows[${i}].schedule`,
+            message: `allow window "${w.name}" never opens, so nothing could ever deploy`,
+          });
         }
       });
     }

@@ -8,7 +8,10 @@ const duration = (opts: { positive?: boolean } = {}) =>
   z.string({ error: 'expected a duration such as 90s, 5m, 24h or 7d' }).transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as 90s, 5m, 24h or 7d, got "${text}"` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration such as 90s, 5m, 24h or 7d, got "${text}"`,
+      });
       return z.NEVER;
     }
     if (opts.positive && ms <= 0) {
@@ -18,10 +21,21 @@ const duration = (opts: { positive?: boolean } = {}) =>
     return ms;
   });
 
-const login = z.string().regex(LOGIN_PATTERN, { error: 'expected a login matching ^[A-Za-z0-9][A-Za-z0-9-]{0,38}$' });
-const name = z.string().regex(NAME_PATTERN, { error: 'expected a lowercase name matching ^[a-z0-9][a-z0-9-]{0,62}$' });
-const positiveInt = z.number({ error: 'expected a positive integer' }).int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
-const port = z.number({ error: 'expected a port number' }).int().min(1, { error: 'expected a port between 1 and 65535' }).max(65535, { error: 'expected a port between 1 and 65535' });
+const login = z
+  .string()
+  .regex(LOGIN_PATTERN, { error: 'expected a login matching ^[A-Za-z0-9][A-Za-z0-9-]{0,38}$' });
+const name = z
+  .string()
+  .regex(NAME_PATTERN, { error: 'expected a lowercase name matching ^[a-z0-9][a-z0-9-]{0,62}$' });
+const positiveInt = z
+  .number({ error: 'expected a positive integer' })
+  .int({ error: 'expected a positive integer' })
+  .positive({ error: 'expected a positive integer' });
+const port = z
+  .number({ error: 'expected a port number' })
+  .int()
+  .min(1, { error: 'expected a port between 1 and 65535' })
+  .max(65535, { error: 'expected a port between 1 and 65535' });
 
 export function isValidTimeZone(tz: string): boolean {
   try {
@@ -32,7 +46,9 @@ export function isValidTimeZone(tz: string): boolean {
   }
 }
 
-const timezone = z.string().refine(isValidTimeZone, { error: (i) => `unknown IANA time zone "${String(i.input)}"` });
+const timezone = z
+  .string()
+  .refine(isValidTimeZone, { error: (i) => `unknown IANA time zone "${String(i.input)}"` });
 
 const cronSchedule = z.string().superRefine((expr, ctx) => {
   try {
@@ -104,14 +120,20 @@ export const environmentSchema = z.strictObject({
 });
 
 export const appSchema = z.strictObject({
-  build: z.discriminatedUnion('kind', [z.strictObject({
-      kind: z.literal('local'),
-      source: z.string().min(1),
-      /** Run in the built artifact's folder with PORT and APP_VERSION set. */
-      command: z.array(z.string().min(1)).min(1).default(['node', 'server.js']),
-    })], {
-    error: 'expected build.kind: local',
-  }),
+  build: z.discriminatedUnion(
+    'kind',
+    [
+      z.strictObject({
+        kind: z.literal('local'),
+        source: z.string().min(1),
+        /** Run in the built artifact's folder with PORT and APP_VERSION set. */
+        command: z.array(z.string().min(1)).min(1).default(['node', 'server.js']),
+      }),
+    ],
+    {
+      error: 'expected build.kind: local',
+    },
+  ),
   environments: z.record(name, environmentSchema).refine((envs) => Object.keys(envs).length > 0, {
     error: 'expected at least one environment',
   }),
@@ -119,7 +141,9 @@ export const appSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   groups: z.record(name, z.array(login)).default({}),
-  people: z.record(login, z.strictObject({ slack: z.string().optional(), github: z.string().optional() })).default({}),
+  people: z
+    .record(login, z.strictObject({ slack: z.string().optional(), github: z.string().optional() }))
+    .default({}),
   slack: z
     .strictObject({
       channel: z.string().min(1),
@@ -128,7 +152,9 @@ export const configSchema = z.strictObject({
       apiUrl: z.url().optional(),
     })
     .optional(),
-  apps: z.record(name, appSchema).refine((apps) => Object.keys(apps).length > 0, { error: 'expected at least one app' }),
+  apps: z
+    .record(name, appSchema)
+    .refine((apps) => Object.keys(apps).length > 0, { error: 'expected at least one app' }),
 });
 
 export type ShipgateConfig = z.output<typeof configSchema>;

@@ -48,7 +48,9 @@ export type RefusalCode =
   | 'no-approvals-required';
 
 export function eligibleGroups(policy: ApprovalPolicy, login: string): string[] {
-  return policy.rules.map((r) => r.group).filter((g, i, all) => all.indexOf(g) === i && isMember(policy, g, login));
+  return policy.rules
+    .map((r) => r.group)
+    .filter((g, i, all) => all.indexOf(g) === i && isMember(policy, g, login));
 }
 
 function isMember(policy: ApprovalPolicy, group: string, login: string): boolean {
@@ -58,7 +60,9 @@ function isMember(policy: ApprovalPolicy, group: string, login: string): boolean
 /** Counts approvals per rule. Only approvals from members count toward a rule, and each person once. */
 export function tally(policy: ApprovalPolicy, given: readonly GivenApproval[]): Tally {
   const rules = policy.rules.map((rule) => {
-    const by = [...new Set(given.filter((a) => isMember(policy, rule.group, a.by)).map((a) => a.by.toLowerCase()))];
+    const by = [
+      ...new Set(given.filter((a) => isMember(policy, rule.group, a.by)).map((a) => a.by.toLowerCase())),
+    ];
     return { group: rule.group, count: rule.count, have: Math.min(by.length, rule.count), by };
   });
   return { met: rules.every((r) => r.by.length >= r.count), rules };

@@ -38,8 +38,7 @@ export function knownGoodVersions(ledger: readonly LedgerEntry[]): string[] {
 }
 
 export type RollbackChoice =
-  | { ok: true; to: string; artifactDir: string }
-  | { ok: false; reason: string; candidates: string[] };
+  { ok: true; to: string; artifactDir: string } | { ok: false; reason: string; candidates: string[] };
 
 /**
  * With no `to`: the newest version that succeeded here before the current one and was not since rolled back
@@ -51,7 +50,8 @@ export function chooseRollbackTarget(
   to?: string,
 ): RollbackChoice {
   const good = knownGoodVersions(ledger).filter((v) => v !== current);
-  const artifactOf = (v: string) => [...ledger].reverse().find((e) => e.version === v && e.verifiedAt !== null)!.artifactDir;
+  const artifactOf = (v: string) =>
+    [...ledger].reverse().find((e) => e.version === v && e.verifiedAt !== null)!.artifactDir;
   if (to !== undefined) {
     if (to === current) return { ok: false, reason: `${to} is already serving`, candidates: good };
     if (!good.includes(to)) {
@@ -69,11 +69,15 @@ export function chooseRollbackTarget(
   const currentIndex = lastIndexWhere(ledger, (e) => e.version === current && e.outcome !== 'failed');
   for (let i = currentIndex - 1; i >= 0; i--) {
     const e = ledger[i]!;
-    if (e.outcome === 'succeeded' && e.version !== current) return { ok: true, to: e.version, artifactDir: e.artifactDir };
+    if (e.outcome === 'succeeded' && e.version !== current)
+      return { ok: true, to: e.version, artifactDir: e.artifactDir };
   }
   return {
     ok: false,
-    reason: current === null ? 'nothing has been deployed here yet' : `no version older than ${current} succeeded here`,
+    reason:
+      current === null
+        ? 'nothing has been deployed here yet'
+        : `no version older than ${current} succeeded here`,
     candidates: good,
   };
 }

@@ -127,7 +127,14 @@ function utcOffset(timeZone: string, t: number): number {
     if (part.type in fields) fields[part.type as keyof typeof fields] = Number(part.value);
   }
   const wholeSeconds = Math.floor(t / 1000) * 1000;
-  const wall = Date.UTC(fields.year, fields.month - 1, fields.day, fields.hour % 24, fields.minute, fields.second);
+  const wall = Date.UTC(
+    fields.year,
+    fields.month - 1,
+    fields.day,
+    fields.hour % 24,
+    fields.minute,
+    fields.second,
+  );
   return wall - wholeSeconds;
 }
 
@@ -565,8 +572,7 @@ export function evaluateWindows(windows: WindowConfig[], freezes: Freeze[], at: 
   const truncated = ctx.budget <= 0 && until <= ctx.horizon;
   const untilIso = until <= ctx.horizon ? new Date(until).toISOString() : null;
 
-  const allowNames = (names: string[]) =>
-    `allow window${names.length > 1 ? 's' : ''} ${names.join(', ')}`;
+  const allowNames = (names: string[]) => `allow window${names.length > 1 ? 's' : ''} ${names.join(', ')}`;
   let blockedBy: string | null = null;
   let reason: string;
   if (allowed) {
@@ -575,7 +581,9 @@ export function evaluateWindows(windows: WindowConfig[], freezes: Freeze[], at: 
     else if (denyTracks.length > 0) reason += ': no deny window or freeze is open';
     reason += untilIso ? ` until ${untilIso}.` : '; nothing changes that within 366 days.';
   } else {
-    const next = untilIso ? `Deploys are next allowed at ${untilIso}.` : 'Deploys stay blocked for at least 366 days.';
+    const next = untilIso
+      ? `Deploys are next allowed at ${untilIso}.`
+      : 'Deploys stay blocked for at least 366 days.';
     if (blocker) {
       const tr = blocker.track;
       const endIso = blocker.end <= ctx.horizon ? new Date(blocker.end).toISOString() : null;

@@ -29,6 +29,10 @@ export function temporalCliPath(env: NodeJS.ProcessEnv = process.env): string {
 
 /** TEMPORAL_TEST_SERVER, then the project's .tools/venv; null when the time-skipping server cannot be had. */
 export function temporalTestServerPath(env: NodeJS.ProcessEnv = process.env): string | null {
-  const candidates = [env.TEMPORAL_TEST_SERVER, path.join(VENV_BIN, 'temporal-test-server'), onPath('temporal-test-server')];
+  const candidates = [
+    env.TEMPORAL_TEST_SERVER,
+    path.join(VENV_BIN, 'temporal-test-server'),
+    onPath('temporal-test-server'),
+  ];
   return candidates.find((c): c is string => !!c && existsSync(c)) ?? null;
 }

@@ -20,7 +20,10 @@ export class TemporalUnreachableError extends Error {
 }
 
 /** Flags win over TEMPORAL_* variables; the default is the embedded dev server's address. */
-export function temporalOptions(flags: { address?: string; namespace?: string }, env: NodeJS.ProcessEnv = process.env): TemporalOptions {
+export function temporalOptions(
+  flags: { address?: string; namespace?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): TemporalOptions {
   return {
     address: flags.address ?? env.TEMPORAL_ADDRESS ?? 'localhost:7233',
     namespace: flags.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default',
@@ -45,7 +48,10 @@ export function connectionOptions(opts: TemporalOptions): ConnectionOptions {
 }
 
 /** Connects, or throws TemporalUnreachableError well within the Contract's 15 s. */
-export async function connectClient(opts: TemporalOptions, timeoutMs = 10_000): Promise<{ connection: Connection; client: Client }> {
+export async function connectClient(
+  opts: TemporalOptions,
+  timeoutMs = 10_000,
+): Promise<{ connection: Connection; client: Client }> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const connection = await Promise.race([

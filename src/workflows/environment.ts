@@ -39,7 +39,9 @@ import type {
 import { validateFreezeInput, validateRollbackInput, validateUnfreezeInput } from './validators.js';
 
 const { recordAudit, notify } = proxyActivities<Activities>({ startToCloseTimeout: '1m' });
-const { loadEnvironmentPolicy, evaluateDeployGate } = proxyLocalActivities<Activities>({ startToCloseTimeout: '30s' });
+const { loadEnvironmentPolicy, evaluateDeployGate } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30s',
+});
 
 /** Continue-as-new well before Temporal's own limits; the ledger and queue travel along. */
 const HISTORY_LIMIT = 2000;
@@ -53,7 +55,12 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     startToCloseTimeout: '30m',
     // Short heartbeats: work a killed worker left behind is retried within seconds.
     heartbeatTimeout: '10s',
-    retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5, nonRetryableErrorTypes: ['DeployFailed'] },
+    retry: {
+      initialInterval: '1s',
+      maximumInterval: '10s',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: ['DeployFailed'],
+    },
   });
 
   let current = input.carried?.current ?? null;
@@ -68,7 +75,14 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   const auditQueue: AuditInput[] = [];
   let auditSeq = 0;
   const audit = (type: string, fields: Partial<AuditInput> & { actor: string }) => {
-    auditQueue.push({ id: `env/${app}/${env}@${info.runId}#${auditSeq++}`, at: now(), type, app, env, ...fields });
+    auditQueue.push({
+      id: `env/${app}/${env}@${info.runId}#${auditSeq++}`,
+      at: now(),
+      type,
+      app,
+      env,
+      ...fields,
+    });
   };
   const flushAudit = async () => {
     while (auditQueue.length > 0) await recordAudit(auditQueue.splice(0));
@@ -80,7 +94,11 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     env,
     current,
     running: running?.opId ?? null,
-    queue: queue.map((o) => ({ opId: o.opId, kind: o.kind, version: o.kind === 'deploy' ? o.version : o.to })),
+    queue: queue.map((o) => ({
+      opId: o.opId,
+      kind: o.kind,
+      version: o.kind === 'deploy' ? o.version : o.to,
+    })),
     ledger,
     freezes: activeFreezes(),
   });
@@ -111,23 +129,42 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     rollbackUpdate,
     async (req) => {
       const requestKey = req.requestId ? `rollback:${req.requestId}` : null;
-      const prior = requestKey ? queue.find((o) => o.opId === requestKey) ?? ledger.find((e) => e.opId === requestKey) : undefined;
+      const prior = requestKey
+        ? (queue.find((o) => o.opId === requestKey) ?? ledger.find((e) => e.opId === requestKey))
+        : undefined;
       if (prior) {
         const to = 'to' in prior ? prior.to : prior.version;
-        return { opId: prior.opId, from: current?.version ?? null, to, position: queue.findIndex((o) => o.opId === prior.opId) };
+        return {
+          opId: prior.opId,
+          from: current?.version ?? null,
+          to,
+          position: queue.findIndex((o) => o.opId === prior.opId),
+        };
       }
       const policy = await loadEnvironmentPolicy({ app, env });
       if (!policy.ok) return refuse(req.by, req.via, 'rollback', policy.message);
       if (!policy.policy.rollbackers.some((m) => m.toLowerCase() === req.by.toLowerCase())) {
-        return refuse(req.by, req.via, 'rollback', `${req.by} may not roll back ${app}/${env}: ${policy.policy.rollbackersDescription}`);
+        return refuse(
+          req.by,
+          req.via,
+          'rollback',
+          `${req.by} may not roll back ${app}/${env}: ${policy.policy.rollbackersDescription}`,
+        );
       }
       // A rollback queued behind another one targets what that one leaves serving.
       const pendingRollback = [...queue].reverse().find((o): o is RollbackOp => o.kind === 'rollback');
       const effectiveCurrent = pendingRollback?.to ?? current?.version ?? null;
       const choice = chooseRollbackTarget(ledger, effectiveCurrent, req.to);
       if (!choice.ok) {
-        const list = choice.candidates.length ? ` Versions it could roll back to: ${choice.candidates.join(', ')}.` : ' There is no version it could roll back to.';
-        return refuse(req.by, req.via, 'rollback', `cannot roll back ${app}/${env}: ${choice.reason}.${list}`);
+        const list = choice.candidates.length
+          ? ` Versions it could roll back to: ${choice.candidates.join(', ')}.`
+          : ' There is no version it could roll back to.';
+        return refuse(
+          req.by,
+          req.via,
+          'rollback',
+          `cannot roll back ${app}/${env}: ${choice.reason}.${list}`,
+        );
       }
       const op: RollbackOp = {
         kind: 'rollback',
@@ -144,7 +181,13 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       const firstDeploy = queue.findIndex((o) => o.kind === 'deploy');
       const position = firstDeploy === -1 ? queue.length : firstDeploy;
       queue.splice(position, 0, op);
-      audit('rollback-requested', { actor: req.by, via: req.via, reason: req.reason, version: choice.to, fromVersion: effectiveCurrent });
+      audit('rollback-requested', {
+        actor: req.by,
+        via: req.via,
+        reason: req.reason,
+        version: choice.to,
+        fromVersion: effectiveCurrent,
+      });
       return { opId: op.opId, from: effectiveCurrent, to: choice.to, position };
     },
     { validator: validateRollbackInput },
@@ -153,13 +196,25 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   setHandler(
     freezeUpdate,
     async (req) => {
-      if (Date.parse(req.until) <= Date.now()) return refuse(req.by, req.via, 'freeze', `--until ${req.until} is in the past`);
+      if (Date.parse(req.until) <= Date.now())
+        return refuse(req.by, req.via, 'freeze', `--until ${req.until} is in the past`);
       const policy = await loadEnvironmentPolicy({ app, env });
       if (!policy.ok) return refuse(req.by, req.via, 'freeze', policy.message);
       if (!policy.policy.freezers.some((m) => m.toLowerCase() === req.by.toLowerCase())) {
-        return refuse(req.by, req.via, 'freeze', `${req.by} may not freeze ${app}/${env}: ${policy.policy.freezersDescription}`);
+        return refuse(
+          req.by,
+          req.via,
+          'freeze',
+          `${req.by} may not freeze ${app}/${env}: ${policy.policy.freezersDescription}`,
+        );
       }
-      const freeze: Freeze = { id: `freeze-${freezes.length + 1}-${Date.now()}`, from: now(), until: req.until, by: req.by, reason: req.reason };
+      const freeze: Freeze = {
+        id: `freeze-${freezes.length + 1}-${Date.now()}`,
+        from: now(),
+        until: req.until,
+        by: req.by,
+        reason: req.reason,
+      };
       freezes = [...activeFreezes(), freeze];
       audit('freeze', { actor: req.by, via: req.via, reason: req.reason, outcome: `until ${req.until}` });
       return freeze;
@@ -173,7 +228,12 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       const policy = await loadEnvironmentPolicy({ app, env });
       if (!policy.ok) return refuse(req.by, req.via, 'unfreeze', policy.message);
       if (!policy.policy.freezers.some((m) => m.toLowerCase() === req.by.toLowerCase())) {
-        return refuse(req.by, req.via, 'unfreeze', `${req.by} may not unfreeze ${app}/${env}: ${policy.policy.freezersDescription}`);
+        return refuse(
+          req.by,
+          req.via,
+          'unfreeze',
+          `${req.by} may not unfreeze ${app}/${env}: ${policy.policy.freezersDescription}`,
+        );
       }
       const removed = activeFreezes().length;
       if (removed === 0) return refuse(req.by, req.via, 'unfreeze', `${app}/${env} is not frozen`);
@@ -194,11 +254,18 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
 
   const finishedReport = (op: DeployOp): Omit<DeployReport, 'opId' | 'env'> => {
     const entry = ledger.find((e) => e.opId === op.opId);
-    const outcome = entry?.outcome === 'succeeded' ? 'succeeded' : entry?.outcome === 'rolled-back' ? 'rolled-back' : 'failed';
+    const outcome =
+      entry?.outcome === 'succeeded'
+        ? 'succeeded'
+        : entry?.outcome === 'rolled-back'
+          ? 'rolled-back'
+          : 'failed';
     return { phase: 'done', outcome, reason: entry?.failure ?? undefined };
   };
 
-  const newEntry = (fields: Partial<LedgerEntry> & Pick<LedgerEntry, 'opId' | 'action' | 'version' | 'artifactDir' | 'actor'>): LedgerEntry => {
+  const newEntry = (
+    fields: Partial<LedgerEntry> & Pick<LedgerEntry, 'opId' | 'action' | 'version' | 'artifactDir' | 'actor'>,
+  ): LedgerEntry => {
     const entry: LedgerEntry = {
       commit: null,
       approvers: [],
@@ -218,7 +285,10 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     return entry;
   };
 
-  const activateAndVerify = async (entry: LedgerEntry, spec: DeploySpec): Promise<{ ok: boolean; detail: string }> => {
+  const activateAndVerify = async (
+    entry: LedgerEntry,
+    spec: DeploySpec,
+  ): Promise<{ ok: boolean; detail: string }> => {
     try {
       await targetActs.activateVersion({
         app,
@@ -259,7 +329,13 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
 
   const runDeploy = async (op: DeployOp) => {
     if (op.gated) {
-      const verdict = await evaluateDeployGate({ app, env, overridden: op.overridden, freezes: activeFreezes(), at: now() });
+      const verdict = await evaluateDeployGate({
+        app,
+        env,
+        overridden: op.overridden,
+        freezes: activeFreezes(),
+        at: now(),
+      });
       if (!verdict.allowed) {
         await report(op, { phase: 'done', outcome: 'blocked', reason: verdict.reason, verdict });
         return;
@@ -277,14 +353,26 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       requestedAt: op.requestedAt,
     });
     const previous = current;
-    audit('deploy-started', { actor: op.actor, version: op.version, fromVersion: previous?.version ?? null, releaseId: op.releaseId, approvers: op.approvers });
+    audit('deploy-started', {
+      actor: op.actor,
+      version: op.version,
+      fromVersion: previous?.version ?? null,
+      releaseId: op.releaseId,
+      approvers: op.approvers,
+    });
     await report(op, { phase: 'deploying' });
     const started = await activateAndVerify(entry, op.spec);
     if (!started.ok) {
       entry.outcome = 'failed';
       entry.failure = started.detail;
       entry.endedAt = now();
-      audit('deploy-failed', { actor: op.actor, version: op.version, reason: started.detail, releaseId: op.releaseId, outcome: 'failed' });
+      audit('deploy-failed', {
+        actor: op.actor,
+        version: op.version,
+        reason: started.detail,
+        releaseId: op.releaseId,
+        outcome: 'failed',
+      });
       await report(op, finishedReport(op));
       return;
     }
@@ -294,13 +382,26 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     if (check.ok) {
       entry.outcome = 'succeeded';
       entry.verifiedAt = now();
-      audit('deploy-succeeded', { actor: op.actor, version: op.version, fromVersion: previous?.version ?? null, releaseId: op.releaseId, approvers: op.approvers, outcome: 'succeeded' });
+      audit('deploy-succeeded', {
+        actor: op.actor,
+        version: op.version,
+        fromVersion: previous?.version ?? null,
+        releaseId: op.releaseId,
+        approvers: op.approvers,
+        outcome: 'succeeded',
+      });
       await report(op, finishedReport(op));
       return;
     }
     entry.outcome = 'failed';
     entry.failure = `verification of ${op.version} on ${env} failed: ${check.detail}`;
-    audit('verification-failed', { actor: op.actor, version: op.version, reason: entry.failure, releaseId: op.releaseId, outcome: 'failed' });
+    audit('verification-failed', {
+      actor: op.actor,
+      version: op.version,
+      reason: entry.failure,
+      releaseId: op.releaseId,
+      outcome: 'failed',
+    });
     if (op.spec.autoRollback && previous) {
       await report(op, { phase: 'rolling-back' });
       const reason = `automatic: ${entry.failure}`;
@@ -317,7 +418,9 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       });
       const restored = await restore(rb, op.spec);
       if (restored) entry.outcome = 'rolled-back';
-      entry.failure = restored ? `${entry.failure}; rolled back to ${previous.version}` : `${entry.failure}; automatic rollback to ${previous.version} failed: ${rb.failure}`;
+      entry.failure = restored
+        ? `${entry.failure}; rolled back to ${previous.version}`
+        : `${entry.failure}; automatic rollback to ${previous.version} failed: ${rb.failure}`;
     } else if (op.spec.autoRollback) {
       entry.failure = `${entry.failure}; no earlier version to roll back to`;
     }
@@ -326,7 +429,12 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
 
   /** Puts a known-good version back and verifies it. Used by automatic and requested rollbacks. */
   const restore = async (entry: LedgerEntry, spec: DeploySpec): Promise<boolean> => {
-    audit('rollback-started', { actor: entry.actor, version: entry.version, fromVersion: entry.fromVersion, reason: entry.reason });
+    audit('rollback-started', {
+      actor: entry.actor,
+      version: entry.version,
+      fromVersion: entry.fromVersion,
+      reason: entry.reason,
+    });
     const started = await activateAndVerify(entry, spec);
     const check = started.ok ? await verify(entry.version, spec) : started;
     entry.endedAt = now();
@@ -334,11 +442,23 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       entry.outcome = 'succeeded';
       entry.verifiedAt = now();
       markRolledBackFrom(entry.fromVersion);
-      audit('rollback-succeeded', { actor: entry.actor, version: entry.version, fromVersion: entry.fromVersion, reason: entry.reason, outcome: 'succeeded' });
+      audit('rollback-succeeded', {
+        actor: entry.actor,
+        version: entry.version,
+        fromVersion: entry.fromVersion,
+        reason: entry.reason,
+        outcome: 'succeeded',
+      });
     } else {
       entry.outcome = 'failed';
       entry.failure = check.detail;
-      audit('rollback-failed', { actor: entry.actor, version: entry.version, fromVersion: entry.fromVersion, reason: check.detail, outcome: 'failed' });
+      audit('rollback-failed', {
+        actor: entry.actor,
+        version: entry.version,
+        fromVersion: entry.fromVersion,
+        reason: check.detail,
+        outcome: 'failed',
+      });
     }
     await notify({ kind: 'rollback', app, env, entry });
     return check.ok;
@@ -347,16 +467,36 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   const runRollback = async (op: RollbackOp) => {
     const policy = await loadEnvironmentPolicy({ app, env });
     if (!policy.ok) {
-      newEntry({ opId: op.opId, action: 'rollback', version: op.to, artifactDir: op.artifactDir, actor: op.actor, reason: op.reason, outcome: 'failed', failure: policy.message, endedAt: now() });
+      newEntry({
+        opId: op.opId,
+        action: 'rollback',
+        version: op.to,
+        artifactDir: op.artifactDir,
+        actor: op.actor,
+        reason: op.reason,
+        outcome: 'failed',
+        failure: policy.message,
+        endedAt: now(),
+      });
       return;
     }
     ledgerSize = policy.policy.ledgerSize;
-    const entry = newEntry({ opId: op.opId, action: 'rollback', version: op.to, artifactDir: op.artifactDir, actor: op.actor, reason: op.reason, requestedAt: op.requestedAt });
+    const entry = newEntry({
+      opId: op.opId,
+      action: 'rollback',
+      version: op.to,
+      artifactDir: op.artifactDir,
+      actor: op.actor,
+      reason: op.reason,
+      requestedAt: op.requestedAt,
+    });
     await restore(entry, policy.policy.deploy);
   };
 
   for (;;) {
-    await condition(() => queue.length > 0 || resend.length > 0 || auditQueue.length > 0 || shouldContinueAsNew());
+    await condition(
+      () => queue.length > 0 || resend.length > 0 || auditQueue.length > 0 || shouldContinueAsNew(),
+    );
     for (const op of resend.splice(0)) await report(op, finishedReport(op));
     await flushAudit();
     if (queue.length === 0) {
@@ -394,6 +534,7 @@ function validateRollbackFreeOp(op: DeployOp): void {
 function failureMessage(err: unknown): string {
   let e: unknown = err;
   // Activity failures wrap the real error as their cause.
-  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error) e = (e as { cause?: unknown }).cause;
+  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error)
+    e = (e as { cause?: unknown }).cause;
   return e instanceof Error ? e.message : String(err);
 }

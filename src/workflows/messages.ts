@@ -31,7 +31,9 @@ export const recheckSignal = defineSignal('recheck-gate');
 export const statusQuery = defineQuery<ReleaseStatus>('status');
 
 // Environment
-export const enqueueDeployUpdate = defineUpdate<{ opId: string; position: number }, [DeployOp]>('enqueue-deploy');
+export const enqueueDeployUpdate = defineUpdate<{ opId: string; position: number }, [DeployOp]>(
+  'enqueue-deploy',
+);
 export const rollbackUpdate = defineUpdate<RollbackAccepted, [RollbackInput]>('rollback');
 export const freezeUpdate = defineUpdate<Freeze, [FreezeInput]>('freeze');
 export const unfreezeUpdate = defineUpdate<{ removed: number }, [UnfreezeInput]>('unfreeze');

@@ -12,7 +12,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { decideApproval, decideRejection, tally, type ApprovalPolicy, type GivenApproval } from '../policy/approvals.js';
+import {
+  decideApproval,
+  decideRejection,
+  tally,
+  type ApprovalPolicy,
+  type GivenApproval,
+} from '../policy/approvals.js';
 import { branchAllowed } from '../policy/branches.js';
 import type { AuditInput } from '../audit/types.js';
 import {
@@ -44,10 +50,11 @@ import type {
 } from './types.js';
 import { validateApproveInput, validateReasonInput, validateReleaseRequest } from './validators.js';
 
-const { loadReleasePlan, submitDeploy, recordAudit, supersedeOlderReleases, notify } = proxyActivities<Activities>({
-  startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', maximumInterval: '30s' },
-});
+const { loadReleasePlan, submitDeploy, recordAudit, supersedeOlderReleases, notify } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '1m',
+    retry: { initialInterval: '1s', maximumInterval: '30s' },
+  });
 const { buildArtifact } = proxyActivities<Activities>({
   startToCloseTimeout: '30m',
   heartbeatTimeout: '10s',
@@ -84,6 +91,8 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
     blockedUntil: null,
     override: null,
   };
+  // Set once the snapshot loads; handlers registered before then read it through this binding.
+  // eslint-disable-next-line prefer-const
   let plan: ReleasePlan | undefined;
   let admission: { ok: true } | { ok: false; type: string; message: string } | undefined;
   let admitCalls = 0;
@@ -145,7 +154,11 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
   });
 
   /** Records a refused attempt in state and audit, then fails the Update with the reason (exit 3). */
-  const refuse = (attempt: { by: string; via: ApproveInput['via'] }, action: 'approve' | 'reject' | 'cancel' | 'override', reason: string): never => {
+  const refuse = (
+    attempt: { by: string; via: ApproveInput['via'] },
+    action: 'approve' | 'reject' | 'cancel' | 'override',
+    reason: string,
+  ): never => {
     status.approvals.refused.push({ by: attempt.by, at: now(), via: attempt.via, action, reason });
     audit(`${action}-refused`, { actor: attempt.by, via: attempt.via, reason });
     throw ApplicationFailure.create({ type: FAILURE.policy, message: reason, nonRetryable: true });
@@ -165,7 +178,11 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
       const attached = admitCalls++ > 0;
       await condition(() => admission !== undefined);
       if (admission && !admission.ok) {
-        throw ApplicationFailure.create({ type: admission.type, message: admission.message, nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: admission.type,
+          message: admission.message,
+          nonRetryable: true,
+        });
       }
       if (attached && req.commit !== request.commit) {
         throw ApplicationFailure.create({
@@ -188,19 +205,31 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
     const given = (approvalsByEnv[env.name] ??= []);
     const decision = decideApproval(policy, given, { by: input.by, via: input.via, actor: request.actor });
     if (!decision.ok) return refuse(input, 'approve', decision.reason);
-    const record: GivenApproval = { by: input.by, at: now(), via: input.via, ...(input.comment ? { comment: input.comment } : {}) };
+    const record: GivenApproval = {
+      by: input.by,
+      at: now(),
+      via: input.via,
+      ...(input.comment ? { comment: input.comment } : {}),
+    };
     given.push(record);
     status.approvals.given = given;
     const t = tally(policy, given);
     audit('approval', { actor: input.by, via: input.via, reason: input.comment ?? null, env: env.name });
-    return { environment: env.name, met: t.met, tally: t.rules.map(({ group, count, have }) => ({ group, count, have })) };
+    return {
+      environment: env.name,
+      met: t.met,
+      tally: t.rules.map(({ group, count, have }) => ({ group, count, have })),
+    };
   };
 
   const reject = (input: RejectInput): ReleaseStatus => {
     if (status.state !== 'running' || waiting === null || gateEnv === null) {
       return refuse(input, 'reject', notWaitingReason('a decision'));
     }
-    const rules = gateEnv.approvals.length > 0 ? gateEnv.approvals : Object.keys(plan?.groups ?? {}).map((group) => ({ group, count: 1 }));
+    const rules =
+      gateEnv.approvals.length > 0
+        ? gateEnv.approvals
+        : Object.keys(plan?.groups ?? {}).map((group) => ({ group, count: 1 }));
     const decision = decideRejection({ ...approvalPolicy(gateEnv), rules }, input.by);
     if (!decision.ok) return refuse(input, 'reject', decision.reason);
     flags.stop = { state: 'rejected', reason: `rejected by ${input.by}: ${input.reason}` };
@@ -238,7 +267,8 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
         return refuse(input, 'cancel', `the ${lastEnv} deploy has already started; roll it back instead`);
       }
       flags.cancelRequest = { by: input.by, reason: input.reason };
-      if (waiting !== null) flags.stop = { state: 'cancelled', reason: `cancelled by ${input.by}: ${input.reason}` };
+      if (waiting !== null)
+        flags.stop = { state: 'cancelled', reason: `cancelled by ${input.by}: ${input.reason}` };
       audit('cancellation', { actor: input.by, via: input.via, reason: input.reason });
       return status;
     },
@@ -279,7 +309,10 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
 
   setHandler(supersedeSignal, ({ version, env }) => {
     if (status.state === 'running' && waiting !== null && gateEnv?.name === env && flags.stop === null) {
-      flags.stop = { state: 'superseded', reason: `superseded by ${request.app} ${version}, a newer release at the ${env} gate` };
+      flags.stop = {
+        state: 'superseded',
+        reason: `superseded by ${request.app} ${version}, a newer release at the ${env} gate`,
+      };
     }
   });
 
@@ -338,7 +371,14 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
 
   let artifactDir: string;
   try {
-    artifactDir = (await buildArtifact({ app: request.app, version: request.version, commit: request.commit, source: plan.source })).artifactDir;
+    artifactDir = (
+      await buildArtifact({
+        app: request.app,
+        version: request.version,
+        commit: request.commit,
+        source: plan.source,
+      })
+    ).artifactDir;
   } catch (err) {
     return end('failed', `build failed: ${messageOf(err)}`);
   }
@@ -354,10 +394,21 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
 
     if (env.approvals.length > 0) {
       if (env.supersede) {
-        const older = await supersedeOlderReleases({ app: request.app, env: env.name, version: request.version, releaseId });
-        if (older.newer) return end('superseded', `superseded by ${request.app} ${older.newer}, a newer release`);
+        const older = await supersedeOlderReleases({
+          app: request.app,
+          env: env.name,
+          version: request.version,
+          releaseId,
+        });
+        if (older.newer)
+          return end('superseded', `superseded by ${request.app} ${older.newer}, a newer release`);
       }
-      status.approvals = { environment: env.name, required: env.approvals, given: (approvalsByEnv[env.name] ??= []), refused: status.approvals.refused };
+      status.approvals = {
+        environment: env.name,
+        required: env.approvals,
+        given: (approvalsByEnv[env.name] ??= []),
+        refused: status.approvals.refused,
+      };
       waiting = 'approval';
       setStage('awaiting-approval');
       await notify({ kind: 'awaiting-approval', status });
@@ -406,7 +457,8 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
       waiting = null;
       status.blockedBy = null;
       status.blockedUntil = null;
-      if (flags.cancelRequest) return end('cancelled', `cancelled by ${flags.cancelRequest.by}: ${flags.cancelRequest.reason}`);
+      if (flags.cancelRequest)
+        return end('cancelled', `cancelled by ${flags.cancelRequest.by}: ${flags.cancelRequest.reason}`);
 
       const opId = `${releaseId}@${info.firstExecutionRunId}#${env.name}#${attempt}`;
       status.environments[env.name] = { state: 'deploying', at: now() };

@@ -3,14 +3,7 @@ import type { LedgerEntry } from '../policy/ledger.js';
 import type { Freeze, WindowVerdict } from '../policy/windows.js';
 
 export type ReleaseState =
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'rejected'
-  | 'expired'
-  | 'superseded'
-  | 'rolled-back'
-  | 'cancelled';
+  'running' | 'succeeded' | 'failed' | 'rejected' | 'expired' | 'superseded' | 'rolled-back' | 'cancelled';
 
 export const TERMINAL_STATES: readonly ReleaseState[] = [
   'succeeded',
@@ -86,7 +79,8 @@ export interface RefusedAttempt {
 }
 
 export interface EnvironmentProgress {
-  state: 'pending' | 'waiting' | 'deploying' | 'verifying' | 'succeeded' | 'failed' | 'rolled-back' | 'skipped';
+  state:
+    'pending' | 'waiting' | 'deploying' | 'verifying' | 'succeeded' | 'failed' | 'rolled-back' | 'skipped';
   at: string | null;
 }
 

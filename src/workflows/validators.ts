@@ -10,11 +10,13 @@ function fail(field: string, message: string): never {
 }
 
 export function validateLogin(field: string, value: unknown): void {
-  if (typeof value !== 'string' || !LOGIN_PATTERN.test(value)) fail(field, `must be a login matching ${LOGIN_PATTERN}`);
+  if (typeof value !== 'string' || !LOGIN_PATTERN.test(value))
+    fail(field, `must be a login matching ${LOGIN_PATTERN}`);
 }
 
 function validateChannel(value: unknown): void {
-  if (typeof value !== 'string' || !CHANNELS.includes(value)) fail('via', `must be one of ${CHANNELS.join(', ')}`);
+  if (typeof value !== 'string' || !CHANNELS.includes(value))
+    fail('via', `must be one of ${CHANNELS.join(', ')}`);
 }
 
 function validateText(field: string, value: unknown, required: boolean): void {
@@ -24,7 +26,8 @@ function validateText(field: string, value: unknown, required: boolean): void {
 }
 
 export function validateReleaseRequest(req: ReleaseRequest): void {
-  if (typeof req.version !== 'string' || !VERSION_PATTERN.test(req.version)) fail('version', `must match ${VERSION_PATTERN}`);
+  if (typeof req.version !== 'string' || !VERSION_PATTERN.test(req.version))
+    fail('version', `must match ${VERSION_PATTERN}`);
   validateLogin('actor', req.actor);
   validateText('commit', req.commit, true);
   validateText('branch', req.branch, true);
@@ -52,7 +55,8 @@ export function validateRollbackInput(input: { to?: string; by: string; via: str
 }
 
 export function validateFreezeInput(input: { until: string; by: string; via: string; reason: string }): void {
-  if (typeof input.until !== 'string' || Number.isNaN(Date.parse(input.until))) fail('until', 'must be an ISO-8601 time');
+  if (typeof input.until !== 'string' || Number.isNaN(Date.parse(input.until)))
+    fail('until', 'must be an ISO-8601 time');
   validateLogin('as', input.by);
   validateChannel(input.via);
   validateText('reason', input.reason, true);

@@ -83,7 +83,12 @@ export async function startStack(tweak?: (c: ExampleConfig) => void): Promise<St
     },
     async restartServer() {
       await stack.server.stop();
-      stack.server = await startDevServer({ home, port: stack.server.port, uiPort: stack.server.uiPort, dbFile: stack.server.dbFile });
+      stack.server = await startDevServer({
+        home,
+        port: stack.server.port,
+        uiPort: stack.server.uiPort,
+        dbFile: stack.server.dbFile,
+      });
     },
     async writeConfig(t) {
       await writeFile(configFile, stringify(exampleConfig(ports, t)));
@@ -91,7 +96,9 @@ export async function startStack(tweak?: (c: ExampleConfig) => void): Promise<St
     async stop() {
       await stack.worker.stop().catch(() => undefined);
       await connection.close().catch(() => undefined);
-      await createLocalTarget({ home }).stopAll().catch(() => undefined);
+      await createLocalTarget({ home })
+        .stopAll()
+        .catch(() => undefined);
       await stack.server.stop().catch(() => undefined);
       await rm(home, { recursive: true, force: true });
     },

@@ -14,10 +14,17 @@ export interface CliResult {
 }
 
 /** Runs the real `shipgate` binary, as a user would. */
-export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+export function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -46,12 +53,21 @@ export interface WorkerProcess {
 }
 
 /** Starts `shipgate worker` in its own process group and waits until it polls. */
-export async function startWorker(opts: { config: string; address: string; home: string; extraArgs?: string[] }): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [BIN, 'worker', '--config', opts.config, '--address', opts.address, ...(opts.extraArgs ?? [])], {
-    env: { ...process.env, SHIPGATE_HOME: opts.home, SHIPGATE_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+export async function startWorker(opts: {
+  config: string;
+  address: string;
+  home: string;
+  extraArgs?: string[];
+}): Promise<WorkerProcess> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'worker', '--config', opts.config, '--address', opts.address, ...(opts.extraArgs ?? [])],
+    {
+      env: { ...process.env, SHIPGATE_HOME: opts.home, SHIPGATE_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   let logs = '';
   child.stdout!.on('data', (d) => (logs += d));
   child.stderr!.on('data', (d) => (logs += d));

@@ -10,7 +10,11 @@ describe('durability: SIGKILLed worker and restarted Temporal server (real proce
   let stack: Stack;
   const run = (...args: string[]) => stack.run(args);
 
-  const waitFor = async (version: string, pred: (s: Awaited<ReturnType<Stack['sg']['status']>>) => boolean, timeoutMs = 90_000) => {
+  const waitFor = async (
+    version: string,
+    pred: (s: Awaited<ReturnType<Stack['sg']['status']>>) => boolean,
+    timeoutMs = 90_000,
+  ) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const s = await stack.sg.status('hello', version).catch(() => null);
@@ -21,13 +25,25 @@ describe('durability: SIGKILLed worker and restarted Temporal server (real proce
   };
 
   const startToGate = async (version: string) => {
-    const r = await run('release', 'hello', version, '--commit', `c-${version}`, '--branch', 'main', '--actor', 'dave');
+    const r = await run(
+      'release',
+      'hello',
+      version,
+      '--commit',
+      `c-${version}`,
+      '--branch',
+      'main',
+      '--actor',
+      'dave',
+    );
     expect(r.code, r.stderr).toBe(0);
     await waitFor(version, (s) => s.stage === 'awaiting-approval');
   };
 
   const productionDeploys = async (version: string) =>
-    ((await stack.sg.environmentState('hello', 'production'))?.ledger ?? []).filter((e) => e.action === 'deploy' && e.version === version);
+    ((await stack.sg.environmentState('hello', 'production'))?.ledger ?? []).filter(
+      (e) => e.action === 'deploy' && e.version === version,
+    );
 
   beforeAll(async () => {
     stack = await startStack();

@@ -335,7 +335,9 @@ describe('release pipeline on a real dev server, worker process and local target
   });
 
   it('refuses bad input with exit 2 and starts nothing', async () => {
-    expect((await run('release', 'hello', '-1.0.0', '--commit', 'c', '--branch', 'main', '--actor', 'dave')).code).toBe(2);
+    expect(
+      (await run('release', 'hello', '-1.0.0', '--commit', 'c', '--branch', 'main', '--actor', 'dave')).code,
+    ).toBe(2);
     for (const version of ['1.0 .0', '$(touch /tmp/pwned)', '1.0;rm', 'x'.repeat(129), '`id`', '1.0.0\n']) {
       const r = await run(
         'release',

@@ -20,11 +20,17 @@ describe('replay of recorded histories', () => {
 
   it('replays every recorded history without nondeterminism', async () => {
     const histories = files.map((f) => {
-      const { workflowId, history } = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { workflowId: string; history: unknown };
+      const { workflowId, history } = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as {
+        workflowId: string;
+        history: unknown;
+      };
       return { workflowId, history: historyFromJSON(history) };
     });
     const results = [];
-    for await (const r of Worker.runReplayHistories({ workflowsPath: workflowsPath(), replayName: 'shipgate-replay' }, histories)) {
+    for await (const r of Worker.runReplayHistories(
+      { workflowsPath: workflowsPath(), replayName: 'shipgate-replay' },
+      histories,
+    )) {
       results.push({ workflowId: r.workflowId, error: r.error ? String(r.error) : null });
     }
     expect(results).toHaveLength(files.length);

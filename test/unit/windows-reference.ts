@@ -132,7 +132,8 @@ function intlOffset(timeZone: string, t: number): number {
     formatters.set(timeZone, fmt);
   }
   const p: Record<string, number> = {};
-  for (const part of fmt.formatToParts(new Date(t))) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  for (const part of fmt.formatToParts(new Date(t)))
+    if (part.type !== 'literal') p[part.type] = Number(part.value);
   const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
   return wall - Math.floor(t / 1000) * 1000;
 }
@@ -267,17 +268,27 @@ export function refVerdict(windows: RefWindow[], freezes: RefFreeze[], at: numbe
  * in [at - longest duration, at + span] minute by minute; between the starts and ends of occurrences and
  * freezes nothing changes, so only those instants need checking.
  */
-export function refFirstChange(windows: RefWindow[], freezes: RefFreeze[], at: number, span: number): number | null {
+export function refFirstChange(
+  windows: RefWindow[],
+  freezes: RefFreeze[],
+  at: number,
+  span: number,
+): number | null {
   const maxDuration = Math.max(0, ...windows.map((w) => w.duration));
   const from = Math.floor((at - maxDuration) / MINUTE) * MINUTE;
   const intervals: { kind: 'deny' | 'allow'; start: number; end: number }[] = [];
   for (const w of windows) {
     for (let m = from; m <= at + span; m += MINUTE) {
-      if (isFireTime(w.schedule, w.timezone, m)) intervals.push({ kind: w.kind, start: m, end: m + w.duration });
+      if (isFireTime(w.schedule, w.timezone, m))
+        intervals.push({ kind: w.kind, start: m, end: m + w.duration });
     }
   }
   for (const f of freezes) {
-    intervals.push({ kind: 'deny', start: f.from === undefined ? -Infinity : Date.parse(f.from), end: Date.parse(f.until) });
+    intervals.push({
+      kind: 'deny',
+      start: f.from === undefined ? -Infinity : Date.parse(f.from),
+      end: Date.parse(f.until),
+    });
   }
   const hasAllow = windows.some((w) => w.kind === 'allow');
   // Sweep: count open deny and allow intervals at `at`, then apply starts/ends in time order.
@@ -296,7 +307,7 @@ export function refFirstChange(windows: RefWindow[], freezes: RefFreeze[], at: n
   events.sort((a, b) => a.t - b.t);
   const allowed = () => deny === 0 && (!hasAllow || allow > 0);
   const now = allowed();
-  for (let k = 0; k < events.length; ) {
+  for (let k = 0; k < events.length;) {
     const t = events[k]!.t;
     if (t > at + span) break;
     for (; k < events.length && events[k]!.t === t; k++) {

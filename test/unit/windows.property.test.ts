@@ -51,7 +51,10 @@ const dstScenario = fc.constantFrom(...DST_CASES).chain(({ zone, t, hours }) => 
   const win = fc.record({
     kind: fc.constantFrom('deny' as const, 'allow' as const),
     schedule: fc.tuple(minute, hour).map(([m, h]) => `${m} ${h} * * *`),
-    duration: fc.oneof(int(1, 180).map((m) => m * MINUTE), int(MINUTE, 26 * HOUR)),
+    duration: fc.oneof(
+      int(1, 180).map((m) => m * MINUTE),
+      int(MINUTE, 26 * HOUR),
+    ),
     timezone: fc.constant(zone),
   });
   return fc.record({
@@ -76,7 +79,9 @@ function field(min: number, max: number, steps: number[], favourite: number[]): 
     { weight: 2, arbitrary: pair.map(([a, b]) => `${Math.min(a, b)}-${Math.max(a, b)}`) },
     {
       weight: 2,
-      arbitrary: fc.uniqueArray(value, { minLength: 2, maxLength: 4 }).map((v) => v.sort((a, b) => a - b).join(',')),
+      arbitrary: fc
+        .uniqueArray(value, { minLength: 2, maxLength: 4 })
+        .map((v) => v.sort((a, b) => a - b).join(',')),
     },
     { weight: 1, arbitrary: fc.constantFrom(...steps).map((s) => `*/${s}`) },
     {
@@ -97,7 +102,9 @@ const dowField = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom('1-5', '0,6', '6', '0', '5') },
   {
     weight: 1,
-    arbitrary: fc.uniqueArray(int(0, 6), { minLength: 2, maxLength: 4 }).map((v) => v.sort((a, b) => a - b).join(',')),
+    arbitrary: fc
+      .uniqueArray(int(0, 6), { minLength: 2, maxLength: 4 })
+      .map((v) => v.sort((a, b) => a - b).join(',')),
   },
 );
 const schedule = fc.tuple(minuteField, hourField, dowField).map(([m, h, dow]) => `${m} ${h} * * ${dow}`);
@@ -107,7 +114,12 @@ const duration = fc.oneof(
   fc.constantFrom(30 * MINUTE, HOUR, 8 * HOUR, DAY),
 );
 const zone = fc.constantFrom(...ZONES);
-const windowArb = fc.record({ kind: fc.constantFrom('deny' as const, 'allow' as const), schedule, duration, timezone: zone });
+const windowArb = fc.record({
+  kind: fc.constantFrom('deny' as const, 'allow' as const),
+  schedule,
+  duration,
+  timezone: zone,
+});
 const windowsArb = (max: number) =>
   fc
     .array(windowArb, { minLength: 1, maxLength: max })
@@ -115,12 +127,20 @@ const windowsArb = (max: number) =>
 
 const instant = fc.oneof(
   { weight: 2, arbitrary: int(START, END - 1) },
-  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...TRANSITIONS), int(-36 * HOUR, 36 * HOUR)).map(([t, d]) => t + d) },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...TRANSITIONS), int(-240, 240)).map(([t, m]) => t + m * MINUTE) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.constantFrom(...TRANSITIONS), int(-36 * HOUR, 36 * HOUR)).map(([t, d]) => t + d),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.constantFrom(...TRANSITIONS), int(-240, 240)).map(([t, m]) => t + m * MINUTE),
+  },
 );
 
 /** Freezes relative to `at`: active, expired, future, open-ended in the past. */
-const freezesArb = fc.array(fc.tuple(fc.option(int(-2 * DAY, 2 * DAY)), int(-DAY, 3 * DAY)), { maxLength: 2 });
+const freezesArb = fc.array(fc.tuple(fc.option(int(-2 * DAY, 2 * DAY)), int(-DAY, 3 * DAY)), {
+  maxLength: 2,
+});
 function makeFreezes(at: number, specs: [number | null, number][]): Freeze[] {
   return specs.map(([from, length], i) => {
     const start = from === null ? at : at + from;

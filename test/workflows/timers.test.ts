@@ -13,7 +13,13 @@ import { createLocalTarget } from '../../src/targets/local/local-target.js';
 import { temporalTestServerPath } from '../../src/temporal/binaries.js';
 import { freePort } from '../../src/temporal/ports.js';
 import { workflowsPath } from '../../src/worker.js';
-import { approveSignal, environmentQuery, environmentTaskQueue, environmentWorkflowId, statusQuery } from '../../src/workflows/messages.js';
+import {
+  approveSignal,
+  environmentQuery,
+  environmentTaskQueue,
+  environmentWorkflowId,
+  statusQuery,
+} from '../../src/workflows/messages.js';
 import type { ReleaseRequest, ReleaseStatus } from '../../src/workflows/types.js';
 import { exampleConfig, type ExampleConfig } from '../helpers/fixture.js';
 
@@ -29,7 +35,9 @@ beforeAll(async () => {
   } catch {
     /* installed */
   }
-  testEnv = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServer } } });
+  testEnv = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: testServer } },
+  });
 });
 
 afterAll(async () => {
@@ -44,13 +52,19 @@ afterEach(async () => {
 });
 
 /** Runs `body` with a worker on the time-skipping server, real activities and the real local target. */
-async function withWorker<T>(tweak: (c: ExampleConfig) => void, body: (taskQueue: string) => Promise<T>): Promise<T> {
+async function withWorker<T>(
+  tweak: (c: ExampleConfig) => void,
+  body: (taskQueue: string) => Promise<T>,
+): Promise<T> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-ts-'));
   homes.push(home);
   const ports = { staging: await freePort(), production: await freePort() };
   const raw = exampleConfig(ports, tweak);
   // Each test gets its own app, so its environment workflows are its own on the shared server.
-  const loaded = validateConfig({ ...raw, apps: { [appFor(home)]: raw.apps.hello } }, path.join(home, 'shipgate.yaml'));
+  const loaded = validateConfig(
+    { ...raw, apps: { [appFor(home)]: raw.apps.hello } },
+    path.join(home, 'shipgate.yaml'),
+  );
   const taskQueue = `ts-${path.basename(home)}`;
   const activities = createActivities({
     config: staticConfigSource(loaded),
@@ -63,7 +77,11 @@ async function withWorker<T>(tweak: (c: ExampleConfig) => void, body: (taskQueue
   const connection = testEnv.nativeConnection;
   const workers = [
     await Worker.create({ connection, taskQueue, workflowsPath: workflowsPath(), activities }),
-    ...(await Promise.all(['staging', 'production'].map((env) => Worker.create({ connection, taskQueue: environmentTaskQueue(env, taskQueue), activities })))),
+    ...(await Promise.all(
+      ['staging', 'production'].map((env) =>
+        Worker.create({ connection, taskQueue: environmentTaskQueue(env, taskQueue), activities }),
+      ),
+    )),
   ];
   const running = Promise.all(workers.map((w) => w.run()));
   try {
@@ -74,8 +92,19 @@ async function withWorker<T>(tweak: (c: ExampleConfig) => void, body: (taskQueue
   }
 }
 
-const appFor = (home: string) => `hello${path.basename(home).replace(/[^a-z0-9]/gi, '').toLowerCase()}`;
-const request = (app: string, version: string): ReleaseRequest => ({ app, version, commit: `c-${version}`, branch: 'main', actor: 'dave', via: 'cli' });
+const appFor = (home: string) =>
+  `hello${path
+    .basename(home)
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()}`;
+const request = (app: string, version: string): ReleaseRequest => ({
+  app,
+  version,
+  commit: `c-${version}`,
+  branch: 'main',
+  actor: 'dave',
+  via: 'cli',
+});
 
 async function startRelease(taskQueue: string, version: string) {
   const app = appFor(taskQueue.slice('ts-'.length));
@@ -125,7 +154,9 @@ describe('timer paths on the time-skipping server (real activities, real local t
         const approvedAt = Date.parse(waiting.approvals.given[1]!.at);
         const final = await finalStatus(handle);
         expect(final.state).toBe('succeeded');
-        expect(Date.parse(final.environments.production!.at!) - approvedAt).toBeGreaterThanOrEqual(6 * 3_600_000);
+        expect(Date.parse(final.environments.production!.at!) - approvedAt).toBeGreaterThanOrEqual(
+          6 * 3_600_000,
+        );
       },
     );
   });
@@ -136,7 +167,13 @@ describe('timer paths on the time-skipping server (real activities, real local t
       (c) => {
         // Opens at the top of the current UTC hour and lasts 3 h, so it is open right now.
         c.apps.hello.environments.production.windows = [
-          { name: 'change-freeze', kind: 'deny', schedule: `0 ${now.getUTCHours()} * * *`, duration: '3h', timezone: 'UTC' },
+          {
+            name: 'change-freeze',
+            kind: 'deny',
+            schedule: `0 ${now.getUTCHours()} * * *`,
+            duration: '3h',
+            timezone: 'UTC',
+          },
         ];
       },
       async (tq) => {
@@ -158,7 +195,13 @@ describe('timer paths on the time-skipping server (real activities, real local t
     await withWorker(
       (c) => {
         c.apps.hello.environments.production.windows = [
-          { name: 'nightly', kind: 'deny', schedule: `0 ${now.getUTCHours()} * * *`, duration: '2h', timezone: 'UTC' },
+          {
+            name: 'nightly',
+            kind: 'deny',
+            schedule: `0 ${now.getUTCHours()} * * *`,
+            duration: '2h',
+            timezone: 'UTC',
+          },
         ];
       },
       async (tq) => {
@@ -170,8 +213,14 @@ describe('timer paths on the time-skipping server (real activities, real local t
         const final = await finalStatus(handle);
         expect(final.state).toBe('succeeded');
         const app = appFor(tq.slice('ts-'.length));
-        const ledger = await testEnv.client.workflow.getHandle(environmentWorkflowId(app, 'production')).query(environmentQuery);
-        expect(ledger.ledger.at(-1)).toMatchObject({ version: '1.0.0', outcome: 'succeeded', approvers: ['alice', 'bob'] });
+        const ledger = await testEnv.client.workflow
+          .getHandle(environmentWorkflowId(app, 'production'))
+          .query(environmentQuery);
+        expect(ledger.ledger.at(-1)).toMatchObject({
+          version: '1.0.0',
+          outcome: 'succeeded',
+          approvers: ['alice', 'bob'],
+        });
       },
     );
   });
@@ -186,7 +235,9 @@ describe('timer paths on the time-skipping server (real activities, real local t
         const gate = await waitStage(handle, 'awaiting-approval');
         const final = await finalStatus(handle);
         expect(final.state).toBe('expired');
-        expect(Date.parse(final.endedAt!) - Date.parse(gate.environments.production!.at!)).toBeGreaterThanOrEqual(24 * 3_600_000);
+        expect(
+          Date.parse(final.endedAt!) - Date.parse(gate.environments.production!.at!),
+        ).toBeGreaterThanOrEqual(24 * 3_600_000);
         await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
       },
     );

@@ -14,9 +14,16 @@ export function registerApprove(program: Command, run: Runner) {
         const by = requireLogin(o.as);
         if (o.comment !== undefined) requireText(o.comment, '--comment');
         checkNames(ctx.explicitConfig(), app);
-        const result = await new ShipgateClient(await ctx.client()).approve(app, version, { by, via: 'cli', comment: o.comment });
+        const result = await new ShipgateClient(await ctx.client()).approve(app, version, {
+          by,
+          via: 'cli',
+          comment: o.comment,
+        });
         const tally = result.tally.map((t) => `${t.group} ${t.have}/${t.count}`).join(', ');
-        ctx.print(`Approved ${app} ${version} for ${result.environment} as ${by}. Tally: ${tally}${result.met ? ' — approvals complete' : ''}`, result);
+        ctx.print(
+          `Approved ${app} ${version} for ${result.environment} as ${by}. Tally: ${tally}${result.met ? ' — approvals complete' : ''}`,
+          result,
+        );
       }),
     );
 }

@@ -11,7 +11,11 @@ const DESCRIPTIONS: Record<Decision, string> = {
   override: 'break glass: let a release held by a window or freeze go ahead (never skips approvals)',
 };
 
-const DONE: Record<Decision, string> = { reject: 'Rejected', cancel: 'Cancelled', override: 'Overrode the window for' };
+const DONE: Record<Decision, string> = {
+  reject: 'Rejected',
+  cancel: 'Cancelled',
+  override: 'Overrode the window for',
+};
 
 /** reject, cancel and override take the same inputs: who, and a mandatory reason. */
 export function registerDecision(program: Command, run: Runner, decision: Decision) {
@@ -28,7 +32,10 @@ export function registerDecision(program: Command, run: Runner, decision: Decisi
         checkNames(ctx.explicitConfig(), app);
         const sg = new ShipgateClient(await ctx.client());
         const status = await sg[decision](app, version, { by, via: 'cli', reason });
-        ctx.print(`${DONE[decision]} ${app} ${version} as ${by}.\n${formatStatus(status)}`, statusJson(status));
+        ctx.print(
+          `${DONE[decision]} ${app} ${version} as ${by}.\n${formatStatus(status)}`,
+          statusJson(status),
+        );
       }),
     );
 }

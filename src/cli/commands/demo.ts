@@ -28,7 +28,10 @@ export function demoConfig(stagingPort: number, productionPort: number, now = ne
           staging: {
             branches: ['main'],
             target: { kind: 'local', port: stagingPort },
-            smoke: [{ path: '/smoke', status: 200 }, { path: '/version', json: { version: '{{version}}' } }],
+            smoke: [
+              { path: '/smoke', status: 200 },
+              { path: '/version', json: { version: '{{version}}' } },
+            ],
           },
           production: {
             after: 'staging',
@@ -37,9 +40,20 @@ export function demoConfig(stagingPort: number, productionPort: number, now = ne
             approvals: [{ group: 'team-leads', count: 2 }],
             approvalTimeout: '10m',
             waitTimer: '3s',
-            windows: [{ name: 'nightly-maintenance', kind: 'deny', schedule: `0 ${windowHour} * * *`, duration: '1h', timezone: 'UTC' }],
+            windows: [
+              {
+                name: 'nightly-maintenance',
+                kind: 'deny',
+                schedule: `0 ${windowHour} * * *`,
+                duration: '1h',
+                timezone: 'UTC',
+              },
+            ],
             windowOverride: { group: 'release-managers' },
-            smoke: [{ path: '/smoke', status: 200 }, { path: '/version', json: { version: '{{version}}' } }],
+            smoke: [
+              { path: '/smoke', status: 200 },
+              { path: '/version', json: { version: '{{version}}' } },
+            ],
           },
         },
       },
@@ -50,11 +64,14 @@ export function demoConfig(stagingPort: number, productionPort: number, now = ne
 export function registerDemo(program: Command, run: Runner) {
   program
     .command('demo')
-    .description('a narrated scenario on the embedded default: v1 through staging, approvals and production; v2; roll back to v1')
+    .description(
+      'a narrated scenario on the embedded default: v1 through staging, approvals and production; v2; roll back to v1',
+    )
     .action(() =>
       run(async (ctx) => {
         const started = Date.now();
-        const say = (text: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${text}\n`);
+        const say = (text: string) =>
+          process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${text}\n`);
         const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-demo-'));
         const [stagingPort, productionPort] = [await freePort(), await freePort()];
         const configFile = path.join(home, 'shipgate.yaml');
@@ -64,54 +81,91 @@ export function registerDemo(program: Command, run: Runner) {
         const server = await startDevServer({ home });
         const temporal = { ...ctx.temporal, address: server.address };
         const logger = createLogger('shipgate-demo', 'warn');
-        const worker = await createShipgateWorker({ config: createConfigSource(configFile), home, temporal, logger });
+        const worker = await createShipgateWorker({
+          config: createConfigSource(configFile),
+          home,
+          temporal,
+          logger,
+        });
         const running = worker.run();
         const { client, connection } = await connectClient(temporal);
         const sg = new ShipgateClient(client);
-        say(`Temporal UI: ${server.uiUrl}  (staging http://127.0.0.1:${stagingPort}, production http://127.0.0.1:${productionPort})`);
+        say(
+          `Temporal UI: ${server.uiUrl}  (staging http://127.0.0.1:${stagingPort}, production http://127.0.0.1:${productionPort})`,
+        );
         try {
           const ship = async (version: string, commit: string) => {
             say(`▶ dave pushes ${commit} to main: release hello ${version}`);
-            await sg.startRelease({ app: 'hello', version, commit, branch: 'main', actor: 'dave', via: 'cli' });
+            await sg.startRelease({
+              app: 'hello',
+              version,
+              commit,
+              branch: 'main',
+              actor: 'dave',
+              via: 'cli',
+            });
             let s = await sg.waitForRelease('hello', version, (st) => st.stage === 'awaiting-approval', {
               onChange: (st) => say(`  stage → ${st.stage}`),
             });
-            say(`  staging answers: ${await (await fetch(`http://127.0.0.1:${stagingPort}/version`)).text()}`);
+            say(
+              `  staging answers: ${await (await fetch(`http://127.0.0.1:${stagingPort}/version`)).text()}`,
+            );
             try {
               await sg.approve('hello', version, { by: 'dave', via: 'cli', comment: 'my own release' });
             } catch (err) {
               say(`  ✘ dave tries to approve his own release — refused: ${rootMessage(err)}`);
             }
             for (const lead of ['alice', 'bob']) {
-              const r = await sg.approve('hello', version, { by: lead, via: 'cli', comment: `looks good (${lead})` });
+              const r = await sg.approve('hello', version, {
+                by: lead,
+                via: 'cli',
+                comment: `looks good (${lead})`,
+              });
               say(`  ✔ ${lead} approves — team-leads ${r.tally[0]?.have}/${r.tally[0]?.count}`);
             }
             s = await sg.waitForRelease('hello', version, environmentDone('production'), {
               onChange: (st) => say(`  stage → ${st.stage}`),
             });
-            say(`  release ${version}: ${s.state}; production answers ${await (await fetch(`http://127.0.0.1:${productionPort}/version`)).text()}`);
+            say(
+              `  release ${version}: ${s.state}; production answers ${await (await fetch(`http://127.0.0.1:${productionPort}/version`)).text()}`,
+            );
             if (s.state !== 'succeeded') throw new Error(`release ${version} ended ${s.state}: ${s.reason}`);
           };
           await ship('1.0.0', 'c0ffee1');
           await ship('1.1.0', 'c0ffee2');
           say('▶ alice rolls production back to 1.0.0');
-          const accepted = await sg.rollback('hello', 'production', { to: '1.0.0', by: 'alice', via: 'cli', reason: 'demo: customers report slow checkout on 1.1.0', requestId: 'demo-rollback' });
+          const accepted = await sg.rollback('hello', 'production', {
+            to: '1.0.0',
+            by: 'alice',
+            via: 'cli',
+            reason: 'demo: customers report slow checkout on 1.1.0',
+            requestId: 'demo-rollback',
+          });
           const t0 = Date.now();
           const entry = await sg.waitForOperation('hello', 'production', accepted.opId, 50);
-          say(`  rollback ${entry.outcome} in ${Date.now() - t0} ms; production answers ${await (await fetch(`http://127.0.0.1:${productionPort}/version`)).text()}`);
+          say(
+            `  rollback ${entry.outcome} in ${Date.now() - t0} ms; production answers ${await (await fetch(`http://127.0.0.1:${productionPort}/version`)).text()}`,
+          );
 
           const history = historyRows((await sg.environmentState('hello', 'production'))?.ledger ?? []);
           process.stdout.write('\nProduction history (newest first):\n');
           for (const r of history) {
-            const what = r.action === 'rollback' ? `rollback ${r.fromVersion} → ${r.version}` : `deploy ${r.version}`;
-            process.stdout.write(`  ${r.at}  ${what.padEnd(24)} ${r.outcome.padEnd(10)} by ${r.actor}${r.approvers.length ? ` (approved by ${r.approvers.join(', ')})` : ''}${r.reason ? ` — ${r.reason}` : ''}\n`);
+            const what =
+              r.action === 'rollback' ? `rollback ${r.fromVersion} → ${r.version}` : `deploy ${r.version}`;
+            process.stdout.write(
+              `  ${r.at}  ${what.padEnd(24)} ${r.outcome.padEnd(10)} by ${r.actor}${r.approvers.length ? ` (approved by ${r.approvers.join(', ')})` : ''}${r.reason ? ` — ${r.reason}` : ''}\n`,
+            );
           }
           const audit = createJsonlAuditStore(path.join(home, 'audit', 'audit.jsonl'));
           const records = await audit.read();
           const chain = await audit.verify();
-          process.stdout.write(`\nAudit trail (${records.length} records, hash chain ${chain.ok ? 'intact' : `BROKEN at ${chain.brokenAt}`}):\n`);
+          process.stdout.write(
+            `\nAudit trail (${records.length} records, hash chain ${chain.ok ? 'intact' : `BROKEN at ${chain.brokenAt}`}):\n`,
+          );
           for (const r of records) {
-            process.stdout.write(`  #${String(r.seq).padStart(3)} ${r.at}  ${r.type.padEnd(20)} ${(r.env ?? '').padEnd(10)} ${(r.version ?? '').padEnd(6)} ${r.actor}${r.reason ? ` — ${r.reason}` : ''}\n`);
+            process.stdout.write(
+              `  #${String(r.seq).padStart(3)} ${r.at}  ${r.type.padEnd(20)} ${(r.env ?? '').padEnd(10)} ${(r.version ?? '').padEnd(6)} ${r.actor}${r.reason ? ` — ${r.reason}` : ''}\n`,
+            );
           }
           say(`Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
           return EXIT.ok;

@@ -9,24 +9,37 @@ import type { Runner } from '../context.js';
 export function registerDev(program: Command, run: Runner) {
   program
     .command('dev')
-    .description('the embedded default: Temporal dev server, a worker and the local targets; Ctrl-C stops all')
+    .description(
+      'the embedded default: Temporal dev server, a worker and the local targets; Ctrl-C stops all',
+    )
     .option('--port <n>', 'Temporal frontend port', '7233')
     .option('--ui-port <n>', 'Temporal UI port', '8233')
     .action((o: { port: string; uiPort: string }) =>
       run(async (ctx) => {
         const loaded = ctx.requireConfig();
         const logger = createLogger('shipgate-dev');
-        const server = await startDevServer({ home: ctx.home, port: Number(o.port), uiPort: Number(o.uiPort) });
+        const server = await startDevServer({
+          home: ctx.home,
+          port: Number(o.port),
+          uiPort: Number(o.uiPort),
+        });
         const temporal = { ...ctx.temporal, address: server.address };
         try {
-          const worker = await createShipgateWorker({ config: createConfigSource(loaded.file), home: ctx.home, temporal, logger });
+          const worker = await createShipgateWorker({
+            config: createConfigSource(loaded.file),
+            home: ctx.home,
+            temporal,
+            logger,
+          });
           ctx.print(
             [
               `shipgate dev is running (state in ${ctx.home})`,
               `  Temporal:    ${server.address}`,
               `  Temporal UI: ${server.uiUrl}`,
               ...Object.entries(loaded.config.apps).flatMap(([app, a]) =>
-                Object.entries(a.environments).map(([env, e]) => `  ${app}/${env}: http://127.0.0.1:${e.target.port} (after its first deploy)`),
+                Object.entries(a.environments).map(
+                  ([env, e]) => `  ${app}/${env}: http://127.0.0.1:${e.target.port} (after its first deploy)`,
+                ),
               ),
               'Press Ctrl-C to stop everything.',
             ].join('\n'),

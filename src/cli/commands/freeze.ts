@@ -7,7 +7,8 @@ const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}
 
 export function parseUntil(value: string | undefined, now = Date.now()): string {
   if (value === undefined) throw badInput('--until is required');
-  if (!ISO.test(value) || Number.isNaN(Date.parse(value))) throw badInput(`--until: "${value}" is not an ISO-8601 time`);
+  if (!ISO.test(value) || Number.isNaN(Date.parse(value)))
+    throw badInput(`--until: "${value}" is not an ISO-8601 time`);
   const at = Date.parse(value);
   if (at <= now) throw badInput(`--until: ${value} is in the past`);
   return new Date(at).toISOString();
@@ -26,7 +27,12 @@ export function registerFreeze(program: Command, run: Runner) {
         const by = requireLogin(o.as);
         const reason = requireText(o.reason, '--reason');
         checkNames(ctx.explicitConfig(), app, env);
-        const freeze = await new ShipgateClient(await ctx.client()).freeze(app, env, { by, via: 'cli', until, reason });
+        const freeze = await new ShipgateClient(await ctx.client()).freeze(app, env, {
+          by,
+          via: 'cli',
+          until,
+          reason,
+        });
         ctx.print(`Froze ${app}/${env} until ${freeze.until}: ${reason}`, freeze);
       }),
     );

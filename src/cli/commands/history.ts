@@ -15,9 +15,14 @@ export function registerHistory(program: Command, run: Runner) {
           if (rows.length === 0) return `Nothing deployed to ${app}/${env} yet.`;
           const lines = [`${app}/${env}${state?.current ? ` — serving ${state.current.version}` : ''}`];
           for (const r of rows) {
-            const what = r.action === 'rollback' ? `ROLLBACK ${r.fromVersion ?? '?'} → ${r.version}` : `deploy ${r.version}${r.fromVersion ? ` (from ${r.fromVersion})` : ''}`;
+            const what =
+              r.action === 'rollback'
+                ? `ROLLBACK ${r.fromVersion ?? '?'} → ${r.version}`
+                : `deploy ${r.version}${r.fromVersion ? ` (from ${r.fromVersion})` : ''}`;
             const who = r.approvers.length ? `${r.actor}, approved by ${r.approvers.join(', ')}` : r.actor;
-            lines.push(`  ${r.at}  ${what.padEnd(32)} ${r.outcome.padEnd(11)} by ${who}${r.reason ? `  — ${r.reason}` : ''}`);
+            lines.push(
+              `  ${r.at}  ${what.padEnd(32)} ${r.outcome.padEnd(11)} by ${who}${r.reason ? `  — ${r.reason}` : ''}`,
+            );
           }
           return lines.join('\n');
         }, rows);

@@ -21,14 +21,24 @@ export function registerRollback(program: Command, run: Runner) {
         const sg = new ShipgateClient(await ctx.client());
         let accepted;
         try {
-          accepted = await sg.rollback(app, env, { to: o.to, by, via: 'cli', reason, requestId: randomUUID() });
+          accepted = await sg.rollback(app, env, {
+            to: o.to,
+            by,
+            via: 'cli',
+            reason,
+            requestId: randomUUID(),
+          });
         } catch (err) {
-          if ((err as Error).name === 'WorkflowNotFoundError') throw refused(`cannot roll back ${app}/${env}: nothing has been deployed there`);
+          if ((err as Error).name === 'WorkflowNotFoundError')
+            throw refused(`cannot roll back ${app}/${env}: nothing has been deployed there`);
           throw err;
         }
         ctx.info(`Rolling back ${app}/${env} from ${accepted.from ?? 'nothing'} to ${accepted.to}`);
         if (!o.wait) {
-          ctx.print(`Rollback of ${app}/${env} to ${accepted.to} queued (operation ${accepted.opId}).`, accepted);
+          ctx.print(
+            `Rollback of ${app}/${env} to ${accepted.to} queued (operation ${accepted.opId}).`,
+            accepted,
+          );
           return;
         }
         const entry = await sg.waitForOperation(app, env, accepted.opId);

@@ -16,7 +16,8 @@ export function registerStatus(program: Command, run: Runner) {
           const s = await new ShipgateClient(await ctx.client()).status(app, version);
           ctx.print(formatStatus(s), statusJson(s));
         } catch (err) {
-          if ((err as Error).name === 'WorkflowNotFoundError') throw refused(`no release ${app} ${version} found`);
+          if ((err as Error).name === 'WorkflowNotFoundError')
+            throw refused(`no release ${app} ${version} found`);
           throw err;
         }
       }),

@@ -8,7 +8,10 @@ export function registerWorker(program: Command, run: Runner) {
   program
     .command('worker')
     .description('run a worker: workflows plus the deploy activities of the chosen environments')
-    .option('--environments <list>', 'comma-separated environments whose deploys this worker runs (default: all)')
+    .option(
+      '--environments <list>',
+      'comma-separated environments whose deploys this worker runs (default: all)',
+    )
     .action((o: { environments?: string }) =>
       run(async (ctx) => {
         const loaded = ctx.requireConfig();
@@ -17,10 +20,16 @@ export function registerWorker(program: Command, run: Runner) {
           config: createConfigSource(loaded.file),
           home: ctx.home,
           temporal: ctx.temporal,
-          environments: o.environments?.split(',').map((s) => s.trim()).filter(Boolean),
+          environments: o.environments
+            ?.split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
           logger,
         });
-        logger.info({ address: ctx.temporal.address, environments: worker.environments, home: ctx.home }, 'worker running');
+        logger.info(
+          { address: ctx.temporal.address, environments: worker.environments, home: ctx.home },
+          'worker running',
+        );
         await worker.run();
       }),
     );
