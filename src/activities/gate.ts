@@ -3,10 +3,12 @@ import type { ConfigSource } from '../config/source.js';
 import { evaluateWindows, type Freeze } from '../policy/windows.js';
 import type { GateVerdict } from '../workflows/types.js';
 import { readEnvironment } from './environment-client.js';
+import { checkExternalGate, type ExternalGate } from './external-gate.js';
 
 /**
- * The deploy gate, read live: the worker's current config for windows, the environment's freezes. Fails closed:
- * an unreadable config blocks the deploy with a reason instead of letting it through.
+ * The deploy gate, read live: the worker's current config for windows and external gates, the environment's
+ * freezes. Fails closed: an unreadable config blocks the deploy with a reason instead of letting it through.
+ * An override passes windows and freezes, never external gates.
  */
 export function createGateActivities(config: ConfigSource, client: Client) {
   return {
@@ -19,19 +21,42 @@ export function createGateActivities(config: ConfigSource, client: Client) {
     }): Promise<GateVerdict> {
       const at = input.at ? new Date(input.at) : new Date();
       let windows;
+      let gates: ExternalGate[];
       try {
         const env = config.get().config.apps[input.app]?.environments[input.env];
         if (!env) throw new Error(`${input.app}/${input.env} is no longer in the config`);
         windows = env.windows;
+        gates = env.gates;
       } catch (err) {
         const reason = `config unreadable, holding deploys: ${(err as Error).message}`;
         return { allowed: false, blockedBy: 'config', until: null, reason, kind: 'gate' };
       }
-      if (input.overridden)
-        return { allowed: true, blockedBy: null, until: null, reason: 'overridden', kind: null };
-      const freezes = input.freezes ?? (await readEnvironment(client, input.app, input.env))?.freezes ?? [];
-      const verdict = evaluateWindows(windows, freezes, at);
-      return { ...verdict, kind: verdict.allowed ? null : 'window' };
+      if (!input.overridden) {
+        const freezes = input.freezes ?? (await readEnvironment(client, input.app, input.env))?.freezes ?? [];
+        const verdict = evaluateWindows(windows, freezes, at);
+        if (!verdict.allowed) return { ...verdict, kind: 'window' };
+      }
+      for (const gate of gates) {
+        const problem = await checkExternalGate(gate);
+        if (problem) {
+          const until = new Date(at.getTime() + gate.interval).toISOString();
+          return {
+            allowed: false,
+            blockedBy: `gate ${gate.name}`,
+            until,
+            reason: problem,
+            kind: 'gate',
+            gateTimeoutMs: gate.timeout,
+          };
+        }
+      }
+      return {
+        allowed: true,
+        blockedBy: null,
+        until: null,
+        reason: input.overridden ? 'overridden' : 'no window, freeze or gate blocks',
+        kind: null,
+      };
     },
   };
 }

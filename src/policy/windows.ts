@@ -89,7 +89,7 @@ export interface WindowVerdict {
 const DAY_MS = 86_400_000;
 /** How far ahead `until` is searched. */
 export const WINDOW_HORIZON_MS = 366 * DAY_MS;
-/** Work cap per evaluation (see Context); roughly 40 ms. See "until" above. */
+/** Work cap per evaluation (see Context): 200 croner calls, roughly 20-80 ms. See "until" above. */
 const WORK_BUDGET = 8_000;
 
 /** The `blockedBy` name of a freeze. */
@@ -138,18 +138,80 @@ function utcOffset(timeZone: string, t: number): number {
   return wall - wholeSeconds;
 }
 
+/**
+ * Offsets at every UTC midnight, and the exact instants of the changes found between two of them, cached
+ * per zone: `Intl` is the slow part, and the same days get asked about again and again.
+ */
+const dayOffsets = new Map<string, Map<number, number>>();
+const changeInstants = new Map<string, Map<number, number>>();
+
+function offsetAtDay(timeZone: string, dayIndex: number, ctx: Context): number {
+  let m = dayOffsets.get(timeZone);
+  if (!m || m.size > 100_000) dayOffsets.set(timeZone, (m = new Map()));
+  let off = m.get(dayIndex);
+  if (off === undefined) {
+    ctx.budget--;
+    m.set(dayIndex, (off = utcOffset(timeZone, dayIndex * DAY_MS)));
+  }
+  return off;
+}
+
+/**
+ * The first instant after `from` at which the offset of `timeZone` is no longer `off`, if that happens by
+ * `to` (or soon after); null if the offset holds throughout (from, to]. Assumes a zone never changes its
+ * offset twice within 24 hours (true of tzdb).
+ */
+function findOffsetChange(timeZone: string, off: number, from: number, to: number, ctx: Context): number | null {
+  for (let i = Math.floor(from / DAY_MS) + 1; (i - 1) * DAY_MS <= to; i++) {
+    if (offsetAtDay(timeZone, i, ctx) === off) continue;
+    let m = changeInstants.get(timeZone);
+    if (!m || m.size > 10_000) changeInstants.set(timeZone, (m = new Map()));
+    let change = m.get(i);
+    if (change === undefined) {
+      // Bisect between the two midnights; the offset before the change is the one at the earlier midnight.
+      const before = offsetAtDay(timeZone, i - 1, ctx);
+      let a = (i - 1) * DAY_MS;
+      let b = i * DAY_MS;
+      while (b - a > 1) {
+        const mid = Math.floor((a + b) / 2);
+        ctx.budget--;
+        if (utcOffset(timeZone, mid) === before) a = mid;
+        else b = mid;
+      }
+      m.set(i, (change = b));
+    }
+    if (change > from) return change;
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Schedules
+
+/**
+ * Plain day-of-month / month / day-of-week matching, read from croner's parsed pattern. As in croner (and Vixie
+ * cron), day-of-month and day-of-week combine with OR when both are restricted, unless `+` asks for AND.
+ */
+interface DayRule {
+  dom: boolean[]; // index 0 = the 1st
+  month: boolean[]; // index 0 = January
+  dow: boolean[]; // index 0 = Sunday
+  and: boolean;
+}
+
+function dayMatchesRule(r: DayRule, dayWall: number): boolean {
+  const d = new Date(dayWall);
+  const dom = r.dom[d.getUTCDate() - 1]!;
+  const dow = r.dow[d.getUTCDay()]!;
+  return r.month[d.getUTCMonth()]! && (r.and ? dom && dow : dom || dow);
+}
 
 interface Schedule {
   cron: Cron;
   /** Sorted times of day (ms after local midnight) at which the schedule fires on a day it matches. */
   tods: number[];
-  /**
-   * For schedules whose days depend on the weekday only (day-of-month, month and year wildcards, no `L`, `W`
-   * or `#`): which weekdays (0 = Sunday) match. Null otherwise: then only croner knows which days match.
-   */
-  weekdays: boolean[] | null;
+  /** Which local days match, for schedules without `L`, `W`, `#` or a year field; null: only croner knows. */
+  days: DayRule | null;
   /** runEnd by duration: runEnd[i] is the last j >= i such that tods[i..j] are each at most `duration` apart. */
   runs: Map<number, Int32Array>;
 }
@@ -173,16 +235,22 @@ function scheduleFor(expr: string, timeZone: string): Schedule {
     }
     // croner stores a plain day-of-week as 63 ("every occurrence in the month"); other values mean `#`/`L`.
     const ALL_OCCURRENCES = 63;
-    const simple =
-      p.starDOM &&
+    const plain =
       p.starYear &&
       !p.lastDayOfMonth &&
       !p.lastWeekday &&
-      p.month.every((v) => v) &&
       !p.nearestWeekdays.some((v) => v) &&
+      p.day.every((v) => v === 0 || v === 1) &&
       p.dayOfWeek.slice(0, 7).every((v) => v === 0 || v === ALL_OCCURRENCES);
-    const weekdays = simple ? p.dayOfWeek.slice(0, 7).map((v) => v === ALL_OCCURRENCES) : null;
-    s = { cron, tods, weekdays, runs: new Map() };
+    const days: DayRule | null = plain
+      ? {
+          dom: p.day.slice(0, 31).map((v) => v === 1),
+          month: p.month.slice(0, 12).map((v) => v === 1),
+          dow: p.dayOfWeek.slice(0, 7).map((v) => v === ALL_OCCURRENCES),
+          and: p.starDOM || p.starDOW || p.useAndLogic,
+        }
+      : null;
+    s = { cron, tods, days, runs: new Map() };
     schedules.set(key, s);
   }
   return s;
@@ -240,7 +308,7 @@ interface Context {
   horizon: number;
   budget: number;
 }
-const CRONER_COST = 16;
+const CRONER_COST = 40;
 
 interface Track {
   readonly label: string;
@@ -270,14 +338,12 @@ class FreezeTrack implements Track {
   }
 }
 
-/** Weekday (0 = Sunday) of a local midnight expressed as wall-clock ms (1970-01-01 was a Thursday). */
-function weekday(dayWall: number): number {
-  return (((Math.floor(dayWall / DAY_MS) + 4) % 7) + 7) % 7;
-}
+/** How many days ahead the arithmetic looks for the next matching day before leaving it to croner. */
+const DAY_SCAN = 62;
 
 /**
  * A stretch of time starting at a fire time `from` (learnt from croner), with one UTC offset throughout,
- * and within `from`'s local day unless the schedule's days depend on the weekday only. On it the schedule
+ * and within `from`'s local day unless the schedule has a {@link DayRule}. On it the schedule
  * fires exactly at the times of day in `tods` of each matching day, so fire times are plain arithmetic.
  * Fixed-time DST exceptions cannot occur inside: a gap or a repeated hour needs an offset change, and a
  * fire time just after an offset change that croner moved out of a gap is `from` itself.
@@ -300,29 +366,15 @@ class Segment {
   ) {
     this.verified = from;
     this.fromDay = Math.floor((from + off) / DAY_MS) * DAY_MS;
-    this.maxEnd = s.weekdays ? Infinity : this.fromDay + DAY_MS - off;
+    this.maxEnd = s.days ? Infinity : this.fromDay + DAY_MS - off;
   }
 
   /** The end (exclusive) of the segment, or `bound` if the segment reaches past it. */
   endBefore(bound: number): number {
     const cap = Math.min(bound, this.maxEnd);
-    while (this.change === null && this.verified < cap) {
-      // Sample a day at a time (offsets never change twice within 24 h), then bisect to the exact instant.
-      const next = this.verified + DAY_MS;
-      this.ctx.budget--;
-      if (utcOffset(this.tz, next) !== this.off) {
-        let a = this.verified;
-        let b = next;
-        while (b - a > 1) {
-          const mid = Math.floor((a + b) / 2);
-          this.ctx.budget--;
-          if (utcOffset(this.tz, mid) === this.off) a = mid;
-          else b = mid;
-        }
-        this.change = b;
-      } else {
-        this.verified = next;
-      }
+    if (this.change === null && this.verified < cap) {
+      this.change = findOffsetChange(this.tz, this.off, this.verified, cap, this.ctx);
+      if (this.change === null) this.verified = cap;
     }
     return Math.min(cap, this.change ?? Infinity);
   }
@@ -333,7 +385,7 @@ class Segment {
 
   /** Whether the local day starting at wall-clock `dayWall` matches (only meaningful inside the segment). */
   dayMatches(dayWall: number): boolean {
-    return this.s.weekdays ? this.s.weekdays[weekday(dayWall)]! : dayWall === this.fromDay;
+    return this.s.days ? dayMatchesRule(this.s.days, dayWall) : dayWall === this.fromDay;
   }
 
   /** The first scheduled wall time after `wall` on matching days (ignoring the segment's end), or null. */
@@ -342,22 +394,32 @@ class Segment {
     const day = Math.floor(wall / DAY_MS) * DAY_MS;
     const k = floorIndex(tods, wall - day) + 1;
     if (k < tods.length && this.dayMatches(day)) return day + tods[k]!;
-    if (!this.s.weekdays) return null;
-    for (let i = 1; i <= 7; i++) if (this.dayMatches(day + i * DAY_MS)) return day + i * DAY_MS + tods[0]!;
+    if (!this.s.days) return null;
+    for (let i = 1; i <= DAY_SCAN; i++)
+      if (this.dayMatches(day + i * DAY_MS)) return day + i * DAY_MS + tods[0]!;
     return null;
   }
 
-  /** The last scheduled wall time at or before `wall` on matching days, or -Infinity. */
-  latestWall(wall: number): number {
+  /**
+   * The last scheduled wall time in (lowerWall, wall] on matching days, or -Infinity. Looks no further back
+   * than `from`'s day (`from` itself is a fire time, so callers fall back on it).
+   */
+  latestWall(wall: number, lowerWall: number): number {
     const { tods } = this.s;
     const day = Math.floor(wall / DAY_MS) * DAY_MS;
     const k = floorIndex(tods, wall - day);
-    if (k >= 0 && this.dayMatches(day)) return day + tods[k]!;
-    if (!this.s.weekdays) return -Infinity;
-    for (let i = 1; i <= 7; i++) {
-      if (this.dayMatches(day - i * DAY_MS)) return day - i * DAY_MS + tods[tods.length - 1]!;
+    let found = -Infinity;
+    if (k >= 0 && this.dayMatches(day)) {
+      found = day + tods[k]!;
+    } else if (this.s.days) {
+      for (let d = day - DAY_MS; d >= this.fromDay && d + DAY_MS > lowerWall; d -= DAY_MS) {
+        if (this.dayMatches(d)) {
+          found = d + tods[tods.length - 1]!;
+          break;
+        }
+      }
     }
-    return -Infinity;
+    return found > lowerWall ? found : -Infinity;
   }
 }
 
@@ -392,13 +454,18 @@ class WindowTrack implements Track {
     this.seg = new Segment(f, utcOffset(this.window.timezone, f), this.s, this.window.timezone, this.ctx);
   }
 
-  private latestFireAtOrBefore(t: number): number | null {
+  /** The latest fire time whose occurrence covers `t` (the latest fire in (t - duration, t]), or null. */
+  private coveringFire(t: number): number | null {
     const seg = this.seg;
-    if (seg?.contains(t)) return Math.max(seg.from, seg.latestWall(t + seg.off) - seg.off);
-    this.ctx.budget -= CRONER_COST;
-    const f = latestFire(this.s, t);
-    if (f !== null) this.enter(f);
-    return f;
+    let f: number | null;
+    if (seg?.contains(t)) {
+      f = Math.max(seg.from, seg.latestWall(t + seg.off, t - this.d + seg.off) - seg.off);
+    } else {
+      this.ctx.budget -= CRONER_COST;
+      f = latestFire(this.s, t);
+      if (f !== null) this.enter(f);
+    }
+    return f !== null && f + this.d > t ? f : null;
   }
 
   private nextFireAfter(t: number): number | null {
@@ -416,8 +483,8 @@ class WindowTrack implements Track {
   coverEnd(t: number): number | null {
     if (t >= this.coveredFrom && t < this.coveredTo) return this.coveredTo;
     if (t >= this.gapFrom && t < this.gapTo) return null;
-    const f = this.latestFireAtOrBefore(t);
-    if (f === null || f + this.d <= t) return null;
+    const f = this.coveringFire(t);
+    if (f === null) return null;
     const end = this.blockEnd(f);
     this.coveredFrom = t;
     this.coveredTo = end;
@@ -454,7 +521,7 @@ class WindowTrack implements Track {
    */
   private jump(last: number): number {
     const seg = this.seg;
-    const { tods, weekdays } = this.s;
+    const { tods, days } = this.s;
     const n = tods.length;
     if (!seg || n === 0 || !seg.contains(last)) return last;
     const off = seg.off;
@@ -465,11 +532,14 @@ class WindowTrack implements Track {
     let endWall: number;
     for (;;) {
       endWall = day + tods[endIdx]!;
-      if (endIdx < n - 1 || !weekdays || endWall - off > this.ctx.horizon) break;
-      // The chain reached the day's last fire: does it carry on into the next matching day?
+      if (endIdx < n - 1 || !days || endWall - off > this.ctx.horizon) break;
+      // The chain reached the day's last fire: does it carry on into the next matching day, close enough?
       let next = -1;
-      for (let i = 1; i <= 7 && next < 0; i++) if (seg.dayMatches(day + i * DAY_MS)) next = day + i * DAY_MS;
-      if (next < 0 || next + tods[0]! - endWall > this.d || !seg.contains(next + tods[0]! - off)) break;
+      for (let d = day + DAY_MS; next < 0 && d + tods[0]! - endWall <= this.d; d += DAY_MS) {
+        this.ctx.budget--;
+        if (seg.dayMatches(d)) next = d;
+      }
+      if (next < 0 || !seg.contains(next + tods[0]! - off)) break;
       this.ctx.budget--;
       day = next;
       endIdx = this.runEnd[0]!;
@@ -477,7 +547,7 @@ class WindowTrack implements Track {
     if (seg.contains(endWall - off)) return Math.max(last, endWall - off);
     // The segment ends first: stop at its last fire (the chain reaches it).
     const end = seg.endBefore(endWall - off);
-    return Math.max(last, seg.latestWall(end - 1 + off) - off);
+    return Math.max(last, seg.latestWall(end - 1 + off, last + off - 1) - off);
   }
 }
 

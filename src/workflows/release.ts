@@ -278,6 +278,13 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
   setHandler(
     overrideUpdate,
     (input) => {
+      if (status.stage === 'awaiting-gate') {
+        return refuse(
+          input,
+          'override',
+          `cannot override ${request.app} ${request.version}: it waits for ${status.blockedBy}, an external gate, which an override never skips`,
+        );
+      }
       if (status.state !== 'running' || waiting !== 'window' || gateEnv === null) {
         const what =
           waiting === 'approval'
@@ -430,6 +437,7 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
 
     for (let attempt = 1; ; attempt++) {
       // Windows, freezes and gates are read live, right before the deploy is handed to the environment.
+      let gateSince: number | null = null;
       for (;;) {
         const verdict = await evaluateDeployGate({
           app: request.app,
@@ -439,6 +447,15 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
           at: now(),
         });
         if (verdict.allowed) break;
+        if (verdict.kind === 'gate') {
+          gateSince ??= Date.now();
+          if (verdict.gateTimeoutMs !== undefined && Date.now() - gateSince >= verdict.gateTimeoutMs) {
+            return end(
+              'failed',
+              `${verdict.reason}; gave up after waiting ${Math.round(verdict.gateTimeoutMs / 60_000)} min`,
+            );
+          }
+        } else gateSince = null;
         waiting = 'window';
         status.blockedBy = verdict.blockedBy;
         status.blockedUntil = verdict.until;

@@ -224,4 +224,6 @@ export interface DeployReport {
 
 export interface GateVerdict extends WindowVerdict {
   kind: 'window' | 'gate' | null;
+  /** For an external gate: how long a release may wait on it before it fails. */
+  gateTimeoutMs?: number;
 }

@@ -107,7 +107,17 @@ const dowField = fc.oneof(
       .map((v) => v.sort((a, b) => a - b).join(',')),
   },
 );
-const schedule = fc.tuple(minuteField, hourField, dowField).map(([m, h, dow]) => `${m} ${h} * * ${dow}`);
+const domField = fc.oneof(
+  { weight: 6, arbitrary: fc.constant('*') },
+  { weight: 1, arbitrary: fc.constantFrom('1', '13', '1-15', '28-31', '1,15', '31', '29', '*/2') },
+);
+const monthField = fc.oneof(
+  { weight: 6, arbitrary: fc.constant('*') },
+  { weight: 1, arbitrary: fc.constantFrom('3', '10-12', '1,4,7,10', '2', '3,11') },
+);
+const schedule = fc
+  .tuple(minuteField, hourField, domField, monthField, dowField)
+  .map(([m, h, dom, month, dow]) => `${m} ${h} ${dom} ${month} ${dow}`);
 const duration = fc.oneof(
   int(1, 30 * 60).map((m) => m * MINUTE),
   int(MINUTE, 30 * HOUR),
