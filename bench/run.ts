@@ -17,7 +17,7 @@ import { checkBuild, Cleanup } from './lib/stack.js';
 import { ms, table, type ResultRow } from './lib/stats.js';
 
 const BENCHES = ['release', 'rollback', 'memory'] as const;
-/** Hard stop for the whole run, cleanup included; a normal run takes about three minutes. */
+/** Hard stop for the whole run, cleanup included; a normal run takes three to five minutes on 2 cores. */
 const WATCHDOG_MS = 10 * 60_000;
 
 const { values } = parseArgs({

@@ -90,6 +90,8 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
         Worker.create({
           ...base,
           taskQueue: environmentTaskQueue(env, taskQueue),
+          // Cancellation reaches an activity only through a heartbeat reply; keep that under a second.
+          maxHeartbeatThrottleInterval: '500ms',
           maxConcurrentActivityTaskExecutions: 20,
         }),
       ),

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { CheckSpec, VerifySpec } from '../workflows/types.js';
+import type { DeploymentTarget } from '../targets/types.js';
 
 /** Replaces {{version}} in expected JSON values, so one check works for every release. */
 function expand(value: unknown, version: string): unknown {
@@ -60,6 +61,8 @@ export async function verify(
   version: string,
   spec: VerifySpec,
   heartbeat: (d: string) => void,
+  /** Says why the version's process is not alive, or null when it is; a dead process fails at once. */
+  alive: () => Promise<string | null> = async () => null,
 ): Promise<{ ok: boolean; detail: string }> {
   const round = async () => {
     if (spec.checks.length === 0) {
@@ -80,6 +83,8 @@ export async function verify(
   let failures = 0;
   let rounds = 0;
   for (;;) {
+    const dead = await alive();
+    if (dead) return { ok: false, detail: dead };
     const problem = await round();
     rounds++;
     if (problem) {
@@ -92,7 +97,14 @@ export async function verify(
   }
 }
 
-export function createCheckActivities() {
+export function createCheckActivities(target?: DeploymentTarget) {
+  const alive = (app: string, env: string, version: string) => async () => {
+    const status = await target?.status(app, env);
+    if (!status) return null;
+    const procs = status.processes.filter((p) => p.version === version);
+    if (procs.length === 0 || procs.some((p) => p.alive)) return null;
+    return `the process of ${version} exited during verification`;
+  };
   return {
     async verifyVersion(input: {
       app: string;
@@ -102,7 +114,17 @@ export function createCheckActivities() {
       verify: VerifySpec;
     }) {
       const ctx = Context.current();
-      return verify(input.port, input.version, input.verify, (d) => ctx.heartbeat(d));
+      // A rollback that preempts this deploy cancels the activity; stop verifying at once.
+      return Promise.race([
+        verify(
+          input.port,
+          input.version,
+          input.verify,
+          (d) => ctx.heartbeat(d),
+          alive(input.app, input.env, input.version),
+        ),
+        ctx.cancelled,
+      ]);
     },
   };
 }

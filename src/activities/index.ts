@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { AuditInput, AuditStore } from '../audit/types.js';
 import type { ConfigSource } from '../config/source.js';
@@ -26,7 +27,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createPlanActivities(deps.config),
     ...createBuildActivities(deps.home),
-    ...createCheckActivities(),
+    ...createCheckActivities(deps.target),
     ...createEnvironmentClientActivities(deps.client, deps.taskQueue),
     ...createGateActivities(deps.config, deps.client),
     ...createSupersedeActivities(deps.client),
@@ -38,9 +39,17 @@ export function createActivities(deps: ActivityDeps) {
           progress: (m) => ctx.heartbeat(m),
           signal: ctx.cancellationSignal,
         });
+      } catch (err) {
+        // The target has put the previous route back; report a cancellation, not a failure.
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`activation of ${req.version} was preempted`);
+        throw err;
       } finally {
         clearInterval(beat);
       }
+    },
+    /** Stops warm versions whose keepPrevious has passed. */
+    async reapWarmVersions(input: { app: string; env: string }) {
+      await deps.target.reap(input.app, input.env);
     },
     async recordAudit(records: AuditInput[]) {
       return deps.audit.append(records);

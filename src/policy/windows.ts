@@ -29,14 +29,18 @@
  *
  * The first instant after `at` at which `allowed` changes (a change of `blockedBy` alone does not count), so a
  * chain of back-to-back or overlapping occurrences, of one window or several, is skipped through. `null` when
- * `allowed` does not change within 366 days of `at`. Evaluation is lazy: occurrences are walked with croner's
- * `nextRun`/`previousRuns`, and runs of occurrences that provably chain (gaps between consecutive fire times
- * no longer than the duration, on a stretch of wall-clock time with a constant UTC offset) are jumped over
- * arithmetically, so even `* * * * *` with a one-minute duration (always blocked) needs only a handful of
- * croner calls. As a safety net for pathological combinations, the number of croner calls per evaluation is
- * capped; if the cap is hit, `until` is the furthest instant up to which the verdict was proven unchanged
- * (earlier than the real change, never later: re-evaluating then is always safe), and `reason` says so.
- * `allowed` and `blockedBy` are always exact.
+ * `allowed` does not change within 366 days of `at`.
+ *
+ * Evaluation is lazy: occurrences are found with croner's `nextRun`/`previousRuns` (croner is the authority
+ * on which instants fire). Between two croner answers, on a stretch with one UTC offset, fire times follow
+ * from the times of day and the plain day rules croner parsed (`CronPattern`), so runs of occurrences that
+ * chain (each fire at most `duration` after the previous one) are jumped over arithmetically; any DST change
+ * hands control back to croner. So `* * * * *` with a one-minute duration (always blocked) takes a few
+ * milliseconds, not half a million croner calls. As a safety net for pathological combinations (say, allow
+ * and deny windows that interleave every minute for a year) the work per evaluation is capped (about 200
+ * croner calls' worth, counted deterministically). If the cap is hit, `until` is the furthest instant up to
+ * which the verdict was proven unchanged: earlier than the real change, never later, so re-evaluating then
+ * is always safe; `reason` says so. `allowed` and `blockedBy` are always exact.
  *
  * ## Daylight-saving time (croner 11 semantics, verified against a minute-by-minute reference in tests)
  *
@@ -89,7 +93,7 @@ export interface WindowVerdict {
 const DAY_MS = 86_400_000;
 /** How far ahead `until` is searched. */
 export const WINDOW_HORIZON_MS = 366 * DAY_MS;
-/** Work cap per evaluation (see Context): 200 croner calls, roughly 20-80 ms. See "until" above. */
+/** Work cap per evaluation (see Context): 200 croner calls' worth, some tens of ms. See "until" above. */
 const WORK_BUDGET = 8_000;
 
 /** The `blockedBy` name of a freeze. */
@@ -145,14 +149,11 @@ function utcOffset(timeZone: string, t: number): number {
 const dayOffsets = new Map<string, Map<number, number>>();
 const changeInstants = new Map<string, Map<number, number>>();
 
-function offsetAtDay(timeZone: string, dayIndex: number, ctx: Context): number {
+function offsetAtDay(timeZone: string, dayIndex: number): number {
   let m = dayOffsets.get(timeZone);
   if (!m || m.size > 100_000) dayOffsets.set(timeZone, (m = new Map()));
   let off = m.get(dayIndex);
-  if (off === undefined) {
-    ctx.budget--;
-    m.set(dayIndex, (off = utcOffset(timeZone, dayIndex * DAY_MS)));
-  }
+  if (off === undefined) m.set(dayIndex, (off = utcOffset(timeZone, dayIndex * DAY_MS)));
   return off;
 }
 
@@ -161,25 +162,32 @@ function offsetAtDay(timeZone: string, dayIndex: number, ctx: Context): number {
  * `to` (or soon after); null if the offset holds throughout (from, to]. Assumes a zone never changes its
  * offset twice within 24 hours (true of tzdb).
  */
-function findOffsetChange(timeZone: string, off: number, from: number, to: number, ctx: Context): number | null {
+function findOffsetChange(
+  timeZone: string,
+  off: number,
+  from: number,
+  to: number,
+  ctx: Context,
+): number | null {
   for (let i = Math.floor(from / DAY_MS) + 1; (i - 1) * DAY_MS <= to; i++) {
-    if (offsetAtDay(timeZone, i, ctx) === off) continue;
+    ctx.budget--; // charged whether cached or not, so that results never depend on the cache
+    if (offsetAtDay(timeZone, i) === off) continue;
     let m = changeInstants.get(timeZone);
     if (!m || m.size > 10_000) changeInstants.set(timeZone, (m = new Map()));
     let change = m.get(i);
     if (change === undefined) {
       // Bisect between the two midnights; the offset before the change is the one at the earlier midnight.
-      const before = offsetAtDay(timeZone, i - 1, ctx);
+      const before = offsetAtDay(timeZone, i - 1);
       let a = (i - 1) * DAY_MS;
       let b = i * DAY_MS;
       while (b - a > 1) {
         const mid = Math.floor((a + b) / 2);
-        ctx.budget--;
         if (utcOffset(timeZone, mid) === before) a = mid;
         else b = mid;
       }
       m.set(i, (change = b));
     }
+    ctx.budget -= 30;
     if (change > from) return change;
   }
   return null;

@@ -3,8 +3,12 @@
  * state, keeps the ledger and the freezes, and continues-as-new to keep its history bounded.
  */
 import {
+  ActivityCancellationType,
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  patched,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
@@ -50,11 +54,17 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   const { app, env } = input;
   const info = workflowInfo();
   const now = () => new Date().toISOString();
+  const reapActs = proxyActivities<Activities>({
+    taskQueue: environmentTaskQueue(env, info.taskQueue),
+    startToCloseTimeout: '1m',
+  });
   const targetActs = proxyActivities<Activities>({
     taskQueue: environmentTaskQueue(env, info.taskQueue),
     startToCloseTimeout: '30m',
     // Short heartbeats: work a killed worker left behind is retried within seconds.
     heartbeatTimeout: '10s',
+    // A preempted deploy waits until the target has put the previous route back, so nothing is half-switched.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       initialInterval: '1s',
       maximumInterval: '10s',
@@ -69,6 +79,9 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   let freezes: Freeze[] = input.carried?.freezes ?? [];
   let ledgerSize = input.carried?.ledgerSize ?? 200;
   let running: EnvOp | null = null;
+  let deployScope: CancellationScope | null = null;
+  let preemptedBy: string | null = null;
+  let reapAt: number | null = input.carried?.reapAt ?? null;
   const known = new Set<string>([...ledger.map((e) => e.opId), ...queue.map((o) => o.opId)]);
   const resend: DeployOp[] = [];
 
@@ -152,8 +165,27 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
         );
       }
       // A rollback queued behind another one targets what that one leaves serving.
+      if (policy.policy.rollbackDuringWindows === 'deny') {
+        const verdict = await evaluateDeployGate({
+          app,
+          env,
+          overridden: false,
+          freezes: activeFreezes(),
+          at: now(),
+        });
+        if (!verdict.allowed) {
+          return refuse(
+            req.by,
+            req.via,
+            'rollback',
+            `rollbacks of ${app}/${env} are held while ${verdict.blockedBy} blocks deploys (rollbackDuringWindows: deny)`,
+          );
+        }
+      }
       const pendingRollback = [...queue].reverse().find((o): o is RollbackOp => o.kind === 'rollback');
-      const effectiveCurrent = pendingRollback?.to ?? current?.version ?? null;
+      // A deploy in flight counts as current: rolling back means getting off it.
+      const inFlight = running?.kind === 'deploy' ? running.version : null;
+      const effectiveCurrent = pendingRollback?.to ?? inFlight ?? current?.version ?? null;
       const choice = chooseRollbackTarget(ledger, effectiveCurrent, req.to);
       if (!choice.ok) {
         const list = choice.candidates.length
@@ -181,6 +213,16 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       const firstDeploy = queue.findIndex((o) => o.kind === 'deploy');
       const position = firstDeploy === -1 ? queue.length : firstDeploy;
       queue.splice(position, 0, op);
+      if (deployScope && running?.kind === 'deploy') {
+        preemptedBy = `a rollback to ${choice.to} requested by ${req.by}`;
+        audit('deploy-preempt-requested', {
+          actor: req.by,
+          via: req.via,
+          reason: req.reason,
+          version: running.version,
+        });
+        deployScope.cancel();
+      }
       audit('rollback-requested', {
         actor: req.by,
         via: req.via,
@@ -302,9 +344,11 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
         keepPreviousMs: spec.keepPreviousMs,
       });
     } catch (err) {
+      if (isCancellation(err)) throw err;
       return { ok: false, detail: `could not start ${entry.version}: ${failureMessage(err)}` };
     }
     current = { version: entry.version, since: now(), artifactDir: entry.artifactDir };
+    reapAt = Date.now() + spec.keepPreviousMs;
     return { ok: true, detail: '' };
   };
 
@@ -312,6 +356,7 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     try {
       return await targetActs.verifyVersion({ app, env, port: spec.port, version, verify: spec.verify });
     } catch (err) {
+      if (isCancellation(err)) throw err;
       return { ok: false, detail: failureMessage(err) };
     }
   };
@@ -361,7 +406,36 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       approvers: op.approvers,
     });
     await report(op, { phase: 'deploying' });
-    const started = await activateAndVerify(entry, op.spec);
+    // A rollback requested meanwhile cancels this scope: the activity stops and the target restores the route.
+    deployScope = new CancellationScope();
+    let started: { ok: boolean; detail: string } | undefined;
+    let check: { ok: boolean; detail: string } | undefined;
+    try {
+      started = await deployScope.run(() => activateAndVerify(entry, op.spec));
+      if (started.ok) {
+        await report(op, { phase: 'verifying' });
+        check = await deployScope.run(() => verify(op.version, op.spec));
+      }
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+    } finally {
+      deployScope = null;
+    }
+    if (started === undefined || (started.ok && check === undefined)) {
+      entry.outcome = 'failed';
+      entry.failure = `preempted: ${preemptedBy ?? 'a rollback'} cancelled the deploy of ${op.version}`;
+      entry.endedAt = now();
+      preemptedBy = null;
+      audit('deploy-preempted', {
+        actor: op.actor,
+        version: op.version,
+        reason: entry.failure,
+        releaseId: op.releaseId,
+        outcome: 'failed',
+      });
+      await report(op, finishedReport(op));
+      return;
+    }
     if (!started.ok) {
       entry.outcome = 'failed';
       entry.failure = started.detail;
@@ -376,8 +450,7 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       await report(op, finishedReport(op));
       return;
     }
-    await report(op, { phase: 'verifying' });
-    const check = await verify(op.version, op.spec);
+    check = check!;
     entry.endedAt = now();
     if (check.ok) {
       entry.outcome = 'succeeded';
@@ -493,10 +566,18 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     await restore(entry, policy.policy.deploy);
   };
 
+  const reaper = patched('reap-warm-versions');
   for (;;) {
-    await condition(
-      () => queue.length > 0 || resend.length > 0 || auditQueue.length > 0 || shouldContinueAsNew(),
-    );
+    const woken = () =>
+      queue.length > 0 || resend.length > 0 || auditQueue.length > 0 || shouldContinueAsNew();
+    if (reaper && reapAt !== null) {
+      // A durable timer stops the warm previous version once keepPrevious has passed, even across restarts.
+      if (!(await condition(woken, Math.max(reapAt - Date.now(), 1)))) {
+        reapAt = null;
+        await reapActs.reapWarmVersions({ app, env });
+        continue;
+      }
+    } else await condition(woken);
     for (const op of resend.splice(0)) await report(op, finishedReport(op));
     await flushAudit();
     if (queue.length === 0) {
@@ -507,7 +588,7 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       return continueAsNew<typeof environmentWorkflow>({
         app,
         env,
-        carried: { current, ledger, queue, freezes: activeFreezes(), ledgerSize },
+        carried: { current, ledger, queue, freezes: activeFreezes(), ledgerSize, reapAt },
       });
     }
     const op = queue.shift()!;

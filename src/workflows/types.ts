@@ -209,6 +209,8 @@ export interface EnvironmentWorkflowInput {
     queue: EnvOp[];
     freezes: Freeze[];
     ledgerSize: number;
+    /** When warm previous versions may next be stopped (epoch ms). */
+    reapAt?: number | null;
   };
 }
 

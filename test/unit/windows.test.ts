@@ -499,10 +499,15 @@ describe('nothing changes within 366 days', () => {
 });
 
 describe('performance', () => {
+  /** Best of three, so that a busy test machine does not make the numbers meaningless. */
   const time = (fn: () => unknown) => {
-    const t = performance.now();
-    fn();
-    return performance.now() - t;
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      fn();
+      best = Math.min(best, performance.now() - t);
+    }
+    return best;
   };
 
   it('an always-open every-minute window answers in well under 50 ms', () => {
