@@ -12,7 +12,6 @@ import { startDevServer } from '../../temporal/dev-server.js';
 import { freePort } from '../../temporal/ports.js';
 import { PROJECT_ROOT } from '../../temporal/binaries.js';
 import { connectClient } from '../../temporal/connect.js';
-import { createShipgateWorker } from '../../worker.js';
 import type { Runner } from '../context.js';
 import { EXIT } from '../errors.js';
 
@@ -81,7 +80,7 @@ export function registerDemo(program: Command, run: Runner) {
         const server = await startDevServer({ home });
         const temporal = { ...ctx.temporal, address: server.address };
         const logger = createLogger('shipgate-demo', 'warn');
-        const worker = await createShipgateWorker({
+        const worker = await (await loadWorker())({
           config: createConfigSource(configFile),
           home,
           temporal,
@@ -186,4 +185,9 @@ function rootMessage(err: unknown): string {
   let e = err as { cause?: unknown; message?: string };
   while (e?.cause) e = e.cause as typeof e;
   return e?.message ?? String(err);
+}
+
+/** The worker pulls in the SDK's native runtime; client-only commands should not pay for loading it. */
+async function loadWorker() {
+  return (await import('../../worker.js')).createShipgateWorker;
 }

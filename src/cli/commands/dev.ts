@@ -3,7 +3,6 @@ import { createConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
 import { createLocalTarget } from '../../targets/local/local-target.js';
 import { startDevServer } from '../../temporal/dev-server.js';
-import { createShipgateWorker } from '../../worker.js';
 import type { Runner } from '../context.js';
 
 export function registerDev(program: Command, run: Runner) {
@@ -25,7 +24,7 @@ export function registerDev(program: Command, run: Runner) {
         });
         const temporal = { ...ctx.temporal, address: server.address };
         try {
-          const worker = await createShipgateWorker({
+          const worker = await (await loadWorker())({
             config: createConfigSource(loaded.file),
             home: ctx.home,
             temporal,
@@ -52,4 +51,9 @@ export function registerDev(program: Command, run: Runner) {
         }
       }),
     );
+}
+
+/** The worker pulls in the SDK's native runtime; client-only commands should not pay for loading it. */
+async function loadWorker() {
+  return (await import('../../worker.js')).createShipgateWorker;
 }

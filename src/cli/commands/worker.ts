@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { createConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
-import { createShipgateWorker } from '../../worker.js';
 import type { Runner } from '../context.js';
 
 export function registerWorker(program: Command, run: Runner) {
@@ -16,7 +15,7 @@ export function registerWorker(program: Command, run: Runner) {
       run(async (ctx) => {
         const loaded = ctx.requireConfig();
         const logger = createLogger('shipgate-worker');
-        const worker = await createShipgateWorker({
+        const worker = await (await loadWorker())({
           config: createConfigSource(loaded.file),
           home: ctx.home,
           temporal: ctx.temporal,
@@ -33,4 +32,9 @@ export function registerWorker(program: Command, run: Runner) {
         await worker.run();
       }),
     );
+}
+
+/** The worker pulls in the SDK's native runtime; client-only commands should not pay for loading it. */
+async function loadWorker() {
+  return (await import('../../worker.js')).createShipgateWorker;
 }
