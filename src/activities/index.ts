@@ -41,7 +41,8 @@ export function createActivities(deps: ActivityDeps) {
         });
       } catch (err) {
         // The target has put the previous route back; report a cancellation, not a failure.
-        if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`activation of ${req.version} was preempted`);
+        if (ctx.cancellationSignal.aborted)
+          throw new CancelledFailure(`activation of ${req.version} was preempted`);
         throw err;
       } finally {
         clearInterval(beat);

@@ -80,7 +80,9 @@ export function registerDemo(program: Command, run: Runner) {
         const server = await startDevServer({ home });
         const temporal = { ...ctx.temporal, address: server.address };
         const logger = createLogger('shipgate-demo', 'warn');
-        const worker = await (await loadWorker())({
+        const worker = await (
+          await loadWorker()
+        )({
           config: createConfigSource(configFile),
           home,
           temporal,

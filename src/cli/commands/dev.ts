@@ -24,7 +24,9 @@ export function registerDev(program: Command, run: Runner) {
         });
         const temporal = { ...ctx.temporal, address: server.address };
         try {
-          const worker = await (await loadWorker())({
+          const worker = await (
+            await loadWorker()
+          )({
             config: createConfigSource(loaded.file),
             home: ctx.home,
             temporal,

@@ -15,7 +15,9 @@ export function registerWorker(program: Command, run: Runner) {
       run(async (ctx) => {
         const loaded = ctx.requireConfig();
         const logger = createLogger('shipgate-worker');
-        const worker = await (await loadWorker())({
+        const worker = await (
+          await loadWorker()
+        )({
           config: createConfigSource(loaded.file),
           home: ctx.home,
           temporal: ctx.temporal,
