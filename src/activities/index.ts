@@ -5,7 +5,8 @@ import type { AuditInput, AuditStore } from '../audit/types.js';
 import type { ConfigSource } from '../config/source.js';
 import type { ActivateRequest, DeploymentTarget } from '../targets/types.js';
 import { createBuildActivities } from './build.js';
-import { createCheckActivities } from './checks.js';
+import { createCheckActivities, runCheck } from './checks.js';
+import type { CheckSpec } from '../workflows/types.js';
 import { createEnvironmentClientActivities } from './environment-client.js';
 import { createGateActivities } from './gate.js';
 import { createPlanActivities } from './plan.js';
@@ -31,13 +32,21 @@ export function createActivities(deps: ActivityDeps) {
     ...createEnvironmentClientActivities(deps.client, deps.taskQueue),
     ...createGateActivities(deps.config, deps.client),
     ...createSupersedeActivities(deps.client),
-    async activateVersion(req: Omit<ActivateRequest, 'keepPreviousMs'> & { keepPreviousMs: number }) {
+    async activateVersion(req: ActivateRequest & { stepChecks?: CheckSpec[] }) {
       const ctx = Context.current();
+      // Each canary step is checked against the canary itself, not the mixed traffic on the public port.
+      const checkStep = async (percent: number, canaryPort: number) => {
+        for (const check of req.stepChecks ?? []) {
+          const problem = await runCheck(canaryPort, check, req.version);
+          if (problem) throw new Error(`at ${percent}%: ${problem}`);
+        }
+      };
       const beat = setInterval(() => ctx.heartbeat('activating'), 2000);
       try {
         return await deps.target.activate(req, {
           progress: (m) => ctx.heartbeat(m),
           signal: ctx.cancellationSignal,
+          checkStep,
         });
       } catch (err) {
         // The target has put the previous route back; report a cancellation, not a failure.
@@ -49,8 +58,9 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
     /** Stops warm versions whose keepPrevious has passed. */
-    async reapWarmVersions(input: { app: string; env: string }) {
-      await deps.target.reap(input.app, input.env);
+    async reapWarmVersions(input: { app: string; env: string; at?: string }) {
+      // The workflow's clock decides what has expired, so the timer and the target agree.
+      await deps.target.reap(input.app, input.env, input.at ? new Date(input.at) : undefined);
     },
     async recordAudit(records: AuditInput[]) {
       return deps.audit.append(records);

@@ -27,6 +27,7 @@ export function toDeploySpec(env: EnvironmentConfig, command: string[]): DeployS
     command,
     strategy: env.strategy,
     canarySteps: env.canarySteps,
+    canaryPauseMs: env.canaryPause,
     keepPreviousMs: env.keepPrevious,
     autoRollback: env.autoRollback,
     verify: {

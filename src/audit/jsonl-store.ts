@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditRecord, AuditStore } from './types.js';
@@ -13,16 +13,33 @@ export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
 /**
  * Append-only JSONL, one record a line, each carrying the hash of the one before, so an edit or a deletion
  * anywhere breaks the chain. Records are deduplicated by id because activities may be retried.
+ *
+ * Several processes may append to one file (the worker, and the Slack endpoint recording refusals of unknown
+ * users): each append holds a lock file, and reloads the chain's tail when another process wrote since.
  */
 export function createJsonlAuditStore(file: string): AuditStore {
-  let state: { seq: number; lastHash: string; ids: Set<string> } | undefined;
+  let state: { seq: number; lastHash: string; ids: Set<string>; size: number } | undefined;
   let tail: Promise<unknown> = Promise.resolve();
 
+  const sizeOf = async () => {
+    try {
+      return (await stat(file)).size;
+    } catch {
+      return 0;
+    }
+  };
+
   const load = async () => {
-    if (state) return state;
+    const size = await sizeOf();
+    if (state && state.size === size) return state;
     const records = await readAll();
     const last = records[records.length - 1];
-    state = { seq: last?.seq ?? 0, lastHash: last?.hash ?? GENESIS, ids: new Set(records.map((r) => r.id)) };
+    state = {
+      seq: last?.seq ?? 0,
+      lastHash: last?.hash ?? GENESIS,
+      ids: new Set(records.map((r) => r.id)),
+      size,
+    };
     return state;
   };
 
@@ -43,29 +60,32 @@ export function createJsonlAuditStore(file: string): AuditStore {
 
   return {
     append(inputs) {
-      return serial(async () => {
-        const s = await load();
-        // Work on a copy and commit it only after the write, so a failed write is retried whole, not lost.
-        const next = { seq: s.seq, lastHash: s.lastHash, ids: new Set<string>() };
-        const lines: string[] = [];
-        for (const input of inputs) {
-          if (s.ids.has(input.id) || next.ids.has(input.id)) continue;
-          const base = { ...input, seq: next.seq + 1, prevHash: next.lastHash };
-          const record: AuditRecord = { ...base, hash: hashRecord(base) };
-          lines.push(JSON.stringify(record));
-          next.seq = record.seq;
-          next.lastHash = record.hash;
-          next.ids.add(input.id);
-        }
-        if (lines.length > 0) {
-          await mkdir(path.dirname(file), { recursive: true });
-          await appendFile(file, lines.join('\n') + '\n');
-        }
-        s.seq = next.seq;
-        s.lastHash = next.lastHash;
-        for (const id of next.ids) s.ids.add(id);
-        return lines.length;
-      });
+      return serial(() =>
+        withLock(`${file}.lock`, async () => {
+          const s = await load();
+          // Work on a copy and commit it only after the write, so a failed write is retried whole, not lost.
+          const next = { seq: s.seq, lastHash: s.lastHash, ids: new Set<string>() };
+          const lines: string[] = [];
+          for (const input of inputs) {
+            if (s.ids.has(input.id) || next.ids.has(input.id)) continue;
+            const base = { ...input, seq: next.seq + 1, prevHash: next.lastHash };
+            const record: AuditRecord = { ...base, hash: hashRecord(base) };
+            lines.push(JSON.stringify(record));
+            next.seq = record.seq;
+            next.lastHash = record.hash;
+            next.ids.add(input.id);
+          }
+          if (lines.length > 0) {
+            const text = lines.join('\n') + '\n';
+            await appendFile(file, text);
+            s.size += Buffer.byteLength(text);
+          }
+          s.seq = next.seq;
+          s.lastHash = next.lastHash;
+          for (const id of next.ids) s.ids.add(id);
+          return lines.length;
+        }),
+      );
     },
     async read(filter = {}) {
       const all = await readAll();
@@ -94,4 +114,28 @@ export function createJsonlAuditStore(file: string): AuditStore {
       return { ok: true, count: all.length };
     },
   };
+}
+
+/** A lock held by creating a file exclusively; one left by a crashed process is broken after 10 s. */
+async function withLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(path.dirname(lockFile), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await (await open(lockFile, 'wx')).close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = await stat(lockFile).then(
+        (st) => Date.now() - st.mtimeMs,
+        () => 0,
+      );
+      if (age > 10_000) await rm(lockFile, { force: true });
+      else await new Promise((r) => setTimeout(r, Math.min(2 + attempt * 2, 50)));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockFile, { force: true });
+  }
 }

@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import type { Client, Connection } from '@temporalio/client';
 import { loadConfig, resolveConfigPath, type LoadedConfig } from '../config/load.js';
 import { connectClient, temporalOptions, type TemporalOptions } from '../temporal/connect.js';
-import { isValidLogin, isValidVersion, LOGIN_PATTERN, VERSION_PATTERN } from '../policy/patterns.js';
 import { badInput } from './errors.js';
+
+export { requireAppName, requireLogin, requireText, requireVersion } from './validate.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -63,25 +64,6 @@ export class CliContext {
   }
 }
 
-export function requireVersion(v: string, field = 'version'): string {
-  if (!isValidVersion(v))
-    throw badInput(`${field}: "${truncate(v)}" is not a valid version (must match ${VERSION_PATTERN})`);
-  return v;
-}
-
-export function requireLogin(v: string | undefined, field = '--as'): string {
-  if (v === undefined) throw badInput(`${field} is required`);
-  if (!isValidLogin(v))
-    throw badInput(`${field}: "${truncate(v)}" is not a valid login (must match ${LOGIN_PATTERN})`);
-  return v;
-}
-
-export function requireText(v: string | undefined, field: string): string {
-  if (v === undefined || v.trim() === '') throw badInput(`${field} is required`);
-  if (v.length > 4000) throw badInput(`${field} must be at most 4000 characters`);
-  return v;
-}
-
 /** With a config in hand, unknown apps and environments are caught before anything starts. */
 export function checkNames(config: LoadedConfig | undefined, app: string, env?: string): void {
   if (!config) return;
@@ -93,10 +75,6 @@ export function checkNames(config: LoadedConfig | undefined, app: string, env?: 
       `unknown environment "${env}" for app ${app} (environments: ${Object.keys(a.environments).join(', ')})`,
     );
   }
-}
-
-function truncate(v: string): string {
-  return v.length > 60 ? `${v.slice(0, 57)}...` : v;
 }
 
 export type Runner = (fn: (ctx: CliContext) => Promise<number | void>) => Promise<void>;

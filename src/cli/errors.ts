@@ -4,7 +4,7 @@ import {
   WorkflowNotFoundError,
 } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
 import { TemporalUnreachableError } from '../temporal/connect.js';
 import { FAILURE } from '../workflows/messages.js';
 

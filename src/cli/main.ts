@@ -13,6 +13,7 @@ import { registerDown } from './commands/down.js';
 import { registerWorker } from './commands/worker.js';
 import { registerDev } from './commands/dev.js';
 import { registerDemo } from './commands/demo.js';
+import { registerSlack } from './commands/slack.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('shipgate')
@@ -54,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   registerWorker(program, run);
   registerDev(program, run);
   registerDemo(program, run);
+  registerSlack(program, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { Cron } from 'croner';
 import { configSchema, type ShipgateConfig } from './schema.js';
 import { environmentChain } from './chain.js';
+import { ConfigError } from './errors.js';
 
 export interface LoadedConfig {
   file: string;
@@ -12,16 +13,7 @@ export interface LoadedConfig {
   config: ShipgateConfig;
 }
 
-/** A config problem, already phrased for a person: `file: path: message`, one per line. */
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: { path: string; message: string }[],
-  ) {
-    super(problems.map((p) => `${file}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'));
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export function formatPath(parts: readonly PropertyKey[]): string {
   let out = '';

@@ -115,6 +115,8 @@ export const environmentSchema = z.strictObject({
   supersede: z.boolean().default(true),
   strategy: z.enum(['blue-green', 'canary', 'recreate']).default('blue-green'),
   canarySteps: z.array(z.number().int().min(1).max(100)).default([10, 50, 100]),
+  /** How long each canary step takes traffic before its checks run. */
+  canaryPause: duration().default(5000),
   keepPrevious: duration().default(30 * 60_000),
   ledgerSize: z.number().int().min(10).max(10_000).default(200),
 });

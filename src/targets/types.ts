@@ -26,7 +26,7 @@ export interface ActivateHooks {
   /** Aborts the activation; the target then returns all traffic to what served before. */
   signal?: AbortSignal;
   /** Called between canary steps; a rejection aborts the canary. */
-  checkStep?: (percent: number) => Promise<void>;
+  checkStep?: (percent: number, canaryPort: number) => Promise<void>;
 }
 
 export interface ActivateResult {
@@ -65,7 +65,7 @@ export interface DeploymentTarget {
   activate(req: ActivateRequest, hooks?: ActivateHooks): Promise<ActivateResult>;
   status(app: string, env: string): Promise<TargetStatus | null>;
   /** Stops warm processes whose keepPrevious has passed. */
-  reap(app: string, env: string): Promise<void>;
+  reap(app: string, env: string, at?: Date): Promise<void>;
   /** Stops every process recorded under the home folder (`shipgate down`). */
   stopAll(): Promise<{ stopped: number }>;
   /**

@@ -5,8 +5,12 @@ export interface TemporalOptions {
   address: string;
   namespace: string;
   apiKey?: string;
+  /** Paths to the client certificate and key (PEM). */
   tlsCert?: string;
   tlsKey?: string;
+  /** The certificate and key themselves (PEM), for callers that hold them in memory (CI secrets). Win over the paths. */
+  tlsCertData?: string;
+  tlsKeyData?: string;
 }
 
 export class TemporalUnreachableError extends Error {
@@ -25,18 +29,27 @@ export function temporalOptions(
   env: NodeJS.ProcessEnv = process.env,
 ): TemporalOptions {
   return {
-    address: flags.address ?? env.TEMPORAL_ADDRESS ?? 'localhost:7233',
-    namespace: flags.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default',
+    address: flags.address || env.TEMPORAL_ADDRESS || 'localhost:7233',
+    namespace: flags.namespace || env.TEMPORAL_NAMESPACE || 'default',
     apiKey: env.TEMPORAL_API_KEY || undefined,
     tlsCert: env.TEMPORAL_TLS_CERT || undefined,
     tlsKey: env.TEMPORAL_TLS_KEY || undefined,
+    tlsCertData: env.TEMPORAL_TLS_CERT_DATA || undefined,
+    tlsKeyData: env.TEMPORAL_TLS_KEY_DATA || undefined,
   };
 }
 
 export function connectionOptions(opts: TemporalOptions): ConnectionOptions {
+  const crt = opts.tlsCertData ?? opts.tlsCert;
+  const key = opts.tlsKeyData ?? opts.tlsKey;
   const tls =
-    opts.tlsCert && opts.tlsKey
-      ? { clientCertPair: { crt: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } }
+    crt && key
+      ? {
+          clientCertPair: {
+            crt: opts.tlsCertData ? Buffer.from(opts.tlsCertData) : readFileSync(crt),
+            key: opts.tlsKeyData ? Buffer.from(opts.tlsKeyData) : readFileSync(key),
+          },
+        }
       : opts.apiKey
         ? true
         : undefined;

@@ -14,6 +14,7 @@ import {
   getExternalWorkflowHandle,
   proxyActivities,
   proxyLocalActivities,
+  sleep,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -341,6 +342,8 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
         command: spec.command,
         strategy: spec.strategy,
         canarySteps: spec.canarySteps,
+        canaryPauseMs: spec.canaryPauseMs,
+        stepChecks: spec.verify.checks,
         keepPreviousMs: spec.keepPreviousMs,
       });
     } catch (err) {
@@ -352,12 +355,47 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     return { ok: true, detail: '' };
   };
 
-  const verify = async (version: string, spec: DeploySpec) => {
+  const verifyOnce = async (version: string, spec: DeploySpec, verifySpec = spec.verify) => {
     try {
-      return await targetActs.verifyVersion({ app, env, port: spec.port, version, verify: spec.verify });
+      return await targetActs.verifyVersion({ app, env, port: spec.port, version, verify: verifySpec });
     } catch (err) {
       if (isCancellation(err)) throw err;
       return { ok: false, detail: failureMessage(err) };
+    }
+  };
+
+  /**
+   * A soak (verify.duration > 0) runs as rounds of checks with durable timers between them, so its progress
+   * survives a worker restart and its timing is Temporal's. Without a duration the checks run once.
+   */
+  const verify = async (version: string, spec: DeploySpec) => {
+    const soak = spec.verify;
+    if (soak.durationMs <= 0 || !patched('workflow-driven-soak')) return verifyOnce(version, spec);
+    const single = { ...soak, durationMs: 0, failureLimit: 0 };
+    const deadline = Date.now() + soak.durationMs;
+    let failures = 0;
+    let rounds = 0;
+    let lastProblem = '';
+    for (;;) {
+      const round = await verifyOnce(version, spec, single);
+      rounds++;
+      if (!round.ok) {
+        failures++;
+        lastProblem = round.detail;
+        if (failures > soak.failureLimit) {
+          return {
+            ok: false,
+            detail: `${round.detail} (soak round ${rounds}, ${failures} failed of ${soak.failureLimit} allowed)`,
+          };
+        }
+      }
+      if (Date.now() >= deadline) {
+        return {
+          ok: true,
+          detail: `soak: ${rounds} rounds, ${failures} failed${lastProblem ? ` (last: ${lastProblem})` : ''}`,
+        };
+      }
+      await sleep(Math.min(soak.intervalMs, Math.max(deadline - Date.now(), 1)));
     }
   };
 
@@ -574,7 +612,7 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       // A durable timer stops the warm previous version once keepPrevious has passed, even across restarts.
       if (!(await condition(woken, Math.max(reapAt - Date.now(), 1)))) {
         reapAt = null;
-        await reapActs.reapWarmVersions({ app, env });
+        await reapActs.reapWarmVersions({ app, env, at: now() });
         continue;
       }
     } else await condition(woken);

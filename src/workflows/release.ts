@@ -5,6 +5,7 @@
 import {
   ApplicationFailure,
   condition,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -135,6 +136,25 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
       await recordAudit(auditQueue.splice(0));
     }
   })();
+
+  // ---- card updates (Slack), behind patched('slack-card-updates'): once a release reached its approval gate,
+  // each new approval or stage change is notified, one at a time, until the release ends ----
+  const cardKey = () => `${status.stage}|${status.approvals.environment}|${status.approvals.given.length}`;
+  let cardUpdates = false;
+  const startCardUpdates = (notified: string) => {
+    if (cardUpdates) return;
+    cardUpdates = true;
+    let sent = notified;
+    void (async () => {
+      for (;;) {
+        await condition(() => status.state !== 'running' || cardKey() !== sent);
+        // The end's own 'release-ended' notification carries the final state.
+        if (status.state !== 'running') return;
+        sent = cardKey();
+        await notify({ kind: 'release-progress', status });
+      }
+    })();
+  };
 
   const setStage = (stage: string) => {
     status.stage = stage;
@@ -418,7 +438,10 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
       };
       waiting = 'approval';
       setStage('awaiting-approval');
+      const updateCard = patched('slack-card-updates');
+      const notified = cardKey();
       await notify({ kind: 'awaiting-approval', status });
+      if (updateCard) startCardUpdates(notified);
       const decided = await condition(
         () => flags.stop !== null || tally(approvalPolicy(env), approvalsByEnv[env.name] ?? []).met,
         env.approvalTimeoutMs,

@@ -44,6 +44,7 @@ export interface DeploySpec {
   command: string[];
   strategy: 'blue-green' | 'canary' | 'recreate';
   canarySteps: number[];
+  canaryPauseMs?: number;
   keepPreviousMs: number;
   verify: VerifySpec;
   autoRollback: boolean;

@@ -61,7 +61,10 @@ export interface Stack {
 }
 
 /** A real dev server, a real worker process and the local data plane, all on free ports in a temp home. */
-export async function startStack(tweak?: (c: ExampleConfig) => void): Promise<Stack> {
+export async function startStack(
+  tweak?: (c: ExampleConfig) => void,
+  opts: { workerEnv?: Record<string, string> } = {},
+): Promise<Stack> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-test-'));
   const ports = { staging: await freePort(), production: await freePort() };
   const configFile = path.join(home, 'shipgate.yaml');
@@ -74,11 +77,16 @@ export async function startStack(tweak?: (c: ExampleConfig) => void): Promise<St
     configFile,
     ports,
     server,
-    worker: await startWorker({ config: configFile, address: server.address, home }),
+    worker: await startWorker({ config: configFile, address: server.address, home, env: opts.workerEnv }),
     sg,
     run: (args) => cli([...args, '--address', server.address], { SHIPGATE_HOME: home }),
     async restartWorker() {
-      stack.worker = await startWorker({ config: configFile, address: server.address, home });
+      stack.worker = await startWorker({
+        config: configFile,
+        address: server.address,
+        home,
+        env: opts.workerEnv,
+      });
       return stack.worker;
     },
     async restartServer() {

@@ -58,12 +58,14 @@ export async function startWorker(opts: {
   address: string;
   home: string;
   extraArgs?: string[];
+  /** Extra environment variables for the worker (e.g. a Slack token). */
+  env?: Record<string, string>;
 }): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
     [BIN, 'worker', '--config', opts.config, '--address', opts.address, ...(opts.extraArgs ?? [])],
     {
-      env: { ...process.env, SHIPGATE_HOME: opts.home, SHIPGATE_LOG_LEVEL: 'info' },
+      env: { ...process.env, ...opts.env, SHIPGATE_HOME: opts.home, SHIPGATE_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     },

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,19 +28,25 @@ if (!testServer) throw new Error('time-skipping test server not installed: run s
 
 let testEnv: TestWorkflowEnvironment;
 const homes: string[] = [];
+const started: string[] = [];
 
-beforeAll(async () => {
+beforeAll(() => {
   try {
     Runtime.install({ logger: new DefaultLogger('WARN') });
   } catch {
     /* installed */
   }
+});
+
+// A fresh server per test: environment workflows live on with timers of their own (keepPrevious), and one
+// test's leftovers must not hold another test's clock.
+beforeEach(async () => {
   testEnv = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: testServer } },
   });
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await testEnv?.teardown();
 });
 
@@ -87,6 +93,19 @@ async function withWorker<T>(
   try {
     return await body(taskQueue);
   } finally {
+    // The time-skipping server stops skipping while any workflow task is pending, so nothing this test
+    // started may outlive its workers (environment workflows run forever and hold reaper timers).
+    const app = appFor(home);
+    const ids = [
+      environmentWorkflowId(app, 'staging'),
+      environmentWorkflowId(app, 'production'),
+      ...started.splice(0),
+    ];
+    for (const id of ids)
+      await testEnv.client.workflow
+        .getHandle(id)
+        .terminate('test finished')
+        .catch(() => undefined);
     for (const w of workers) w.shutdown();
     await running;
   }
@@ -108,6 +127,7 @@ const request = (app: string, version: string): ReleaseRequest => ({
 
 async function startRelease(taskQueue: string, version: string) {
   const app = appFor(taskQueue.slice('ts-'.length));
+  started.push(`release/${app}/${version}`);
   return testEnv.client.workflow.start('releaseWorkflow', {
     workflowId: `release/${app}/${version}`,
     taskQueue,
@@ -239,6 +259,83 @@ describe('timer paths on the time-skipping server (real activities, real local t
           Date.parse(final.endedAt!) - Date.parse(gate.environments.production!.at!),
         ).toBeGreaterThanOrEqual(24 * 3_600_000);
         await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+      },
+    );
+  });
+
+  it('keepPrevious: the warm previous version is stopped by a durable timer once its time has passed', async () => {
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.approvals = [];
+        c.apps.hello.environments.production.keepPrevious = '30m';
+      },
+      async (tq) => {
+        const home = path.join(os.tmpdir(), tq.slice('ts-'.length));
+        const app = appFor(home);
+        for (const v of ['1.0.0', '1.1.0'])
+          expect((await finalStatus(await startRelease(tq, v))).state).toBe('succeeded');
+        const target = createLocalTarget({ home });
+        const warm = async () =>
+          (await target.status(app, 'production'))!.processes
+            .filter((p) => p.alive)
+            .map((p) => p.version)
+            .sort();
+        expect(await warm()).toEqual(['1.0.0', '1.1.0']);
+        await testEnv.sleep('20m');
+        expect(await warm()).toEqual(['1.0.0', '1.1.0']);
+        await testEnv.sleep('11m');
+        for (let i = 0; i < 100 && (await warm()).length > 1; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(await warm()).toEqual(['1.1.0']);
+      },
+    );
+  });
+
+  it('a soak verification runs its rounds on durable timers for its whole duration before promoting', async () => {
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.approvals = [];
+        (c.apps.hello.environments.production as Record<string, unknown>).verify = {
+          checks: [{ path: '/smoke', status: 200 }],
+          duration: '2h',
+          interval: '10m',
+          failureLimit: 1,
+        };
+      },
+      async (tq) => {
+        const handle = await startRelease(tq, '1.0.0');
+        const verifying = await waitStage(handle, 'verifying-production');
+        const final = await finalStatus(handle);
+        expect(final.state).toBe('succeeded');
+        const elapsed =
+          Date.parse(final.environments.production!.at!) - Date.parse(verifying.environments.production!.at!);
+        expect(elapsed).toBeGreaterThanOrEqual(2 * 3_600_000);
+        const app = appFor(tq.slice('ts-'.length));
+        const ledger = await testEnv.client.workflow
+          .getHandle(environmentWorkflowId(app, 'production'))
+          .query(environmentQuery);
+        expect(ledger.ledger.at(-1)).toMatchObject({ version: '1.0.0', outcome: 'succeeded' });
+      },
+    );
+  });
+
+  it('a soak that fails past its failureLimit rolls back to the previous version', async () => {
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.approvals = [];
+        (c.apps.hello.environments.production as Record<string, unknown>).verify = {
+          checks: [{ path: '/smoke', status: 200 }],
+          duration: '1h',
+          interval: '5m',
+          failureLimit: 2,
+        };
+        // Staging checks only the version, so the bad build reaches the production soak.
+      },
+      async (tq) => {
+        expect((await finalStatus(await startRelease(tq, '1.0.0'))).state).toBe('succeeded');
+        const final = await finalStatus(await startRelease(tq, '1.1.0-bad'));
+        expect(final.state).toBe('rolled-back');
+        expect(final.reason).toContain('soak round 3');
       },
     );
   });

@@ -4,6 +4,7 @@ import { createLogger } from '../../logger.js';
 import { createLocalTarget } from '../../targets/local/local-target.js';
 import { startDevServer } from '../../temporal/dev-server.js';
 import type { Runner } from '../context.js';
+import { slackNotifier } from './worker.js';
 
 export function registerDev(program: Command, run: Runner) {
   program
@@ -24,13 +25,15 @@ export function registerDev(program: Command, run: Runner) {
         });
         const temporal = { ...ctx.temporal, address: server.address };
         try {
+          const config = createConfigSource(loaded.file);
           const worker = await (
             await loadWorker()
           )({
-            config: createConfigSource(loaded.file),
+            config,
             home: ctx.home,
             temporal,
             logger,
+            notifier: await slackNotifier({ config, home: ctx.home, temporal, logger, uiUrl: server.uiUrl }),
           });
           ctx.print(
             [

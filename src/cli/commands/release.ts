@@ -1,10 +1,16 @@
 import type { Command } from 'commander';
 import { environmentDone, isTerminal, ShipgateClient, ReleaseAlreadySucceededError } from '../../client.js';
-import { checkNames, requireLogin, requireText, requireVersion, type Runner } from '../context.js';
+import {
+  checkNames,
+  requireAppName,
+  requireLogin,
+  requireText,
+  requireVersion,
+  type Runner,
+} from '../context.js';
 import { badInput, CliError, EXIT, refused } from '../errors.js';
 import { formatStatus, statusJson } from '../format.js';
 import type { ReleaseStatus } from '../../workflows/types.js';
-import { NAME_PATTERN } from '../../policy/patterns.js';
 
 export function registerRelease(program: Command, run: Runner) {
   program
@@ -21,7 +27,7 @@ export function registerRelease(program: Command, run: Runner) {
     .action(
       (app: string, version: string, o: { commit: string; branch: string; actor: string; wait: string }) =>
         run(async (ctx) => {
-          if (!NAME_PATTERN.test(app)) throw badInput(`app: "${app}" is not a valid app name`);
+          requireAppName(app);
           requireVersion(version);
           requireLogin(o.actor, '--actor');
           requireText(o.commit, '--commit');

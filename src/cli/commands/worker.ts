@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
 import type { Runner } from '../context.js';
+import type { SlackSetupOptions } from '../../integrations/slack/setup.js';
 
 export function registerWorker(program: Command, run: Runner) {
   program
@@ -15,12 +16,14 @@ export function registerWorker(program: Command, run: Runner) {
       run(async (ctx) => {
         const loaded = ctx.requireConfig();
         const logger = createLogger('shipgate-worker');
+        const config = createConfigSource(loaded.file);
         const worker = await (
           await loadWorker()
         )({
-          config: createConfigSource(loaded.file),
+          config,
           home: ctx.home,
           temporal: ctx.temporal,
+          notifier: await slackNotifier({ config, home: ctx.home, temporal: ctx.temporal, logger }),
           environments: o.environments
             ?.split(',')
             .map((s) => s.trim())
@@ -39,4 +42,10 @@ export function registerWorker(program: Command, run: Runner) {
 /** The worker pulls in the SDK's native runtime; client-only commands should not pay for loading it. */
 async function loadWorker() {
   return (await import('../../worker.js')).createShipgateWorker;
+}
+
+/** Slack notifications when `slack` is configured and its token is set (loaded only then). */
+export async function slackNotifier(opts: SlackSetupOptions) {
+  if (!opts.config.get().config.slack) return undefined;
+  return (await import('../../integrations/slack/setup.js')).slackNotifierFromConfig(opts);
 }

@@ -119,7 +119,7 @@ async function canary(env: LocalEnv, req: ActivateRequest, hooks: ActivateHooks)
       ]);
       hooks.progress?.(`canary ${label} takes ${percent}% of traffic`);
       await pause(req.canaryPauseMs ?? DEFAULT_CANARY_PAUSE_MS, hooks, `canary ${label} at ${percent}%`);
-      await hooks.checkStep?.(percent);
+      await hooks.checkStep?.(percent, rec.port);
     }
     throwIfAborted(hooks.signal, `canary of ${label}`);
   } catch (err) {

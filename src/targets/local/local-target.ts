@@ -61,13 +61,13 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
       return env ? env.status() : null;
     },
 
-    reap(app: string, envName: string): Promise<void> {
+    reap(app: string, envName: string, at: Date = new Date()): Promise<void> {
       return withLock(envDir(home, app, envName), async () => {
         const env = LocalEnv.open(home, app, envName, opts);
         if (!env) return;
         await env.ensureProxy();
         env.prune();
-        const now = Date.now();
+        const now = at.getTime();
         const expired = env.st.processes.filter(
           (r) =>
             r.version !== env.st.serving &&

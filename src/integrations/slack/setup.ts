@@ -1,0 +1,57 @@
+/**
+ * Builds the worker's Slack notifier from the config and the environment: with `slack` configured and its
+ * token variable set. Otherwise the worker runs without Slack (with a warning when `slack` is configured).
+ */
+import type { Client } from '@temporalio/client';
+import type { ConfigSource } from '../../config/source.js';
+import type { Logger } from '../../logger.js';
+import { connectClient, type TemporalOptions } from '../../temporal/connect.js';
+import type { Notifier } from '../notifier.js';
+import { createSlackNotifier } from './notifier.js';
+
+export interface SlackSetupOptions {
+  config: ConfigSource;
+  home: string;
+  temporal: TemporalOptions;
+  logger: Logger;
+  /** The Temporal UI's base URL for links on cards (default: SHIPGATE_UI_URL). */
+  uiUrl?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function slackNotifierFromConfig(opts: SlackSetupOptions): Promise<Notifier | undefined> {
+  const env = opts.env ?? process.env;
+  const slack = opts.config.get().config.slack;
+  if (!slack) return undefined;
+  const token = env[slack.tokenEnv];
+  if (!token) {
+    opts.logger.warn(
+      { tokenEnv: slack.tokenEnv },
+      `slack is configured but ${slack.tokenEnv} is not set: running without Slack notifications`,
+    );
+    return undefined;
+  }
+  const { ShipgateClient } = await import('../../client.js');
+  // The notifier reads environments (for "Roll back to X" buttons) through its own lazily opened client.
+  let client: Promise<Client> | undefined;
+  const sg = async () => {
+    client ??= connectClient(opts.temporal).then(
+      (c) => c.client,
+      (err: unknown) => {
+        client = undefined; // try again next time
+        throw err;
+      },
+    );
+    return new ShipgateClient(await client);
+  };
+  opts.logger.info({ channel: slack.channel, apiUrl: slack.apiUrl }, 'Slack notifications on');
+  return createSlackNotifier({
+    config: opts.config,
+    token,
+    logger: opts.logger,
+    home: opts.home,
+    uiUrl: opts.uiUrl ?? (env.SHIPGATE_UI_URL || undefined),
+    namespace: opts.temporal.namespace,
+    environmentState: async (app, environment) => (await sg()).environmentState(app, environment),
+  });
+}

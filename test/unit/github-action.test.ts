@@ -1,0 +1,314 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CliError, EXIT } from '../../src/cli/errors.js';
+import { requireVersion } from '../../src/cli/context.js';
+import {
+  deriveUiUrl,
+  envInputReader,
+  inputVariable,
+  parseInputs,
+  type InputReader,
+} from '../../src/integrations/github-action/inputs.js';
+import { md, renderSummary, temporalUiLink } from '../../src/integrations/github-action/summary.js';
+import { follow, isRetryable } from '../../src/integrations/github-action/follow.js';
+import type { ReleaseStatus } from '../../src/workflows/types.js';
+
+const GITHUB = { GITHUB_SHA: 'abc123', GITHUB_REF_NAME: 'main', GITHUB_ACTOR: 'dave' };
+
+function reader(inputs: Record<string, string>): InputReader {
+  return (name) => (inputs[name] ?? '').trim();
+}
+
+function parse(inputs: Record<string, string>, env: NodeJS.ProcessEnv = GITHUB) {
+  return parseInputs(reader({ app: 'hello', version: '1.0.0', ...inputs }), env);
+}
+
+function badInput(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).exitCode).toBe(EXIT.badInput);
+    return (err as Error).message;
+  }
+  throw new Error('expected bad input');
+}
+
+describe('Action inputs', () => {
+  it('reads INPUT_ variables as the runner names them: upper case, hyphens kept, trimmed', () => {
+    expect(inputVariable('wait-for')).toBe('INPUT_WAIT-FOR');
+    expect(inputVariable('timeout-minutes')).toBe('INPUT_TIMEOUT-MINUTES');
+    expect(inputVariable('my input')).toBe('INPUT_MY_INPUT');
+    const read = envInputReader({ 'INPUT_WAIT-FOR': '  production \n', INPUT_APP: 'hello' });
+    expect(read('wait-for')).toBe('production');
+    expect(read('app')).toBe('hello');
+    expect(read('version')).toBe('');
+  });
+
+  it('defaults commit, branch and actor to GITHUB_SHA, GITHUB_REF_NAME and GITHUB_ACTOR', () => {
+    const i = parse({});
+    expect(i).toMatchObject({
+      app: 'hello',
+      version: '1.0.0',
+      commit: 'abc123',
+      branch: 'main',
+      actor: 'dave',
+      waitFor: 'staging',
+      timeoutMs: 30 * 60_000,
+    });
+    expect(i.temporal).toMatchObject({ address: 'localhost:7233', namespace: 'default' });
+    expect(parse({ commit: 'def', branch: 'release', actor: 'erin' })).toMatchObject({
+      commit: 'def',
+      branch: 'release',
+      actor: 'erin',
+    });
+  });
+
+  it('names a missing app or version the way @actions/core does', () => {
+    expect(badInput(() => parseInputs(reader({ version: '1.0.0' }), GITHUB))).toBe(
+      'Input required and not supplied: app',
+    );
+    expect(badInput(() => parseInputs(reader({ app: 'hello' }), GITHUB))).toBe(
+      'Input required and not supplied: version',
+    );
+    expect(badInput(() => parseInputs(reader({ app: 'hello', version: '   ' }), GITHUB))).toBe(
+      'Input required and not supplied: version',
+    );
+  });
+
+  it('refuses an injected version with the CLI message, naming the input', () => {
+    for (const v of ['1.0.0; rm -rf /', '$(id)', '`id`', '1.0.0\nfoo', '../1.0.0', '-1.0.0']) {
+      const message = badInput(() => parse({ version: v }));
+      expect(message).toBe(badInput(() => requireVersion(v.trim())));
+      expect(message).toMatch(/^version: ".*" is not a valid version \(must match/s);
+    }
+  });
+
+  it('refuses bad app names, logins, commit and branch, naming the input', () => {
+    expect(badInput(() => parse({ app: 'Hello World' }))).toBe('app: "Hello World" is not a valid app name');
+    expect(badInput(() => parse({ actor: 'dependabot[bot]' }))).toMatch(
+      /^actor: "dependabot\[bot\]" is not a valid login/,
+    );
+    expect(badInput(() => parse({}, { ...GITHUB, GITHUB_ACTOR: '' }))).toBe('actor is required');
+    expect(badInput(() => parse({}, { ...GITHUB, GITHUB_SHA: undefined }))).toBe('commit is required');
+    expect(badInput(() => parse({}, { GITHUB_SHA: 'a', GITHUB_ACTOR: 'dave' }))).toBe('branch is required');
+  });
+
+  it('accepts none or an environment name for wait-for', () => {
+    expect(parse({ 'wait-for': 'none' }).waitFor).toBe('none');
+    expect(parse({ 'wait-for': 'production' }).waitFor).toBe('production');
+    expect(parse({ 'wait-for': 'qa-2' }).waitFor).toBe('qa-2');
+    expect(badInput(() => parse({ 'wait-for': 'Production; id' }))).toMatch(/^wait-for: expected none/);
+  });
+
+  it('takes timeout-minutes as a positive, possibly fractional, number', () => {
+    expect(parse({ 'timeout-minutes': '0.05' }).timeoutMs).toBe(3000);
+    expect(parse({ 'timeout-minutes': '90' }).timeoutMs).toBe(90 * 60_000);
+    for (const bad of ['0', '-5', 'abc', '1e3', '5m', 'Infinity'])
+      expect(badInput(() => parse({ 'timeout-minutes': bad }))).toBe(
+        `timeout-minutes: "${bad}" is not a positive number of minutes`,
+      );
+  });
+
+  it('takes address and namespace from inputs, then TEMPORAL_* variables, like the CLI', () => {
+    const env = { ...GITHUB, TEMPORAL_ADDRESS: 'env:7233', TEMPORAL_NAMESPACE: 'env-ns' };
+    expect(parse({}, env).temporal).toMatchObject({ address: 'env:7233', namespace: 'env-ns' });
+    expect(parse({ address: 'in:7233', namespace: 'in.acct' }, env).temporal).toMatchObject({
+      address: 'in:7233',
+      namespace: 'in.acct',
+    });
+    expect(badInput(() => parse({ address: 'https://x:7233' }))).toMatch(/^address: expected HOST:PORT/);
+    expect(badInput(() => parse({ namespace: 'a b' }))).toBe(
+      'namespace: "a b" is not a valid namespace name',
+    );
+  });
+
+  it('uses the api-key input over TEMPORAL_API_KEY', () => {
+    expect(parse({}, { ...GITHUB, TEMPORAL_API_KEY: 'from-env' }).temporal.apiKey).toBe('from-env');
+    expect(parse({ 'api-key': 'from-input' }, { ...GITHUB, TEMPORAL_API_KEY: 'x' }).temporal.apiKey).toBe(
+      'from-input',
+    );
+    expect(parse({}).temporal.apiKey).toBeUndefined();
+  });
+
+  it('takes tls-cert and tls-key as PEM text or file paths, and only together', () => {
+    const pemCert = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+    const pemKey = '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----';
+    expect(parse({ 'tls-cert': pemCert, 'tls-key': pemKey }).temporal).toMatchObject({
+      tlsCertData: pemCert,
+      tlsKeyData: pemKey,
+    });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'shipgate-tls-'));
+    const certFile = path.join(dir, 'client.pem');
+    writeFileSync(certFile, pemCert);
+    const t = parse({ 'tls-cert': certFile, 'tls-key': pemKey }).temporal;
+    expect(t.tlsCert).toBe(certFile);
+    expect(t.tlsKeyData).toBe(pemKey);
+    expect(badInput(() => parse({ 'tls-cert': pemCert }))).toBe(
+      'tls-cert and tls-key must be given together',
+    );
+    expect(badInput(() => parse({ 'tls-key': pemKey }))).toBe('tls-cert and tls-key must be given together');
+    const secretLooking = 'c2VjcmV0LWtleS1ieXRlcw==';
+    const message = badInput(() => parse({ 'tls-cert': pemCert, 'tls-key': secretLooking }));
+    expect(message).toBe('tls-key: expected PEM text (-----BEGIN ...) or the path of a PEM file');
+    expect(message).not.toContain(secretLooking);
+  });
+
+  it('derives the Temporal UI from the address, or takes ui-url', () => {
+    expect(deriveUiUrl('my-ns.a1b2c.tmprl.cloud:7233')).toBe('https://cloud.temporal.io');
+    expect(deriveUiUrl('localhost:7233')).toBe('http://localhost:8233');
+    expect(deriveUiUrl('127.0.0.1:7233')).toBe('http://127.0.0.1:8233');
+    expect(deriveUiUrl('temporal.internal:7233')).toBeNull();
+    expect(deriveUiUrl('127.0.0.1:65000')).toBeNull();
+    expect(parse({ 'ui-url': 'https://temporal.example.com/' }).uiUrl).toBe('https://temporal.example.com');
+    expect(badInput(() => parse({ 'ui-url': 'javascript:alert(1)' }))).toMatch(/^ui-url: .* is not an http/);
+  });
+});
+
+function status(over: Partial<ReleaseStatus> = {}): ReleaseStatus {
+  return {
+    app: 'hello',
+    version: '1.0.0',
+    commit: 'abc123',
+    branch: 'main',
+    actor: 'dave',
+    state: 'running',
+    stage: 'awaiting-approval',
+    reason: null,
+    startedAt: '2026-01-01T10:00:00.000Z',
+    endedAt: null,
+    approvals: {
+      environment: 'production',
+      required: [{ group: 'team-leads', count: 2 }],
+      given: [{ by: 'alice', at: '2026-01-01T10:05:00.000Z', via: 'slack', comment: 'ok | <b>x</b>' }],
+      refused: [
+        { by: 'dave', at: '2026-01-01T10:04:00.000Z', via: 'cli', action: 'approve', reason: 'self' },
+      ],
+    },
+    environments: {
+      staging: { state: 'succeeded', at: '2026-01-01T10:03:00.000Z' },
+      production: { state: 'waiting', at: null },
+    },
+    blockedBy: null,
+    blockedUntil: null,
+    override: null,
+    ...over,
+  } as ReleaseStatus;
+}
+
+describe('job summary', () => {
+  it('links the release run in the Temporal UI with every part encoded', () => {
+    expect(temporalUiLink('http://127.0.0.1:8233', 'default', 'release/hello/1.0.0', 'r-1')).toBe(
+      'http://127.0.0.1:8233/namespaces/default/workflows/release%2Fhello%2F1.0.0/r-1/history',
+    );
+    expect(temporalUiLink('https://cloud.temporal.io', 'ns.acct', 'release/a/b', undefined)).toBe(
+      'https://cloud.temporal.io/namespaces/ns.acct/workflows/release%2Fa%2Fb',
+    );
+  });
+
+  it('shows state, stage, the stage table, approvals and the link', () => {
+    const text = renderSummary({
+      status: status(),
+      outcome: {
+        kind: 'succeeded',
+        text: 'staging succeeded; the release is now at stage awaiting-approval.',
+      },
+      releaseId: 'release/hello/1.0.0',
+      uiLink: 'http://ui/namespaces/default/workflows/release%2Fhello%2F1.0.0/r/history',
+    });
+    expect(text).toContain('### ✅ shipgate: hello 1.0.0');
+    expect(text).toContain('| State | `running` |');
+    expect(text).toContain('| Stage | `awaiting-approval` |');
+    expect(text).toContain('| staging | ✅ succeeded | 2026-01-01T10:03:00.000Z |');
+    expect(text).toContain('| production | ⏳ waiting |  |');
+    expect(text).toContain('#### Approvals for production');
+    expect(text).toContain('Required: 2 of team-leads. Given: 1.');
+    expect(text).toContain('| alice | slack | 2026-01-01T10:05:00.000Z | ok \\| &lt;b&gt;x&lt;/b&gt; |');
+    expect(text).toContain('| dave | approve | cli | self |');
+    expect(text).toContain(
+      '[Open the release in the Temporal UI](http://ui/namespaces/default/workflows/release%2Fhello%2F1.0.0/r/history)',
+    );
+  });
+
+  it('escapes free text so it cannot break tables or inject links and HTML', () => {
+    expect(md('a|b\nc')).toBe('a\\|b c');
+    expect(md('[click](https://evil)')).toBe('\\[click\\]\\(https://evil\\)');
+    expect(md('<img src=x onerror=alert(1)>')).toBe('&lt;img src=x onerror=alert\\(1\\)&gt;');
+    const text = renderSummary({
+      status: status({ state: 'failed', stage: 'done', reason: 'smoke /smoke: 500\n| injected |' }),
+      outcome: { kind: 'failed', text: 'release hello 1.0.0 ended failed' },
+      releaseId: 'release/hello/1.0.0',
+      uiLink: null,
+    });
+    expect(text).toContain('### ❌ shipgate');
+    expect(text).toContain('| Reason | smoke /smoke: 500 \\| injected \\| |');
+    expect(text).toContain('Set the `ui-url` input');
+  });
+});
+
+describe('following a release', () => {
+  const clock = () => {
+    let t = 0;
+    return { now: () => t, sleep: async (ms: number) => void (t += ms) };
+  };
+
+  it('reads until the awaited environment is done, reporting every status', async () => {
+    const c = clock();
+    const seen: string[] = [];
+    const states = [status({ stage: 'deploying-staging' }), status({ stage: 'awaiting-approval' })];
+    const first = status({ stage: 'building', environments: { staging: { state: 'pending', at: null } } });
+    const r = await follow(async () => states.shift()!, first, {
+      deadline: 60_000,
+      intervalMs: 1000,
+      done: (s) => s.stage === 'awaiting-approval',
+      onStatus: (s) => seen.push(s.stage),
+      ...c,
+    });
+    expect(r.timedOut).toBe(false);
+    expect(r.status.stage).toBe('awaiting-approval');
+    expect(seen).toEqual(['deploying-staging', 'awaiting-approval']);
+  });
+
+  it('stops at the deadline with the last status, and retries transient errors until then', async () => {
+    const c = clock();
+    let reads = 0;
+    const retries: string[] = [];
+    const r = await follow(
+      async () => {
+        reads++;
+        if (reads % 2) throw Object.assign(new Error('unavailable'), { code: 14 });
+        return status();
+      },
+      status({ stage: 'building' }),
+      {
+        deadline: 10_000,
+        intervalMs: 1000,
+        done: () => false,
+        onRetry: (e) => retries.push(e.message),
+        ...c,
+      },
+    );
+    expect(r.timedOut).toBe(true);
+    expect(r.status.stage).toBe('awaiting-approval');
+    expect(c.now()).toBe(10_000);
+    expect(retries.length).toBeGreaterThan(0);
+  });
+
+  it('rethrows errors that retrying cannot fix', async () => {
+    const err = new Error('permission denied');
+    await expect(
+      follow(
+        async () => {
+          throw err;
+        },
+        status(),
+        { deadline: 10_000, intervalMs: 10, done: () => false, ...clock() },
+      ),
+    ).rejects.toBe(err);
+    expect(isRetryable({ code: 14 })).toBe(true);
+    expect(isRetryable(Object.assign(new Error('x'), { cause: { code: 4 } }))).toBe(true);
+    expect(isRetryable({ code: 7 })).toBe(false);
+  });
+});

@@ -1,0 +1,274 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { validateConfig } from '../../src/config/load.js';
+import { staticConfigSource } from '../../src/config/source.js';
+import { createSlackNotifier } from '../../src/integrations/slack/notifier.js';
+import type { Notifier } from '../../src/integrations/notifier.js';
+import type { LedgerEntry } from '../../src/policy/ledger.js';
+import type { EnvironmentSnapshot, ReleaseStatus } from '../../src/workflows/types.js';
+import { ROOT } from '../helpers/processes.js';
+import {
+  startSlackApiStandin,
+  STANDIN_TOKEN,
+  type SlackApiCall,
+  type SlackApiStandin,
+} from '../helpers/slack-api-standin.js';
+
+const logger = pino({ level: 'silent' });
+
+let standin: SlackApiStandin;
+let home: string;
+beforeAll(async () => {
+  standin = await startSlackApiStandin();
+});
+afterAll(async () => {
+  await standin.close();
+});
+afterEach(async () => {
+  standin.setOutage('none');
+  if (home) await rm(home, { recursive: true, force: true });
+});
+
+function config(withSlack = true) {
+  return staticConfigSource(
+    validateConfig(
+      {
+        groups: { 'team-leads': ['alice', 'bob'] },
+        people: { alice: { slack: 'U0ALICE' }, bob: { slack: 'U0BOB' }, dave: { slack: 'U0DAVE' } },
+        ...(withSlack ? { slack: { channel: 'C0DEPLOYS', apiUrl: standin.apiUrl } } : {}),
+        apps: {
+          hello: {
+            build: { kind: 'local', source: path.join(ROOT, 'examples', 'hello-service') },
+            environments: {
+              staging: { target: { kind: 'local', port: 19001 } },
+              production: {
+                after: 'staging',
+                target: { kind: 'local', port: 19002 },
+                approvals: [{ group: 'team-leads', count: 2 }],
+              },
+            },
+          },
+        },
+      },
+      path.join(ROOT, 'shipgate.yaml'),
+    ),
+  );
+}
+
+let versionSeq = 0;
+function status(over: Partial<ReleaseStatus> = {}): ReleaseStatus {
+  return {
+    app: 'hello',
+    version: `3.0.${++versionSeq}`,
+    commit: 'c0ffee',
+    branch: 'main',
+    actor: 'dave',
+    state: 'running',
+    stage: 'awaiting-approval',
+    reason: null,
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    approvals: {
+      environment: 'production',
+      required: [{ group: 'team-leads', count: 2 }],
+      given: [],
+      refused: [],
+    },
+    environments: { staging: { state: 'succeeded', at: null }, production: { state: 'waiting', at: null } },
+    blockedBy: null,
+    blockedUntil: null,
+    override: null,
+    ...over,
+  };
+}
+
+const snapshot = (current: string, ledger: Partial<LedgerEntry>[]): EnvironmentSnapshot => ({
+  app: 'hello',
+  env: 'production',
+  current: { version: current, since: '', artifactDir: '' },
+  running: null,
+  queue: [],
+  freezes: [],
+  ledger: ledger.map(
+    (e, i) =>
+      ({
+        opId: `op${i}`,
+        action: 'deploy',
+        artifactDir: `/a/${e.version}`,
+        outcome: 'succeeded',
+        verifiedAt: '2026-01-01T00:00:00.000Z',
+        ...e,
+      }) as LedgerEntry,
+  ),
+});
+
+async function notifier(
+  opts: { withSlack?: boolean; env?: EnvironmentSnapshot | null } = {},
+): Promise<Notifier> {
+  home ??= await mkdtemp(path.join(os.tmpdir(), 'shipgate-slack-'));
+  return createSlackNotifier({
+    config: config(opts.withSlack ?? true),
+    token: STANDIN_TOKEN,
+    logger,
+    home,
+    environmentState: async () => opts.env ?? null,
+  });
+}
+
+const since = (n: number) => standin.answered.slice(n);
+const actionIds = (c: SlackApiCall) => JSON.stringify(c.body.blocks).match(/shipgate\.[a-z]+/g) ?? [];
+
+describe('Slack notifier against a stand-in for the Web API over real HTTP', () => {
+  it('posts the card at the gate with the bot token, then updates that same message', async () => {
+    const n = await notifier();
+    const mark = standin.answered.length;
+    const s = status();
+    await n.notify({ kind: 'awaiting-approval', status: s });
+    const [post, ...more] = since(mark);
+    expect(more).toEqual([]);
+    expect(post).toMatchObject({ method: 'chat.postMessage', token: STANDIN_TOKEN });
+    expect(post!.contentType).toMatch(/x-www-form-urlencoded/);
+    expect(post!.body.channel).toBe('C0DEPLOYS');
+    expect(actionIds(post!)).toEqual(['shipgate.approve', 'shipgate.reject']);
+
+    s.approvals.given = [{ by: 'alice', at: new Date().toISOString(), via: 'slack' }];
+    await n.notify({ kind: 'release-progress', status: s });
+    const update = since(mark)[1]!;
+    expect(update.method).toBe('chat.update');
+    expect(update.body.channel).toBe('C0DEPLOYS');
+    expect(update.body.ts).toBeTypeOf('string');
+    expect(JSON.stringify(update.body.blocks)).toContain('team-leads 1/2');
+  });
+
+  it('remembers the message under SHIPGATE_HOME, so a restarted worker updates it instead of posting again', async () => {
+    const s = status();
+    await (await notifier()).notify({ kind: 'awaiting-approval', status: s });
+    const posted = standin.answered.at(-1)!;
+    const file = JSON.parse(await readFile(path.join(home, 'slack', 'messages.json'), 'utf8')) as object;
+    expect(Object.keys(file)).toEqual([`hello/${s.version}@${s.startedAt}`]);
+
+    const restarted = await notifier();
+    const mark = standin.answered.length;
+    // A retried 'awaiting-approval' (the worker died before reporting it) updates rather than posts.
+    await restarted.notify({ kind: 'awaiting-approval', status: s });
+    await restarted.notify({ kind: 'release-progress', status: { ...s, stage: 'deploying-production' } });
+    expect(since(mark).map((c) => [c.method, c.body.channel, c.body.ts])).toEqual([
+      ['chat.update', 'C0DEPLOYS', posted.response!.ts],
+      ['chat.update', 'C0DEPLOYS', posted.response!.ts],
+    ]);
+  });
+
+  it('on production success: final card without buttons, then the outcome with "Roll back to X"', async () => {
+    const n = await notifier({
+      env: snapshot('3.9.0', [{ version: '3.8.0' }, { version: '3.9.0' }]),
+    });
+    const s = status();
+    await n.notify({ kind: 'awaiting-approval', status: s });
+    const mark = standin.answered.length;
+    const ended = {
+      ...s,
+      state: 'succeeded' as const,
+      stage: 'done',
+      environments: {
+        staging: { state: 'succeeded' as const, at: null },
+        production: { state: 'succeeded' as const, at: null },
+      },
+    };
+    await n.notify({ kind: 'release-ended', status: ended });
+    const [update, outcome] = since(mark);
+    expect(update!.method).toBe('chat.update');
+    expect(actionIds(update!)).toEqual([]);
+    expect(JSON.stringify(update!.body.blocks)).toContain('✅ Released');
+    expect(outcome!.method).toBe('chat.postMessage');
+    expect(outcome!.body.text).toBe(`hello ${s.version} is live on production`);
+    expect(actionIds(outcome!)).toEqual(['shipgate.rollback']);
+    expect(JSON.stringify(outcome!.body.blocks)).toContain(
+      JSON.stringify(JSON.stringify({ app: 'hello', env: 'production', to: '3.8.0' })).slice(1, -1),
+    );
+
+    // Late updates never overwrite the final card.
+    const after = standin.answered.length;
+    await n.notify({ kind: 'release-progress', status: { ...s, stage: 'verifying-production' } });
+    expect(since(after)).toEqual([]);
+  });
+
+  it('posts nothing for a release that ended before its last environment (no card, no outcome)', async () => {
+    const n = await notifier();
+    const mark = standin.answered.length;
+    await n.notify({
+      kind: 'release-ended',
+      status: status({
+        state: 'failed',
+        stage: 'done',
+        environments: { staging: { state: 'failed', at: null }, production: { state: 'pending', at: null } },
+      }),
+    });
+    expect(since(mark)).toEqual([]);
+  });
+
+  it('posts requested rollbacks, and leaves automatic ones to the release outcome', async () => {
+    const n = await notifier({ env: snapshot('3.8.0', [{ version: '3.7.0' }, { version: '3.8.0' }]) });
+    const mark = standin.answered.length;
+    const entry = {
+      version: '3.8.0',
+      fromVersion: '3.9.0',
+      actor: 'alice',
+      reason: 'latency',
+      outcome: 'succeeded',
+      automatic: false,
+    } as LedgerEntry;
+    await n.notify({ kind: 'rollback', app: 'hello', env: 'production', entry });
+    await n.notify({
+      kind: 'rollback',
+      app: 'hello',
+      env: 'production',
+      entry: { ...entry, automatic: true },
+    });
+    const posts = since(mark);
+    expect(posts.map((c) => c.body.text)).toEqual(['hello/production rolled back to 3.8.0']);
+    expect(actionIds(posts[0]!)).toEqual(['shipgate.rollback']);
+  });
+
+  it('does nothing without `slack` in the config', async () => {
+    const n = await notifier({ withSlack: false });
+    const mark = standin.calls.length;
+    await n.notify({ kind: 'awaiting-approval', status: status() });
+    expect(standin.calls.length).toBe(mark);
+  });
+
+  it('survives an outage: bounded retries with backoff, never throws, then fails fast until Slack is back', async () => {
+    const n = await notifier();
+    standin.setOutage('error');
+    let mark = standin.calls.length;
+    let t = Date.now();
+    await expect(n.notify({ kind: 'awaiting-approval', status: status() })).resolves.toBeUndefined();
+    const first = Date.now() - t;
+    // One attempt and three retries, all answered 500, within the ~9 s bound.
+    expect(standin.calls.length - mark).toBe(4);
+    expect(first).toBeLessThan(9_500);
+
+    standin.setOutage('hang');
+    mark = standin.calls.length;
+    t = Date.now();
+    await n.notify({ kind: 'awaiting-approval', status: status() });
+    // Fail-fast mode: a single short attempt.
+    expect(Date.now() - t).toBeLessThan(2_000);
+    expect(standin.calls.length - mark).toBe(1);
+
+    standin.setOutage('none');
+    const s = status();
+    await n.notify({ kind: 'awaiting-approval', status: s });
+    expect(standin.answered.at(-1)!.body.text).toContain(s.version);
+  }, 30_000);
+
+  it('bounds a hanging Slack API to the budget', async () => {
+    const n = await notifier();
+    standin.setOutage('hang');
+    const t = Date.now();
+    await n.notify({ kind: 'awaiting-approval', status: status() });
+    expect(Date.now() - t).toBeLessThan(9_500);
+  }, 30_000);
+});
