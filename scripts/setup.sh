@@ -29,6 +29,15 @@ if ! cmp -s requirements-tools.txt "$VENV/.installed" 2>/dev/null; then
   fi
 fi
 
+# actionlint from the Go module proxy (the PyPI wrapper downloads from GitHub while it builds).
+ACTIONLINT_VERSION=v1.7.12
+if [ "$(.tools/go/bin/actionlint --version 2>/dev/null | head -n 1)" != "$ACTIONLINT_VERSION" ]; then
+  GO=$(command -v go || echo /usr/local/go/bin/go)
+  echo "setup: go install github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >&2
+  GOBIN="$PWD/.tools/go/bin" "$GO" install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >&2 ||
+    echo "setup: could not install actionlint; the actionlint check will fail" >&2
+fi
+
 echo "setup: temporal CLI $("$VENV/bin/temporal" --version 2>/dev/null || echo missing)" >&2
 echo "setup: npm run build" >&2
 npm run -s build >&2

@@ -14,6 +14,8 @@ check() {
 check "tsc --noEmit" npx tsc --noEmit -p .
 check "eslint" npx eslint .
 check "prettier --check" npx prettier --check . --log-level warn
+check "actionlint" .tools/go/bin/actionlint
+check "zizmor" .tools/venv/bin/zizmor --offline --persona pedantic --quiet .github/workflows action.yml
 
 report=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@"

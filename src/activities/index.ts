@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { AuditInput, AuditStore } from '../audit/types.js';
 import type { ConfigSource } from '../config/source.js';
@@ -52,6 +52,10 @@ export function createActivities(deps: ActivityDeps) {
         // The target has put the previous route back; report a cancellation, not a failure.
         if (ctx.cancellationSignal.aborted)
           throw new CancelledFailure(`activation of ${req.version} was preempted`);
+        // A version that never got ready, or a canary that failed its checks, fails the same way again.
+        if (err instanceof Error && (err.name === 'NotReadyError' || err.name === 'CanaryFailedError')) {
+          throw ApplicationFailure.nonRetryable(err.message, 'DeployFailed');
+        }
         throw err;
       } finally {
         clearInterval(beat);

@@ -3,6 +3,7 @@
  * state, keeps the ledger and the freezes, and continues-as-new to keep its history bounded.
  */
 import {
+  ActivityFailure,
   ActivityCancellationType,
   allHandlersFinished,
   ApplicationFailure,
@@ -652,8 +653,7 @@ function validateRollbackFreeOp(op: DeployOp): void {
 
 function failureMessage(err: unknown): string {
   let e: unknown = err;
-  // Activity failures wrap the real error as their cause.
-  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error)
-    e = (e as { cause?: unknown }).cause;
+  // An ActivityFailure wraps the activity's own error, whose message is the one written for people.
+  while (e instanceof ActivityFailure && e.cause instanceof Error) e = e.cause;
   return e instanceof Error ? e.message : String(err);
 }

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import { staticConfigSource } from '../../src/config/source.js';
 import { createSlackNotifier } from '../../src/integrations/slack/notifier.js';
+import { slackNotifierFromConfig } from '../../src/integrations/slack/setup.js';
 import type { Notifier } from '../../src/integrations/notifier.js';
 import type { LedgerEntry } from '../../src/policy/ledger.js';
 import type { EnvironmentSnapshot, ReleaseStatus } from '../../src/workflows/types.js';
@@ -271,4 +272,43 @@ describe('Slack notifier against a stand-in for the Web API over real HTTP', () 
     await n.notify({ kind: 'awaiting-approval', status: status() });
     expect(Date.now() - t).toBeLessThan(9_500);
   }, 30_000);
+});
+
+describe('wiring the notifier into the worker', () => {
+  const temporal = { address: '127.0.0.1:1', namespace: 'default' };
+  it('runs without Slack when `slack` is not configured', async () => {
+    const n = await slackNotifierFromConfig({
+      config: config(false),
+      home: os.tmpdir(),
+      temporal,
+      logger,
+      env: {},
+    });
+    expect(n).toBeUndefined();
+  });
+
+  it('runs without Slack, with a warning naming the variable, when the token is not set', async () => {
+    const warnings: string[] = [];
+    const capture = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const n = await slackNotifierFromConfig({
+      config: config(),
+      home: os.tmpdir(),
+      temporal,
+      logger: capture,
+      env: {},
+    });
+    expect(n).toBeUndefined();
+    expect(warnings.join('')).toContain('SLACK_BOT_TOKEN is not set');
+  });
+
+  it('builds the notifier when the token is set', async () => {
+    const n = await slackNotifierFromConfig({
+      config: config(),
+      home: os.tmpdir(),
+      temporal,
+      logger,
+      env: { SLACK_BOT_TOKEN: STANDIN_TOKEN },
+    });
+    expect(typeof n?.notify).toBe('function');
+  });
 });
