@@ -13,8 +13,10 @@ import { createLocalTarget } from '../../src/targets/local/local-target.js';
 import { temporalTestServerPath } from '../../src/temporal/binaries.js';
 import { freePort } from '../../src/temporal/ports.js';
 import { workflowsPath } from '../../src/worker.js';
+import { ShipgateClient } from '../../src/client.js';
 import {
   approveSignal,
+  overrideUpdate,
   environmentQuery,
   environmentTaskQueue,
   environmentWorkflowId,
@@ -336,6 +338,64 @@ describe('timer paths on the time-skipping server (real activities, real local t
         const final = await finalStatus(await startRelease(tq, '1.1.0-bad'));
         expect(final.state).toBe('rolled-back');
         expect(final.reason).toContain('soak round 3');
+      },
+    );
+  });
+
+  it('a freeze added while a release is in its wait timer holds the deploy until the freeze ends', async () => {
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.waitTimer = '2h';
+      },
+      async (tq) => {
+        const app = appFor(tq.slice('ts-'.length));
+        const handle = await startRelease(tq, '1.0.0');
+        await waitStage(handle, 'awaiting-approval');
+        await approveBoth(handle);
+        await waitStage(handle, 'wait-timer');
+        const until = new Date((await testEnv.currentTimeMs()) + 5 * 3_600_000).toISOString();
+        await new ShipgateClient(testEnv.client, tq).freeze(app, 'production', {
+          by: 'carol',
+          via: 'cli',
+          until,
+          reason: 'audit week',
+        });
+        await testEnv.sleep('2h');
+        const held = await waitStage(handle, 'awaiting-window');
+        expect(held.blockedBy).toContain('carol');
+        const final = await finalStatus(handle);
+        expect(final.state).toBe('succeeded');
+        expect(Date.parse(final.environments.production!.at!)).toBeGreaterThanOrEqual(Date.parse(until));
+      },
+    );
+  });
+
+  it('a break-glass override lets a release held by a window go before the window closes', async () => {
+    const now = new Date(await testEnv.currentTimeMs());
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.windows = [
+          {
+            name: 'nightly',
+            kind: 'deny',
+            schedule: `0 ${now.getUTCHours()} * * *`,
+            duration: '6h',
+            timezone: 'UTC',
+          },
+        ];
+      },
+      async (tq) => {
+        const handle = await startRelease(tq, '1.0.0');
+        await waitStage(handle, 'awaiting-approval');
+        await approveBoth(handle);
+        const held = await waitStage(handle, 'awaiting-window');
+        await handle.executeUpdate(overrideUpdate, {
+          args: [{ by: 'dave', via: 'cli', reason: 'sev1 fix' }],
+        });
+        const final = await finalStatus(handle);
+        expect(final.state).toBe('succeeded');
+        expect(final.override).toMatchObject({ by: 'dave', reason: 'sev1 fix' });
+        expect(Date.parse(final.environments.production!.at!)).toBeLessThan(Date.parse(held.blockedUntil!));
       },
     );
   });
