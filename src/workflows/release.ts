@@ -469,7 +469,13 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
           // Workflow time, so the verdict is about the moment the workflow acts (and time-skipping tests hold).
           at: now(),
         });
-        if (verdict.allowed) break;
+        if (verdict.allowed) {
+          // Break-glass is announced where people look, not only recorded.
+          if (overrides[env.name] && patched('notify-override')) {
+            await notify({ kind: 'override', status, env: env.name, override: overrides[env.name]! });
+          }
+          break;
+        }
         if (verdict.kind === 'gate') {
           gateSince ??= Date.now();
           if (verdict.gateTimeoutMs !== undefined && Date.now() - gateSince >= verdict.gateTimeoutMs) {
