@@ -16,6 +16,8 @@ import { workflowsPath } from '../../src/worker.js';
 import { ShipgateClient } from '../../src/client.js';
 import {
   approveSignal,
+  approveUpdate,
+  rejectSignal,
   overrideUpdate,
   environmentQuery,
   environmentTaskQueue,
@@ -261,6 +263,60 @@ describe('timer paths on the time-skipping server (real activities, real local t
           Date.parse(final.endedAt!) - Date.parse(gate.environments.production!.at!),
         ).toBeGreaterThanOrEqual(24 * 3_600_000);
         await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+        // An expired release takes no more approvals.
+        await expect(
+          handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', via: 'cli' }] }),
+        ).rejects.toThrow();
+      },
+    );
+  });
+
+  it('a rejection during the wait timer stops the release before production', async () => {
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.waitTimer = '1h';
+      },
+      async (tq) => {
+        const handle = await startRelease(tq, '1.0.0');
+        await waitStage(handle, 'awaiting-approval');
+        await approveBoth(handle);
+        await waitStage(handle, 'wait-timer');
+        await handle.signal(rejectSignal, { by: 'carol', via: 'cli', reason: 'customer freeze' });
+        const final = await finalStatus(handle);
+        expect(final.state).toBe('rejected');
+        expect(final.reason).toContain('customer freeze');
+        expect(final.environments.production!.state).toBe('waiting');
+      },
+    );
+  });
+
+  it('rollbacks: nothing older refuses; rollbackDuringWindows deny holds a rollback while a window is open', async () => {
+    const now = new Date(await testEnv.currentTimeMs());
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.approvals = [];
+        (c.apps.hello.environments.production as Record<string, unknown>).rollbackDuringWindows = 'deny';
+      },
+      async (tq) => {
+        const app = appFor(tq.slice('ts-'.length));
+        const sg = new ShipgateClient(testEnv.client, tq);
+        expect((await finalStatus(await startRelease(tq, '1.0.0'))).state).toBe('succeeded');
+        const rollback = () => sg.rollback(app, 'production', { by: 'alice', via: 'cli', reason: 'test' });
+        const causeOf = (p: Promise<unknown>) =>
+          p.then(
+            () => 'accepted',
+            (err: Error) => ((err.cause as Error | undefined)?.message ?? err.message) as string,
+          );
+        expect(await causeOf(rollback())).toContain('no version older than 1.0.0');
+        const s1 = await sg.environmentState(app, 'production');
+        expect(s1?.ledger.filter((e) => e.action === 'rollback')).toHaveLength(0);
+        expect((await finalStatus(await startRelease(tq, '1.1.0'))).state).toBe('succeeded');
+        const until = new Date(now.getTime() + 10 * 3_600_000).toISOString();
+        await sg.freeze(app, 'production', { by: 'carol', via: 'cli', until, reason: 'hold everything' });
+        expect(await causeOf(rollback())).toContain('rollbackDuringWindows: deny');
+        await sg.unfreeze(app, 'production', { by: 'carol', via: 'cli' });
+        const accepted = await rollback();
+        expect(accepted).toMatchObject({ from: '1.1.0', to: '1.0.0' });
       },
     );
   });
