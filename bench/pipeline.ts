@@ -15,7 +15,15 @@ import { createLocalTarget, type LocalTarget } from '../src/targets/local/local-
 import type { ActivateRequest } from '../src/targets/types.js';
 import { freePort } from '../src/temporal/ports.js';
 import { cli } from '../test/helpers/processes.js';
-import { HELLO_SOURCE, servedVersion, startStack, tempHome, type Cleanup, type Stack } from './lib/stack.js';
+import {
+  HELLO_SOURCE,
+  servedVersion,
+  startStack,
+  tempHome,
+  withTimeout,
+  type Cleanup,
+  type Stack,
+} from './lib/stack.js';
 import { ms, ratio, summarize, type ResultRow } from './lib/stats.js';
 
 const APP = 'hello';
@@ -342,17 +350,4 @@ function row(
     p95: ms(s.p95),
     ratio: base ? `${ratio(s.median, base.median)} (p95 ${ratio(s.p95, base.p95)})` : '',
   };
-}
-
-function withTimeout<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-        timeoutMs,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -4,8 +4,11 @@
  *   a. release   orchestration overhead of a release whose deploys and checks are instant
  *   b. rollback  warm rollback round trip, via the CLI and in-process, against the bare traffic switch
  *   c. memory    worker RSS with many releases of many apps waiting for approval at once
+ *   d. strategies failed requests under steady load during a blue-green deploy, a canary and a warm rollback;
+ *                cold against warm rollback; `recreate` downtime
  *
- * Options: --only release,rollback,memory  --releases N (20)  --rollbacks N (10)  --apps N (500)  --json FILE
+ * Options: --only release,rollback,memory,strategies  --releases N (20)  --rollbacks N (10)  --apps N (500)
+ *          --runs N (5, samples of each strategies figure)  --json FILE
  * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones.
  */
 import { writeFileSync } from 'node:fs';
@@ -13,11 +16,12 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { memoryBenchmark } from './memory.js';
 import { pipelineBenchmarks } from './pipeline.js';
+import { strategyBenchmarks } from './strategies.js';
 import { checkBuild, Cleanup } from './lib/stack.js';
 import { ms, table, type ResultRow } from './lib/stats.js';
 
-const BENCHES = ['release', 'rollback', 'memory'] as const;
-/** Hard stop for the whole run, cleanup included; a normal run takes three to five minutes on 2 cores. */
+const BENCHES = ['release', 'rollback', 'memory', 'strategies'] as const;
+/** Hard stop for the whole run, cleanup included; a normal run takes four to seven minutes on 2 cores. */
 const WATCHDOG_MS = 10 * 60_000;
 
 const { values } = parseArgs({
@@ -26,6 +30,7 @@ const { values } = parseArgs({
     releases: { type: 'string', default: '20' },
     rollbacks: { type: 'string', default: '10' },
     apps: { type: 'string', default: '500' },
+    runs: { type: 'string', default: '5' },
     json: { type: 'string' },
   },
 });
@@ -50,6 +55,7 @@ if (unknown.length) {
 const releases = count('releases', values.releases, 2, 200);
 const rollbacks = count('rollbacks', values.rollbacks, 1, 100);
 const apps = count('apps', values.apps, 2, 2000);
+const runs = count('runs', values.runs, 1, 50);
 
 const buildProblem = checkBuild();
 if (buildProblem) {
@@ -106,8 +112,11 @@ if (runReleases || runRollbacks) {
 if (only.includes('memory') && !stopping) {
   await section('memory', (c) => memoryBenchmark(c, { apps, log }));
 }
+if (only.includes('strategies') && !stopping) {
+  await section('strategies', (c) => strategyBenchmarks(c, { runs, log }));
+}
 
-const header = ['bench', 'figure', 'n', 'median', 'p95', 'ratio to bare (median, p95)'];
+const header = ['bench', 'figure', 'n', 'median', 'p95', 'ratio to baseline (median, p95) / notes'];
 // Other work on the machine inflates every figure; say how busy it was (1-minute load average vs cores).
 const cores = os.cpus().length;
 const load = `load ${loadAtStart.toFixed(1)} → ${os.loadavg()[0]!.toFixed(1)} on ${cores} cores`;

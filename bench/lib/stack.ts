@@ -142,3 +142,17 @@ export async function until(
     await sleep(intervalMs);
   }
 }
+
+/** Rejects with an error naming what it waited for when p does not settle within timeoutMs. */
+export function withTimeout<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
