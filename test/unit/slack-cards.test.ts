@@ -3,6 +3,7 @@ import {
   ACTION,
   describeStage,
   escapeText,
+  overrideNotice,
   parseReleaseValue,
   parseRollbackValue,
   releaseCard,
@@ -247,6 +248,30 @@ describe('outcome messages', () => {
       ctx,
     );
     expect(failed.text).toBe('rollback of hello/production to 1.1.0 failed');
+  });
+});
+
+describe('break-glass override', () => {
+  const override = { by: 'dave', at: '2026-01-05T23:00:00.000Z', reason: 'hotfix <now>' };
+  it('is announced with who, what it overrode and why', () => {
+    const msg = overrideNotice(
+      status({ stage: 'awaiting-window', blockedBy: 'weeknight-maintenance' }),
+      'production',
+      override,
+      ctx,
+    );
+    expect(msg.text).toBe('Break-glass: dave overrode weeknight-maintenance for hello 1.2.0 on production');
+    const text = allText(msg.blocks);
+    expect(text).toContain('<@U0DAVE> let *hello 1.2.0* deploy despite *weeknight-maintenance*');
+    expect(text).toContain('reason: hotfix &lt;now&gt;');
+    expect(buttons(msg.blocks)).toEqual([]);
+  });
+
+  it('shows on the release card', () => {
+    expect(allText(releaseCard(status({ stage: 'awaiting-window', override }), ctx).blocks)).toContain(
+      '⚠️ Window override by <@U0DAVE>',
+    );
+    expect(allText(releaseCard(status(), ctx).blocks)).not.toContain('override');
   });
 });
 

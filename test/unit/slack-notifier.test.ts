@@ -233,6 +233,25 @@ describe('Slack notifier against a stand-in for the Web API over real HTTP', () 
     expect(actionIds(posts[0]!)).toEqual(['shipgate.rollback']);
   });
 
+  it('announces a break-glass override in the channel and on the card', async () => {
+    const n = await notifier();
+    const s = status();
+    await n.notify({ kind: 'awaiting-approval', status: s });
+    const mark = standin.answered.length;
+    const override = { by: 'dave', at: new Date().toISOString(), reason: 'hotfix' };
+    await n.notify({
+      kind: 'override',
+      status: { ...s, stage: 'awaiting-window', blockedBy: 'freeze', override },
+      env: 'production',
+      override,
+    });
+    const [update, notice] = since(mark);
+    expect(update!.method).toBe('chat.update');
+    expect(JSON.stringify(update!.body.blocks)).toContain('Window override by <@U0DAVE>');
+    expect(notice!.method).toBe('chat.postMessage');
+    expect(notice!.body.text).toBe(`Break-glass: dave overrode freeze for hello ${s.version} on production`);
+  });
+
   it('does nothing without `slack` in the config', async () => {
     const n = await notifier({ withSlack: false });
     const mark = standin.calls.length;

@@ -237,6 +237,17 @@ export function releaseCard(status: ReleaseStatus, ctx: CardContext): SlackMessa
     },
     { type: 'context', block_id: 'stage', elements: [mrkdwn(progress)] },
   ];
+  if (status.override) {
+    blocks.push({
+      type: 'context',
+      block_id: 'override',
+      elements: [
+        mrkdwn(
+          `⚠️ Window override by ${who(ctx, status.override.by)} ${when(status.override.at)}: ${escapeText(status.override.reason)}`,
+        ),
+      ],
+    });
+  }
   if (waiting) {
     const value = releaseValue(status);
     blocks.push({
@@ -349,6 +360,43 @@ export function rollbackOutcome(
     ? `${app}/${env} rolled back to ${entry.version}`
     : `rollback of ${app}/${env} to ${entry.version} failed`;
   return { text, blocks };
+}
+
+/** Break-glass: someone let a release deploy while a window or freeze blocked it. */
+export function overrideNotice(
+  status: ReleaseStatus,
+  env: string,
+  override: { by: string; at: string; reason: string },
+  ctx: CardContext,
+): SlackMessage {
+  const blocker = status.blockedBy ? escapeText(status.blockedBy) : 'a window or freeze';
+  const url = releaseUrl(ctx, status.app, status.version);
+  const blocks: SlackBlock[] = [
+    {
+      type: 'section',
+      text: mrkdwn(
+        `⚠️ *Break-glass on ${escapeText(env)}*: ${who(ctx, override.by)} let *${escapeText(status.app)} ${escapeText(status.version)}* deploy despite *${blocker}*`,
+      ),
+    },
+    {
+      type: 'context',
+      elements: [
+        mrkdwn(
+          [
+            `reason: ${escapeText(override.reason)}`,
+            when(override.at),
+            ...(url ? [`<${url}|Temporal UI>`] : []),
+          ]
+            .filter(Boolean)
+            .join(' · '),
+        ),
+      ],
+    },
+  ];
+  return {
+    text: `Break-glass: ${override.by} overrode ${status.blockedBy ?? 'a window or freeze'} for ${status.app} ${status.version} on ${env}`,
+    blocks,
+  };
 }
 
 // ---- the rollback dialog ----

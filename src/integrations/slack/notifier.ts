@@ -13,6 +13,7 @@ import { chooseRollbackTarget } from '../../policy/ledger.js';
 import type { EnvironmentSnapshot, ReleaseStatus } from '../../workflows/types.js';
 import type { Notifier, NotifyEvent } from '../notifier.js';
 import {
+  overrideNotice,
   releaseCard,
   releaseOutcome,
   rollbackOutcome,
@@ -151,6 +152,16 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
         if (!last || !OUTCOME_STATES.has(s.environments[last]!.state)) return;
         const to = await rollbackTarget(s.app, last);
         await post(conf.channel, releaseOutcome(s, last, to, context()), `outcome ${s.app} ${s.version}`);
+        return;
+      }
+      case 'override': {
+        // Break-glass is announced in the channel, and the card shows it.
+        await upsertCard(event.status, 'update-only');
+        await post(
+          conf.channel,
+          overrideNotice(event.status, event.env, event.override, context()),
+          `override ${event.status.app} ${event.status.version}`,
+        );
         return;
       }
       case 'rollback': {

@@ -279,25 +279,29 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
       log.info({ app, version, by: who.login }, 'rejected from Slack');
       return { status: 200, ephemeral: `🚫 You rejected ${app} ${version} as ${who.login}.` };
     } catch (err) {
-      if ((err as Error).name === 'WorkflowNotFoundError' && !(await releaseExists(ref)))
-        throw bad(`unknown release ${app} ${version}`);
-      const text = refusalText(err);
+      // A release that ended (or is ending) refuses in several ways depending on timing; say it plainly.
+      const current = await releaseState(ref);
+      if (current === 'missing') throw bad(`unknown release ${app} ${version}`);
+      const text =
+        current !== 'unknown' && current !== 'running'
+          ? `release ${app} ${version} is not waiting for ${verb === 'approve' ? 'approval' : 'a decision'}: it ended ${current}`
+          : refusalText(err);
       log.info({ app, version, by: who.login, verb, reason: text }, 'Slack decision refused');
       return { status: 200, ephemeral: `Not ${verb === 'approve' ? 'approved' : 'rejected'}: ${text}` };
     }
   };
 
-  /** A release exists when its status can be read (queries work on closed runs too). */
-  const releaseExists = async (ref: ReleaseRef): Promise<boolean> => {
+  /** The release's state; queries work on closed runs too. 'unknown' when Temporal could not tell. */
+  const releaseState = async (ref: ReleaseRef): Promise<string> => {
     try {
-      await opts.sg.status(ref.app, ref.version);
-      return true;
+      return (await opts.sg.status(ref.app, ref.version)).state;
     } catch (err) {
-      if ((err as Error).name === 'WorkflowNotFoundError') return false;
+      if ((err as Error).name === 'WorkflowNotFoundError') return 'missing';
       // Unreachable Temporal and the like: not the caller's fault, so not a 400.
-      return true;
+      return 'unknown';
     }
   };
+  const releaseExists = async (ref: ReleaseRef) => (await releaseState(ref)) !== 'missing';
 
   /** A Slack user who maps to nobody: refused, and the attempt audited (the workflow never sees it). */
   const refuseUnknown = async (
