@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Client, Connection } from '@temporalio/client';
-import { loadConfig, resolveConfigPath, type LoadedConfig } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
 import { connectClient, temporalOptions, type TemporalOptions } from '../temporal/connect.js';
 import { badInput } from './errors.js';
 
@@ -32,13 +32,14 @@ export class CliContext {
   }
 
   /** The config named by --config or SHIPGATE_CONFIG; undefined when neither is given. */
-  explicitConfig(): LoadedConfig | undefined {
+  async explicitConfig(): Promise<LoadedConfig | undefined> {
     const file = this.opts.config ?? process.env.SHIPGATE_CONFIG;
-    return file ? loadConfig(file) : undefined;
+    return file ? (await loadConfigModule()).loadConfig(file) : undefined;
   }
 
   /** The worker-side lookup: --config, SHIPGATE_CONFIG, then ./shipgate.yaml. */
-  requireConfig(): LoadedConfig {
+  async requireConfig(): Promise<LoadedConfig> {
+    const { loadConfig, resolveConfigPath } = await loadConfigModule();
     const file = resolveConfigPath(this.opts.config);
     if (!existsSync(file)) throw badInput(`config not found: ${file} (use --config FILE or SHIPGATE_CONFIG)`);
     return loadConfig(file);
@@ -78,3 +79,8 @@ export function checkNames(config: LoadedConfig | undefined, app: string, env?: 
 }
 
 export type Runner = (fn: (ctx: CliContext) => Promise<number | void>) => Promise<void>;
+
+/** zod, yaml and croner load only for commands that read a config: a rollback should start fast. */
+function loadConfigModule() {
+  return import('../config/load.js');
+}

@@ -1,19 +1,45 @@
 import { Command, CommanderError } from 'commander';
 import { CliContext, type GlobalOptions, type Runner } from './context.js';
 import { EXIT, toCliError } from './errors.js';
-import { registerRelease } from './commands/release.js';
-import { registerApprove } from './commands/approve.js';
-import { registerDecision } from './commands/decide.js';
-import { registerStatus } from './commands/status.js';
-import { registerHistory } from './commands/history.js';
-import { registerRollback } from './commands/rollback.js';
-import { registerFreeze } from './commands/freeze.js';
-import { registerWindows } from './commands/windows.js';
-import { registerDown } from './commands/down.js';
-import { registerWorker } from './commands/worker.js';
-import { registerDev } from './commands/dev.js';
-import { registerDemo } from './commands/demo.js';
-import { registerSlack } from './commands/slack.js';
+
+type Register = (program: Command, run: Runner) => void;
+
+const decision = (which: 'reject' | 'cancel' | 'override') => async (): Promise<Register> => {
+  const { registerDecision } = await import('./commands/decide.js');
+  return (program, run) => registerDecision(program, run, which);
+};
+const freeze = async (): Promise<Register> => (await import('./commands/freeze.js')).registerFreeze;
+
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  release: async () => (await import('./commands/release.js')).registerRelease,
+  approve: async () => (await import('./commands/approve.js')).registerApprove,
+  reject: decision('reject'),
+  cancel: decision('cancel'),
+  override: decision('override'),
+  status: async () => (await import('./commands/status.js')).registerStatus,
+  history: async () => (await import('./commands/history.js')).registerHistory,
+  rollback: async () => (await import('./commands/rollback.js')).registerRollback,
+  freeze,
+  unfreeze: freeze,
+  windows: async () => (await import('./commands/windows.js')).registerWindows,
+  down: async () => (await import('./commands/down.js')).registerDown,
+  worker: async () => (await import('./commands/worker.js')).registerWorker,
+  dev: async () => (await import('./commands/dev.js')).registerDev,
+  demo: async () => (await import('./commands/demo.js')).registerDemo,
+  slack: async () => (await import('./commands/slack.js')).registerSlack,
+};
+
+const GLOBAL_OPTIONS_WITH_VALUES = new Set(['--config', '--address', '--namespace']);
+
+/** The first word that is not an option or a global option's value. */
+function commandName(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (GLOBAL_OPTIONS_WITH_VALUES.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('shipgate')
@@ -41,21 +67,11 @@ export async function main(argv: string[]): Promise<number> {
     // No graceful close: the process exits right after, and closing the gRPC channel costs a round trip.
   };
 
-  registerRelease(program, run);
-  registerApprove(program, run);
-  registerDecision(program, run, 'reject');
-  registerDecision(program, run, 'cancel');
-  registerDecision(program, run, 'override');
-  registerStatus(program, run);
-  registerHistory(program, run);
-  registerRollback(program, run);
-  registerFreeze(program, run);
-  registerWindows(program, run);
-  registerDown(program, run);
-  registerWorker(program, run);
-  registerDev(program, run);
-  registerDemo(program, run);
-  registerSlack(program, run);
+  // Only the invoked command's module is loaded (all of them for help or a typo), so a client command such as
+  // `rollback` never pays for the worker runtime, the config parser or the data plane.
+  const wanted = commandName(argv);
+  const loaders = wanted && wanted in COMMANDS ? [COMMANDS[wanted]!] : [...new Set(Object.values(COMMANDS))];
+  for (const load of loaders) (await load())(program, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

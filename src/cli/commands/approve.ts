@@ -13,7 +13,7 @@ export function registerApprove(program: Command, run: Runner) {
         requireVersion(version);
         const by = requireLogin(o.as);
         if (o.comment !== undefined) requireText(o.comment, '--comment');
-        checkNames(ctx.explicitConfig(), app);
+        checkNames(await ctx.explicitConfig(), app);
         const result = await new ShipgateClient(await ctx.client()).approve(app, version, {
           by,
           via: 'cli',

@@ -29,7 +29,7 @@ export function registerDecision(program: Command, run: Runner, decision: Decisi
         requireVersion(version);
         const by = requireLogin(o.as);
         const reason = requireText(o.reason, '--reason');
-        checkNames(ctx.explicitConfig(), app);
+        checkNames(await ctx.explicitConfig(), app);
         const sg = new ShipgateClient(await ctx.client());
         const status = await sg[decision](app, version, { by, via: 'cli', reason });
         ctx.print(

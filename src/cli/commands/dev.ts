@@ -16,7 +16,7 @@ export function registerDev(program: Command, run: Runner) {
     .option('--ui-port <n>', 'Temporal UI port', '8233')
     .action((o: { port: string; uiPort: string }) =>
       run(async (ctx) => {
-        const loaded = ctx.requireConfig();
+        const loaded = await ctx.requireConfig();
         const logger = createLogger('shipgate-dev');
         const server = await startDevServer({
           home: ctx.home,

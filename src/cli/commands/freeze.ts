@@ -26,7 +26,7 @@ export function registerFreeze(program: Command, run: Runner) {
         const until = parseUntil(o.until);
         const by = requireLogin(o.as);
         const reason = requireText(o.reason, '--reason');
-        checkNames(ctx.explicitConfig(), app, env);
+        checkNames(await ctx.explicitConfig(), app, env);
         const freeze = await new ShipgateClient(await ctx.client()).freeze(app, env, {
           by,
           via: 'cli',
@@ -43,7 +43,7 @@ export function registerFreeze(program: Command, run: Runner) {
     .action((app: string, env: string, o: { as?: string }) =>
       run(async (ctx) => {
         const by = requireLogin(o.as);
-        checkNames(ctx.explicitConfig(), app, env);
+        checkNames(await ctx.explicitConfig(), app, env);
         try {
           const result = await new ShipgateClient(await ctx.client()).unfreeze(app, env, { by, via: 'cli' });
           ctx.print(`Unfroze ${app}/${env} (${result.removed} freeze(s) lifted).`, result);

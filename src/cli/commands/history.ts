@@ -8,7 +8,7 @@ export function registerHistory(program: Command, run: Runner) {
     .description('who deployed what and when, newest first')
     .action((app: string, env: string) =>
       run(async (ctx) => {
-        checkNames(ctx.explicitConfig(), app, env);
+        checkNames(await ctx.explicitConfig(), app, env);
         const state = await new ShipgateClient(await ctx.client()).environmentState(app, env);
         const rows = historyRows(state?.ledger ?? []);
         ctx.print(() => {

@@ -32,7 +32,7 @@ export function registerRelease(program: Command, run: Runner) {
           requireLogin(o.actor, '--actor');
           requireText(o.commit, '--commit');
           requireText(o.branch, '--branch');
-          const config = ctx.explicitConfig();
+          const config = await ctx.explicitConfig();
           checkNames(config, app, o.wait === 'none' ? undefined : o.wait);
           if (o.wait !== 'none' && !/^[a-z0-9][a-z0-9-]*$/.test(o.wait))
             throw badInput(`--wait: expected none or an environment name`);

@@ -17,7 +17,7 @@ export function registerRollback(program: Command, run: Runner) {
         if (o.to !== undefined) requireVersion(o.to, '--to');
         const by = requireLogin(o.as);
         const reason = requireText(o.reason, '--reason');
-        checkNames(ctx.explicitConfig(), app, env);
+        checkNames(await ctx.explicitConfig(), app, env);
         const sg = new ShipgateClient(await ctx.client());
         let accepted;
         try {

@@ -16,7 +16,7 @@ export function registerSlack(program: Command, run: Runner) {
         const port = Number(o.port);
         if (!/^\d+$/.test(o.port) || port < 0 || port > 65535)
           throw badInput(`--port: "${o.port}" is not a port number`);
-        const loaded = ctx.requireConfig();
+        const loaded = await ctx.requireConfig();
         const slack = loaded.config.slack;
         const secretEnv = slack?.signingSecretEnv ?? 'SLACK_SIGNING_SECRET';
         const signingSecret = process.env[secretEnv];

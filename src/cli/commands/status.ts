@@ -11,7 +11,7 @@ export function registerStatus(program: Command, run: Runner) {
     .action((app: string, version: string) =>
       run(async (ctx) => {
         requireVersion(version);
-        checkNames(ctx.explicitConfig(), app);
+        checkNames(await ctx.explicitConfig(), app);
         try {
           const s = await new ShipgateClient(await ctx.client()).status(app, version);
           ctx.print(formatStatus(s), statusJson(s));

@@ -11,7 +11,7 @@ export function registerWindows(program: Command, run: Runner) {
     .option('--at <iso>', 'the moment to evaluate (default: now)')
     .action((app: string, env: string, o: { at?: string }) =>
       run(async (ctx) => {
-        const config = ctx.requireConfig();
+        const config = await ctx.requireConfig();
         checkNames(config, app, env);
         const at = o.at === undefined ? new Date() : new Date(o.at);
         if (Number.isNaN(at.getTime())) throw badInput(`--at: "${o.at}" is not an ISO-8601 time`);

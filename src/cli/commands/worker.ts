@@ -14,7 +14,7 @@ export function registerWorker(program: Command, run: Runner) {
     )
     .action((o: { environments?: string }) =>
       run(async (ctx) => {
-        const loaded = ctx.requireConfig();
+        const loaded = await ctx.requireConfig();
         const logger = createLogger('shipgate-worker');
         const config = createConfigSource(loaded.file);
         const worker = await (
