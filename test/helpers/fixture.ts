@@ -114,6 +114,24 @@ export async function startStack(
   return stack;
 }
 
+type ReleaseStatusOf = Awaited<ReturnType<ShipgateClient['status']>>;
+
+/** Polls a release of `hello` until `pred` holds; fails with the last status seen. */
+export async function waitForRelease(
+  sg: ShipgateClient,
+  version: string,
+  pred: (s: ReleaseStatusOf) => boolean,
+  timeoutMs = 90_000,
+): Promise<ReleaseStatusOf> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await sg.status('hello', version).catch(() => null);
+    if (s && pred(s)) return s;
+    if (Date.now() > deadline) throw new Error(`timed out waiting on ${version}: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function getVersion(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/version`);
   return ((await res.json()) as { version: string }).version;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalTarget } from '../../src/targets/local/local-target.js';
-import { getVersion, startStack, type Stack } from '../helpers/fixture.js';
+import { getVersion, startStack, type Stack, waitForRelease } from '../helpers/fixture.js';
 import { steadyTraffic } from '../helpers/traffic.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -10,19 +10,8 @@ describe('durability: SIGKILLed worker and restarted Temporal server (real proce
   let stack: Stack;
   const run = (...args: string[]) => stack.run(args);
 
-  const waitFor = async (
-    version: string,
-    pred: (s: Awaited<ReturnType<Stack['sg']['status']>>) => boolean,
-    timeoutMs = 90_000,
-  ) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await stack.sg.status('hello', version).catch(() => null);
-      if (s && pred(s)) return s;
-      if (Date.now() > deadline) throw new Error(`timed out waiting on ${version}: ${JSON.stringify(s)}`);
-      await sleep(100);
-    }
-  };
+  const waitFor = (version: string, pred: Parameters<typeof waitForRelease>[2]) =>
+    waitForRelease(stack.sg, version, pred);
 
   const startToGate = async (version: string) => {
     const r = await run(

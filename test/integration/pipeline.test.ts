@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
 import { freePort } from '../../src/temporal/ports.js';
 import { cli } from '../helpers/processes.js';
-import { getVersion, startStack, type Stack } from '../helpers/fixture.js';
+import { getVersion, startStack, type Stack, waitForRelease } from '../helpers/fixture.js';
 
 interface StatusJson {
   state: string;
@@ -23,14 +23,8 @@ describe('release pipeline on a real dev server, worker process and local target
   const status = async (version: string) =>
     (await run('status', 'hello', version, '--json')).json as StatusJson;
 
-  const waitStage = async (version: string, stage: string) => {
-    for (let i = 0; i < 300; i++) {
-      const s = await stack.sg.status('hello', version).catch(() => null);
-      if (s?.stage === stage) return s;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${version} never reached ${stage}`);
-  };
+  const waitStage = (version: string, stage: string) =>
+    waitForRelease(stack.sg, version, (s) => s.stage === stage);
 
   const releaseToGate = async (version: string, commit = `c-${version}`) => {
     const r = await run(

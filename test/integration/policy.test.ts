@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getVersion, startStack, type ExampleConfig, type Stack } from '../helpers/fixture.js';
+import {
+  getVersion,
+  startStack,
+  type ExampleConfig,
+  type Stack,
+  waitForRelease,
+} from '../helpers/fixture.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -34,19 +40,8 @@ describe('approval and window policy on a real dev server and worker', () => {
     ];
   };
 
-  const waitFor = async (
-    version: string,
-    pred: (s: Awaited<ReturnType<Stack['sg']['status']>>) => boolean,
-  ) => {
-    for (let i = 0; i < 600; i++) {
-      const s = await stack.sg.status('hello', version).catch(() => null);
-      if (s && pred(s)) return s;
-      await sleep(100);
-    }
-    throw new Error(
-      `timed out on ${version}: ${JSON.stringify(await stack.sg.status('hello', version).catch(() => null))}`,
-    );
-  };
+  const waitFor = (version: string, pred: Parameters<typeof waitForRelease>[2]) =>
+    waitForRelease(stack.sg, version, pred);
 
   const toGate = async (version: string) => {
     const r = await run(

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getVersion, startStack, type Stack } from '../helpers/fixture.js';
+import { getVersion, startStack, type Stack, waitForRelease } from '../helpers/fixture.js';
 import { steadyTraffic } from '../helpers/traffic.js';
 import type { LedgerEntry } from '../../src/policy/ledger.js';
 
@@ -11,17 +11,8 @@ describe('rollback on a real dev server, worker process and local target', () =>
   const ledger = async (): Promise<LedgerEntry[]> =>
     (await stack.sg.environmentState('hello', 'production'))?.ledger ?? [];
 
-  const waitFor = async (
-    version: string,
-    pred: (s: Awaited<ReturnType<Stack['sg']['status']>>) => boolean,
-  ) => {
-    for (let i = 0; i < 900; i++) {
-      const s = await stack.sg.status('hello', version).catch(() => null);
-      if (s && pred(s)) return s;
-      await sleep(100);
-    }
-    throw new Error(`timed out on ${version}`);
-  };
+  const waitFor = (version: string, pred: Parameters<typeof waitForRelease>[2]) =>
+    waitForRelease(stack.sg, version, pred);
 
   /** Production needs no approvals here, so each release goes straight through. */
   const ship = async (version: string) => {
