@@ -96,13 +96,13 @@ export function registerDemo(program: Command, run: Runner) {
         );
         try {
           const ship = async (version: string, commit: string) => {
-            say(`▶ dave pushes ${commit} to main: release hello ${version}`);
+            say(`▶ carol pushes ${commit} to main: release hello ${version}`);
             await sg.startRelease({
               app: 'hello',
               version,
               commit,
               branch: 'main',
-              actor: 'dave',
+              actor: 'carol',
               via: 'cli',
             });
             let s = await sg.waitForRelease('hello', version, (st) => st.stage === 'awaiting-approval', {
@@ -112,9 +112,9 @@ export function registerDemo(program: Command, run: Runner) {
               `  staging answers: ${await (await fetch(`http://127.0.0.1:${stagingPort}/version`)).text()}`,
             );
             try {
-              await sg.approve('hello', version, { by: 'dave', via: 'cli', comment: 'my own release' });
+              await sg.approve('hello', version, { by: 'carol', via: 'cli', comment: 'my own release' });
             } catch (err) {
-              say(`  ✘ dave tries to approve his own release — refused: ${rootMessage(err)}`);
+              say(`  ✘ carol, a team lead, tries to approve her own release — refused: ${rootMessage(err)}`);
             }
             for (const lead of ['alice', 'bob']) {
               const r = await sg.approve('hello', version, {
