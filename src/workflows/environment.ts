@@ -627,6 +627,7 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       return continueAsNew<typeof environmentWorkflow>({
         app,
         env,
+        historyLimit: input.historyLimit,
         carried: { current, ledger, queue, freezes: activeFreezes(), ledgerSize, reapAt },
       });
     }
@@ -641,7 +642,7 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
 
   function shouldContinueAsNew(): boolean {
     const i = workflowInfo();
-    return i.continueAsNewSuggested || i.historyLength > HISTORY_LIMIT;
+    return i.continueAsNewSuggested || i.historyLength > (input.historyLimit ?? HISTORY_LIMIT);
   }
 }
 

@@ -204,6 +204,8 @@ export interface EnvironmentSnapshot {
 export interface EnvironmentWorkflowInput {
   app: string;
   env: string;
+  /** History length that triggers continue-as-new (default 2000); lowered by tests to exercise it. */
+  historyLimit?: number;
   carried?: {
     current: EnvironmentSnapshot['current'];
     ledger: LedgerEntry[];
