@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -135,4 +136,23 @@ export async function waitForRelease(
 export async function getVersion(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/version`);
   return ((await res.json()) as { version: string }).version;
+}
+
+/** The CLI arguments of a release of `hello` by dave from main, with commit `c-<version>`. */
+export const releaseArgs = (version: string, ...extra: string[]) => [
+  ...['release', 'hello', version, '--commit', `c-${version}`, '--branch', 'main', '--actor', 'dave'],
+  ...extra,
+];
+
+/** Releases through production and waits for it (for stacks whose production needs no approvals). */
+export async function shipToProduction(stack: Stack, version: string): Promise<void> {
+  const r = await stack.run(releaseArgs(version, '--wait', 'production'));
+  expect(r.code, r.stderr).toBe(0);
+}
+
+/** Starts a release and waits until it stands at production's approval gate. */
+export async function releaseToApprovalGate(stack: Stack, version: string) {
+  const r = await stack.run(releaseArgs(version));
+  expect(r.code, r.stderr).toBe(0);
+  return waitForRelease(stack.sg, version, (s) => s.stage === 'awaiting-approval');
 }

@@ -1,27 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getVersion, startStack, type Stack } from '../helpers/fixture.js';
+import { getVersion, startStack, type Stack, shipToProduction } from '../helpers/fixture.js';
 import { DEFAULT_TASK_QUEUE, environmentWorkflowId } from '../../src/workflows/messages.js';
 
 describe('the environment workflow continues-as-new and carries its ledger (dev server, worker process)', () => {
   let stack: Stack;
   let firstRunId: string;
   const run = (...args: string[]) => stack.run(args);
-  const ship = async (version: string) => {
-    const r = await run(
-      'release',
-      'hello',
-      version,
-      '--commit',
-      `c-${version}`,
-      '--branch',
-      'main',
-      '--actor',
-      'dave',
-      '--wait',
-      'production',
-    );
-    expect(r.code, r.stderr).toBe(0);
-  };
+  const ship = (version: string) => shipToProduction(stack, version);
 
   beforeAll(async () => {
     stack = await startStack((c) => {

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalTarget } from '../../src/targets/local/local-target.js';
-import { getVersion, startStack, type Stack, waitForRelease } from '../helpers/fixture.js';
+import {
+  getVersion,
+  startStack,
+  type Stack,
+  waitForRelease,
+  releaseToApprovalGate,
+} from '../helpers/fixture.js';
 import { steadyTraffic } from '../helpers/traffic.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -13,21 +19,7 @@ describe('durability: SIGKILLed worker and restarted Temporal server (real proce
   const waitFor = (version: string, pred: Parameters<typeof waitForRelease>[2]) =>
     waitForRelease(stack.sg, version, pred);
 
-  const startToGate = async (version: string) => {
-    const r = await run(
-      'release',
-      'hello',
-      version,
-      '--commit',
-      `c-${version}`,
-      '--branch',
-      'main',
-      '--actor',
-      'dave',
-    );
-    expect(r.code, r.stderr).toBe(0);
-    await waitFor(version, (s) => s.stage === 'awaiting-approval');
-  };
+  const startToGate = (version: string) => releaseToApprovalGate(stack, version);
 
   const productionDeploys = async (version: string) =>
     ((await stack.sg.environmentState('hello', 'production'))?.ledger ?? []).filter(

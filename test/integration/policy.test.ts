@@ -7,6 +7,7 @@ import {
   type ExampleConfig,
   type Stack,
   waitForRelease,
+  releaseToApprovalGate,
 } from '../helpers/fixture.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -43,21 +44,7 @@ describe('approval and window policy on a real dev server and worker', () => {
   const waitFor = (version: string, pred: Parameters<typeof waitForRelease>[2]) =>
     waitForRelease(stack.sg, version, pred);
 
-  const toGate = async (version: string) => {
-    const r = await run(
-      'release',
-      'hello',
-      version,
-      '--commit',
-      `c-${version}`,
-      '--branch',
-      'main',
-      '--actor',
-      'dave',
-    );
-    expect(r.code, r.stderr).toBe(0);
-    return waitFor(version, (s) => s.stage === 'awaiting-approval');
-  };
+  const toGate = (version: string) => releaseToApprovalGate(stack, version);
   const approve = async (version: string) => {
     expect((await run('approve', 'hello', version, '--as', 'alice')).code).toBe(0);
     expect((await run('approve', 'hello', version, '--as', 'bob')).code).toBe(0);

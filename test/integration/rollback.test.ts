@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getVersion, startStack, type Stack, waitForRelease } from '../helpers/fixture.js';
+import { getVersion, startStack, type Stack, waitForRelease, shipToProduction } from '../helpers/fixture.js';
 import { steadyTraffic } from '../helpers/traffic.js';
 import type { LedgerEntry } from '../../src/policy/ledger.js';
 
@@ -15,22 +15,7 @@ describe('rollback on a real dev server, worker process and local target', () =>
     waitForRelease(stack.sg, version, pred);
 
   /** Production needs no approvals here, so each release goes straight through. */
-  const ship = async (version: string) => {
-    const r = await run(
-      'release',
-      'hello',
-      version,
-      '--commit',
-      `c-${version}`,
-      '--branch',
-      'main',
-      '--actor',
-      'dave',
-      '--wait',
-      'production',
-    );
-    expect(r.code, r.stderr).toBe(0);
-  };
+  const ship = (version: string) => shipToProduction(stack, version);
 
   beforeAll(async () => {
     stack = await startStack((c) => {
