@@ -7,7 +7,7 @@
 # The default command is `worker`; any other CLI command runs with `docker run ... shipgate status hello 1.2.0`.
 # The worker needs no Temporal CLI (only `dev` and `demo` start a dev server), so none is installed here.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -15,7 +15,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     SHIPGATE_HOME=/var/lib/shipgate \
     SHIPGATE_CONFIG=/etc/shipgate/shipgate.yaml \

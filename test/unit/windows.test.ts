@@ -498,35 +498,21 @@ describe('nothing changes within 366 days', () => {
   });
 });
 
-describe('performance', () => {
-  /** Best of three, so that a busy test machine does not make the numbers meaningless. */
-  const time = (fn: () => unknown) => {
-    let best = Infinity;
-    for (let i = 0; i < 3; i++) {
-      const t = performance.now();
-      fn();
-      best = Math.min(best, performance.now() - t);
-    }
-    return best;
-  };
-
-  it('an always-open every-minute window answers in well under 50 ms', () => {
-    evalAt([win('warm-up', 'deny', '0 22 * * 1-5', HOUR, 'UTC')], '2026-01-01T00:00:00Z');
+describe('worst-case windows (their cost is measured in bench/windows.ts, never timed here)', () => {
+  it('an always-open every-minute window blocks with no end in sight, in every time zone', () => {
     for (const tz of ['America/New_York', 'Europe/Berlin', 'Australia/Lord_Howe', 'Asia/Kolkata']) {
       const w = win('every-minute', 'deny', '* * * * *', MINUTE, tz);
-      let v: ReturnType<typeof evalAt> | undefined;
-      const ms = time(() => (v = evalAt([w], '2026-05-05T12:34:56Z')));
-      expect(v).toMatchObject({ allowed: false, blockedBy: 'every-minute', until: null });
-      expect(ms).toBeLessThan(50);
+      expect(evalAt([w], '2026-05-05T12:34:56Z')).toMatchObject({
+        allowed: false,
+        blockedBy: 'every-minute',
+        until: null,
+      });
     }
   });
 
-  it('long chains over weekdays only are cheap too', () => {
+  it('long chains over weekdays only stay blocked with no end in sight', () => {
     const w = win('weekdays', 'deny', '* * * * 1-5', 3 * DAY, 'America/New_York');
-    let v: ReturnType<typeof evalAt> | undefined;
-    const ms = time(() => (v = evalAt([w], '2026-05-05T12:34:56Z')));
-    expect(v).toMatchObject({ allowed: false, until: null });
-    expect(ms).toBeLessThan(50);
+    expect(evalAt([w], '2026-05-05T12:34:56Z')).toMatchObject({ allowed: false, until: null });
   });
 
   it('pathological allow/deny interleaving is capped, with a safe (early) until', () => {
@@ -535,12 +521,10 @@ describe('performance', () => {
       win('also-odd', 'deny', '*/2 * * * *', MINUTE, 'UTC'),
     ];
     const t0 = Date.parse('2026-05-05T12:00:30Z');
-    let v: ReturnType<typeof evalAt> | undefined;
-    const ms = time(() => (v = evaluateWindows(windows, [], new Date(t0))));
-    expect(ms).toBeLessThan(250);
-    expect(v!.allowed).toBe(false);
-    expect(v!.reason).toMatch(/evaluate again/);
-    const until = Date.parse(v!.until!);
+    const v = evaluateWindows(windows, [], new Date(t0));
+    expect(v.allowed).toBe(false);
+    expect(v.reason).toMatch(/evaluate again/);
+    const until = Date.parse(v.until!);
     expect(until).toBeGreaterThan(t0);
     // Never later than the real change (there is none): still blocked just before and at `until`.
     expect(refVerdict(windows, [], until - 1).allowed).toBe(false);

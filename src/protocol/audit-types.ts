@@ -1,0 +1,38 @@
+/** Every kind of audit record, with what it means. Records use these names and no others. */
+export const AUDIT_TYPES = {
+  'release-started': 'a release was admitted (commit, branch, actor)',
+  'release-ended': 'a release ended; outcome holds its final state',
+  approval: 'an approval that counts was given',
+  approved: 'an environment’s approval rules were met',
+  rejection: 'a release was rejected',
+  cancellation: 'a release was cancelled',
+  override: 'a break-glass override let a release past a window or freeze',
+  held: 'a release is held by a window, freeze or external gate',
+  deployed: 'a release’s deploy to an environment succeeded',
+  'deploy-started': 'an environment began deploying a version',
+  'deploy-succeeded': 'a deploy passed its checks',
+  'deploy-failed': 'a deploy could not start or become ready',
+  'deploy-preempt-requested': 'a rollback asked the running deploy to stop',
+  'deploy-preempted': 'a running deploy was stopped by a rollback',
+  'verification-failed': 'a deployed version failed its smoke checks or verification',
+  'rollback-requested': 'a rollback was accepted and queued',
+  'rollback-started': 'an environment began restoring a version',
+  'rollback-succeeded': 'a restored version passed its checks',
+  'rollback-failed': 'a restored version failed to start or failed its checks',
+  freeze: 'an ad-hoc freeze was added',
+  unfreeze: 'ad-hoc freezes were lifted',
+  'approve-refused': 'an approval attempt was refused (reason says why)',
+  'reject-refused': 'a rejection attempt was refused',
+  'cancel-refused': 'a cancellation attempt was refused',
+  'override-refused': 'an override attempt was refused',
+  'rollback-refused': 'a rollback request was refused',
+  'freeze-refused': 'a freeze request was refused',
+  'unfreeze-refused': 'an unfreeze request was refused',
+} as const;
+export type AuditType = keyof typeof AUDIT_TYPES;
+
+export type RefusableAction =
+  'approve' | 'reject' | 'cancel' | 'override' | 'rollback' | 'freeze' | 'unfreeze';
+export const refusedType = (action: RefusableAction): AuditType => `${action}-refused`;
+
+export const isAuditType = (value: string): value is AuditType => value in AUDIT_TYPES;
