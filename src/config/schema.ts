@@ -1,3 +1,5 @@
+import { CHANNELS, DEFAULT_APPROVAL_CHANNELS } from '../protocol/channels.js';
+import { DEFAULT_STRATEGY, LOCAL_STRATEGIES } from '../protocol/strategies.js';
 import { z } from 'zod';
 import { Cron } from 'croner';
 import { parseDuration } from './duration.js';
@@ -74,7 +76,7 @@ export const windowSchema = z.strictObject({
 });
 
 const approvalRule = z.strictObject({ group: name, count: positiveInt });
-const channel = z.enum(['cli', 'slack', 'github']);
+const channel = z.enum(CHANNELS);
 
 export const verifySchema = z.strictObject({
   checks: z.array(checkSchema).min(1),
@@ -103,7 +105,10 @@ export const environmentSchema = z.strictObject({
   approvals: z.array(approvalRule).default([]),
   allowSelfApproval: z.boolean().default(false),
   approvalTimeout: duration({ positive: true }).default(7 * 86_400_000),
-  approvalChannels: z.array(channel).min(1).default(['cli', 'slack']),
+  approvalChannels: z
+    .array(channel)
+    .min(1)
+    .default([...DEFAULT_APPROVAL_CHANNELS]),
   waitTimer: duration().default(0),
   windows: z.array(windowSchema).default([]),
   windowOverride: z.strictObject({ group: name }).optional(),
@@ -113,7 +118,7 @@ export const environmentSchema = z.strictObject({
   freezeGroup: name.optional(),
   rollbackDuringWindows: z.enum(['allow', 'deny']).default('allow'),
   supersede: z.boolean().default(true),
-  strategy: z.enum(['blue-green', 'canary', 'recreate']).default('blue-green'),
+  strategy: z.enum(LOCAL_STRATEGIES).default(DEFAULT_STRATEGY),
   canarySteps: z.array(z.number().int().min(1).max(100)).default([10, 50, 100]),
   /** How long each canary step takes traffic before its checks run. */
   canaryPause: duration().default(5000),

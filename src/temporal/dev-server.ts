@@ -3,7 +3,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { temporalCliPath } from './binaries.js';
 import { freePort, waitForPort } from './ports.js';
-import { SEARCH_ATTRIBUTE_NAMES } from './search-attributes.js';
+import { SEARCH_ATTRIBUTE_NAMES } from '../protocol/search-attributes.js';
 
 export interface DevServer {
   address: string;

@@ -3,13 +3,7 @@ import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 
-export const SEARCH_ATTRIBUTE_NAMES = [
-  'ShipgateApp',
-  'ShipgateEnv',
-  'ShipgateVersion',
-  'ShipgateStage',
-  'ShipgateActor',
-] as const;
+import { SEARCH_ATTRIBUTE_NAMES } from '../protocol/search-attributes.js';
 
 /**
  * Registers missing search attributes where the server allows it (dev server, self-hosted). On Temporal Cloud
