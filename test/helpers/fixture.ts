@@ -1,5 +1,7 @@
 import { expect } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -8,6 +10,7 @@ import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js
 import { freePort } from '../../src/temporal/ports.js';
 import { createLocalTarget } from '../../src/targets/local/local-target.js';
 import { ShipgateClient } from '../../src/client.js';
+import type { LedgerEntry } from '../../src/policy/ledger.js';
 import { cli, ROOT, startWorker, type CliResult, type WorkerProcess } from './processes.js';
 
 export interface Ports {
@@ -21,7 +24,11 @@ export function exampleConfig(ports: Ports, tweak: (c: ExampleConfig) => void = 
     groups: { 'team-leads': ['alice', 'bob', 'carol'], 'release-managers': ['dave'] },
     apps: {
       hello: {
-        build: { kind: 'local', source: path.join(ROOT, 'examples', 'hello-service') },
+        build: { kind: 'local', source: path.join(ROOT, 'examples', 'hello-service') } as {
+          kind: string;
+          source: string;
+          command?: string[];
+        },
         environments: {
           staging: {
             branches: ['main'],
@@ -45,6 +52,42 @@ export function exampleConfig(ports: Ports, tweak: (c: ExampleConfig) => void = 
   return config;
 }
 export type ExampleConfig = ReturnType<typeof exampleConfig>;
+type AppConfig = ExampleConfig['apps']['hello'];
+
+type ReleaseStatusOf = Awaited<ReturnType<ShipgateClient['status']>>;
+type EnvironmentStateOf = Awaited<ReturnType<ShipgateClient['environmentState']>>;
+
+/**
+ * One app of a stack, with its own name, ports, releases and environments, so a test that uses its own app
+ * shares nothing with the other tests of its file but the processes (dev server and worker).
+ */
+export interface App {
+  readonly name: string;
+  readonly ports: Ports;
+  readonly stack: Stack;
+  /** Runs the CLI against the stack's server, as a user would (`args` as typed after `shipgate`). */
+  run(...args: string[]): Promise<CliResult>;
+  /** `release <app> <version> --commit c-<version> --branch main --actor dave`, then `extra`. */
+  releaseArgs(version: string, ...extra: string[]): string[];
+  status(version: string): Promise<ReleaseStatusOf>;
+  waitFor(version: string, pred: (s: ReleaseStatusOf) => boolean): Promise<ReleaseStatusOf>;
+  /** Waits until the release has ended, and returns its final status. */
+  ended(version: string): Promise<ReleaseStatusOf>;
+  /** Starts a release and waits until it stands at production's approval gate. */
+  toGate(version: string): Promise<ReleaseStatusOf>;
+  /** Approves through the CLI as each login in turn, expecting each to be accepted. */
+  approve(version: string, ...logins: string[]): Promise<void>;
+  /** Releases through production and waits for it (for apps whose production needs no approvals). */
+  ship(version: string): Promise<void>;
+  /** Releases through production's approval gate, approves as alice and bob, and waits for it to succeed. */
+  shipApproved(version: string): Promise<void>;
+  environment(env?: string): Promise<EnvironmentStateOf>;
+  ledger(env?: string): Promise<LedgerEntry[]>;
+  /** The version the environment's public port answers with. */
+  serving(env?: keyof Ports): Promise<string>;
+  /** Rewrites this app's part of the config file (the worker reads it live). */
+  writeConfig(tweak: (c: ExampleConfig) => void): Promise<void>;
+}
 
 export interface Stack {
   home: string;
@@ -55,10 +98,22 @@ export interface Stack {
   sg: ShipgateClient;
   run(args: string[]): Promise<CliResult>;
   restartWorker(): Promise<WorkerProcess>;
+  /** Starts the worker again if it is not running (a test that killed it may have failed before restarting it). */
+  ensureWorker(): Promise<void>;
   /** Stops the dev server and starts it again on the same port with the same SQLite file. */
   restartServer(): Promise<void>;
+  /** Rewrites the `hello` app and the groups; apps added with addApp stay as they are. */
   writeConfig(tweak: (c: ExampleConfig) => void): Promise<void>;
+  /** Adds an app of its own to the config (`tweak` edits it as `c.apps.hello`), with free ports. */
+  addApp(name: string, tweak?: (c: ExampleConfig) => void): Promise<App>;
   stop(): Promise<void>;
+}
+
+/** Replaces the file in one step, so the worker, which reloads on change, never reads half a config. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
 }
 
 /** A real dev server, a real worker process and the local data plane, all on free ports in a temp home. */
@@ -69,26 +124,33 @@ export async function startStack(
   const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-test-'));
   const ports = { staging: await freePort(), production: await freePort() };
   const configFile = path.join(home, 'shipgate.yaml');
-  await writeFile(configFile, stringify(exampleConfig(ports, tweak)));
+  let baseTweak = tweak;
+  const apps = new Map<string, AppConfig>();
+  const writeAll = async () => {
+    const config = exampleConfig(ports, baseTweak) as ExampleConfig & { apps: Record<string, AppConfig> };
+    for (const [name, app] of apps) config.apps[name] = app;
+    await writeAtomically(configFile, stringify(config));
+  };
+  await writeAll();
   const server = await startDevServer({ home });
   const connection = await Connection.connect({ address: server.address });
   const sg = new ShipgateClient(new Client({ connection }));
+  const launchWorker = () =>
+    startWorker({ config: configFile, address: stack.server.address, home, env: opts.workerEnv });
   const stack: Stack = {
     home,
     configFile,
     ports,
     server,
-    worker: await startWorker({ config: configFile, address: server.address, home, env: opts.workerEnv }),
+    worker: undefined as unknown as WorkerProcess,
     sg,
-    run: (args) => cli([...args, '--address', server.address], { SHIPGATE_HOME: home }),
+    run: (args) => cli([...args, '--address', stack.server.address], { SHIPGATE_HOME: home }),
     async restartWorker() {
-      stack.worker = await startWorker({
-        config: configFile,
-        address: server.address,
-        home,
-        env: opts.workerEnv,
-      });
+      stack.worker = await launchWorker();
       return stack.worker;
+    },
+    async ensureWorker() {
+      if (!stack.worker.running()) await stack.restartWorker();
     },
     async restartServer() {
       await stack.server.stop();
@@ -100,10 +162,21 @@ export async function startStack(
       });
     },
     async writeConfig(t) {
-      await writeFile(configFile, stringify(exampleConfig(ports, t)));
+      baseTweak = t;
+      await writeAll();
+    },
+    async addApp(name, appTweak = () => {}) {
+      const appPorts = { staging: await freePort(), production: await freePort() };
+      const render = (t: (c: ExampleConfig) => void) => exampleConfig(appPorts, t).apps.hello;
+      apps.set(name, render(appTweak));
+      await writeAll();
+      return makeApp(stack, name, appPorts, async (t) => {
+        apps.set(name, render(t));
+        await writeAll();
+      });
     },
     async stop() {
-      await stack.worker.stop().catch(() => undefined);
+      await stack.worker?.stop().catch(() => undefined);
       await connection.close().catch(() => undefined);
       await createLocalTarget({ home })
         .stopAll()
@@ -112,23 +185,90 @@ export async function startStack(
       await rm(home, { recursive: true, force: true });
     },
   };
+  try {
+    stack.worker = await launchWorker();
+  } catch (err) {
+    await server.stop().catch(() => undefined);
+    throw err;
+  }
   return stack;
 }
 
-type ReleaseStatusOf = Awaited<ReturnType<ShipgateClient['status']>>;
+function makeApp(
+  stack: Stack,
+  name: string,
+  ports: Ports,
+  rewrite: (tweak: (c: ExampleConfig) => void) => Promise<void>,
+): App {
+  const app: App = {
+    name,
+    ports,
+    stack,
+    run: (...args) => stack.run(args),
+    releaseArgs: (version, ...extra) => [
+      ...['release', name, version, '--commit', `c-${version}`, '--branch', 'main', '--actor', 'dave'],
+      ...extra,
+    ],
+    status: (version) => stack.sg.status(name, version),
+    waitFor: (version, pred) => waitForRelease(stack.sg, version, pred, undefined, name),
+    ended: (version) => waitForRelease(stack.sg, version, (s) => s.state !== 'running', undefined, name),
+    async toGate(version) {
+      const r = await app.run(...app.releaseArgs(version));
+      expect(r.code, r.stderr).toBe(0);
+      return app.waitFor(version, (s) => s.stage === 'awaiting-approval');
+    },
+    async approve(version, ...logins) {
+      for (const by of logins) {
+        const r = await app.run('approve', name, version, '--as', by);
+        expect(r.code, `${by}: ${r.stderr}`).toBe(0);
+      }
+    },
+    async ship(version) {
+      const r = await app.run(...app.releaseArgs(version, '--wait', 'production'));
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+    },
+    async shipApproved(version) {
+      await app.toGate(version);
+      await app.approve(version, 'alice', 'bob');
+      expect((await app.ended(version)).state).toBe('succeeded');
+    },
+    environment: (env = 'production') => stack.sg.environmentState(name, env),
+    ledger: async (env = 'production') => (await stack.sg.environmentState(name, env))?.ledger ?? [],
+    serving: (env = 'production') => getVersion(ports[env]),
+    writeConfig: rewrite,
+  };
+  return app;
+}
 
-/** Polls a release of `hello` until `pred` holds; fails with the last status seen. */
+/** Polls a release of `app` (default `hello`) until `pred` holds; fails with the last status seen. */
 export async function waitForRelease(
   sg: ShipgateClient,
   version: string,
   pred: (s: ReleaseStatusOf) => boolean,
   timeoutMs = 90_000,
+  app = 'hello',
 ): Promise<ReleaseStatusOf> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const s = await sg.status('hello', version).catch(() => null);
+    const s = await sg.status(app, version).catch(() => null);
     if (s && pred(s)) return s;
-    if (Date.now() > deadline) throw new Error(`timed out waiting on ${version}: ${JSON.stringify(s)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting on ${app} ${version}: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Polls until `pred` returns a value other than undefined; fails with `what` after the timeout. */
+export async function eventually<T>(
+  what: string,
+  pred: () => Promise<T | undefined>,
+  timeoutMs = 90_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await pred();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -155,4 +295,92 @@ export async function releaseToApprovalGate(stack: Stack, version: string) {
   const r = await stack.run(releaseArgs(version));
   expect(r.code, r.stderr).toBe(0);
   return waitForRelease(stack.sg, version, (s) => s.stage === 'awaiting-approval');
+}
+
+/** One start of an app process that a test holds: its pid, and `release()` to let it go on starting. */
+export interface HeldStart {
+  pid: number;
+  release(): void;
+}
+
+/** The starts of one version, from the moment the test asked to hold it, in order. */
+export interface Hold {
+  /** Resolves when the next start of the version arrives; it stays not ready until released. */
+  next(): Promise<HeldStart>;
+  /** Releases every start held so far and holds no more. */
+  stop(): void;
+}
+
+/**
+ * A test-side stand-in that decides when app processes may start, over real HTTP: with `command` as an app's
+ * build.command, every process of that app asks it before starting the artifact's server.js (see
+ * test/integration/fixtures/held-start.mjs), and reports its pid. An unheld version starts at once; a held one
+ * stays not ready until the test releases it, so a deploy is exactly as slow as the test needs.
+ */
+export interface StartControl {
+  readonly url: string;
+  readonly command: string[];
+  hold(version: string): Hold;
+  /** Pids of every process started for `version`, oldest first. */
+  pids(version: string): number[];
+  close(): Promise<void>;
+}
+
+export async function startControl(): Promise<StartControl> {
+  interface HoldState {
+    arrived: HeldStart[];
+    waiters: ((s: HeldStart) => void)[];
+  }
+  const holds = new Map<string, HoldState>();
+  const pids = new Map<string, number[]>();
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://control');
+    const version = url.searchParams.get('version') ?? '';
+    const pid = Number(url.searchParams.get('pid'));
+    pids.set(version, [...(pids.get(version) ?? []), pid]);
+    const go = () => {
+      if (!res.writableEnded) res.end('start');
+    };
+    const hold = holds.get(version);
+    if (!hold) return go();
+    const start: HeldStart = {
+      pid,
+      release: go,
+    };
+    const waiter = hold.waiters.shift();
+    if (waiter) waiter(start);
+    else hold.arrived.push(start);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    command: [process.execPath, path.join(ROOT, 'test', 'integration', 'fixtures', 'held-start.mjs'), url],
+    hold(version) {
+      const state: HoldState = { arrived: [], waiters: [] };
+      const seen: HeldStart[] = [];
+      holds.set(version, state);
+      return {
+        next: () =>
+          new Promise<HeldStart>((resolve) => {
+            const ready = state.arrived.shift();
+            const take = (s: HeldStart) => {
+              seen.push(s);
+              resolve(s);
+            };
+            if (ready) take(ready);
+            else state.waiters.push(take);
+          }),
+        stop() {
+          if (holds.get(version) === state) holds.delete(version);
+          for (const s of [...seen, ...state.arrived.splice(0)]) s.release();
+        },
+      };
+    },
+    pids: (version) => pids.get(version) ?? [],
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }

@@ -11,6 +11,8 @@ export interface CliResult {
   stderr: string;
   json: unknown;
   ms: number;
+  /** True when the helper had to kill the command because it ran past its time limit. */
+  timedOut: boolean;
 }
 
 /** Runs the real `shipgate` binary, as a user would. */
@@ -29,7 +31,11 @@ export function cli(
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -39,7 +45,7 @@ export function cli(
       } catch {
         /* not JSON output */
       }
-      resolve({ code: code ?? -1, stdout, stderr, json, ms: Date.now() - started });
+      resolve({ code: code ?? -1, stdout, stderr, json, ms: Date.now() - started, timedOut });
     });
   });
 }
@@ -47,6 +53,8 @@ export function cli(
 export interface WorkerProcess {
   child: ChildProcess;
   logs: () => string;
+  /** Whether the worker process is still running. */
+  running(): boolean;
   /** SIGKILLs the worker's whole process group, as a crashed host would. */
   kill(): Promise<void>;
   stop(): Promise<void>;
@@ -92,6 +100,7 @@ export async function startWorker(opts: {
   return {
     child,
     logs: () => logs,
+    running: () => child.exitCode === null && child.signalCode === null,
     async kill() {
       try {
         process.kill(-child.pid!, 'SIGKILL');

@@ -1,99 +1,89 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getVersion, startStack, type Stack, waitForRelease, shipToProduction } from '../helpers/fixture.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { startControl, startStack, type Stack, type StartControl } from '../helpers/fixture.js';
 import { steadyTraffic } from '../helpers/traffic.js';
 import type { LedgerEntry } from '../../src/policy/ledger.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('rollback on a real dev server, worker process and local target', () => {
   let stack: Stack;
-  const run = (...args: string[]) => stack.run(args);
-  const ledger = async (): Promise<LedgerEntry[]> =>
-    (await stack.sg.environmentState('hello', 'production'))?.ledger ?? [];
+  let control: StartControl;
 
-  const waitFor = (version: string, pred: Parameters<typeof waitForRelease>[2]) =>
-    waitForRelease(stack.sg, version, pred);
-
-  /** Production needs no approvals here, so each release goes straight through. */
-  const ship = (version: string) => shipToProduction(stack, version);
-
-  beforeAll(async () => {
-    stack = await startStack((c) => {
+  /** An app of the test's own whose production needs no approvals and whose processes start through `control`. */
+  const newApp = (name: string) =>
+    stack.addApp(name, (c) => {
+      c.apps.hello.build.command = control.command;
       c.apps.hello.environments.production.approvals = [];
     });
-    await ship('1.0.0-slow');
-    await ship('1.1.0');
-    await ship('1.2.0');
+
+  beforeAll(async () => {
+    control = await startControl();
+    stack = await startStack();
+  });
+  beforeEach(async () => {
+    await stack.ensureWorker();
   });
   afterAll(async () => {
     await stack?.stop();
+    await control?.close();
   });
 
   it('a rollback requested during a deploy preempts it: the deploy is cancelled, the target restored, no request fails', async () => {
-    const traffic = steadyTraffic(stack.ports.production);
-    const started = run(
-      'release',
-      'hello',
-      '2.0.0-slow',
-      '--commit',
-      'c-2',
-      '--branch',
-      'main',
-      '--actor',
-      'dave',
-      '--wait',
-      'production',
-    );
-    await waitFor('2.0.0-slow', (s) => s.stage === 'deploying-production');
-    await sleep(800);
-    const rb = await run(
-      'rollback',
-      'hello',
-      'production',
-      '--to',
-      '1.1.0',
-      '--as',
-      'carol',
-      '--reason',
-      'stop the rollout',
-      '--wait',
-      '--json',
+    const app = await newApp('preempt');
+    await app.ship('1.0.0');
+    await app.ship('1.1.0');
+    // 2.0.0 starts on staging at once; on production its process starts but is held not ready, so the
+    // rollback below always finds the deploy in flight.
+    const held = control.hold('2.0.0');
+    const traffic = steadyTraffic(app.ports.production);
+    const started = app.run(...app.releaseArgs('2.0.0', '--wait', 'production', '--json'));
+    (await held.next()).release();
+    const inProduction = await held.next();
+    expect((await app.status('2.0.0')).stage).toBe('deploying-production');
+    const rb = await app.run(
+      ...['rollback', app.name, 'production', '--to', '1.0.0', '--as', 'carol'],
+      ...['--reason', 'stop the rollout', '--wait', '--json'],
     );
     expect(rb.code, rb.stderr).toBe(0);
+    expect(rb.json).toMatchObject({ from: '2.0.0', to: '1.0.0', outcome: 'succeeded' });
     const released = await started;
-    expect(released.code).toBe(1);
-    const final = await stack.sg.status('hello', '2.0.0-slow');
+    expect(released.code, released.stderr).toBe(1);
+    expect(released.json).toMatchObject({ state: 'failed' });
+    const final = await app.status('2.0.0');
     expect(final.state).toBe('failed');
     expect(final.reason).toContain('preempted');
-    expect(await getVersion(stack.ports.production)).toBe('1.1.0');
+    expect(await app.serving()).toBe('1.0.0');
     const seen = await traffic.stop();
     expect(seen.failed, seen.failures.join('; ')).toBe(0);
-    expect(seen.versions.has('2.0.0-slow')).toBe(false);
-    const entries = await ledger();
-    const deploy = entries.find((e) => e.version === '2.0.0-slow')!;
-    expect(deploy).toMatchObject({ action: 'deploy', outcome: 'failed' });
+    expect(seen.versions.has('2.0.0')).toBe(false);
+    // The held process never became ready: the cancelled deploy stopped it.
+    expect(isRunning(inProduction.pid)).toBe(false);
+    held.stop();
+    const entries = await app.ledger();
+    expect(entries.find((e) => e.version === '2.0.0')).toMatchObject({ action: 'deploy', outcome: 'failed' });
     expect(entries.at(-1)).toMatchObject({
       action: 'rollback',
-      version: '1.1.0',
+      version: '1.0.0',
       actor: 'carol',
       outcome: 'succeeded',
     });
   });
 
   it('two concurrent rollback requests run one after the other, never interleaved', async () => {
+    const app = await newApp('concurrent');
+    for (const v of ['1.0.0', '1.1.0', '1.2.0']) await app.ship(v);
     const [a, b] = await Promise.all([
-      run('rollback', 'hello', 'production', '--to', '1.2.0', '--as', 'alice', '--reason', 'first'),
-      run('rollback', 'hello', 'production', '--to', '1.0.0-slow', '--as', 'bob', '--reason', 'second'),
+      app.run('rollback', app.name, 'production', '--to', '1.1.0', '--as', 'alice', '--reason', 'first'),
+      app.run('rollback', app.name, 'production', '--to', '1.0.0', '--as', 'bob', '--reason', 'second'),
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
     let entries: LedgerEntry[] = [];
     for (let i = 0; i < 300; i++) {
-      entries = (await ledger()).filter(
+      entries = (await app.ledger()).filter(
         (e) => e.action === 'rollback' && (e.reason === 'first' || e.reason === 'second'),
       );
       if (entries.length === 2 && entries.every((e) => e.outcome !== 'running')) break;
-      await sleep(100);
+      await new Promise((r) => setTimeout(r, 100));
     }
     // Both restored and passed verification; the first then counts as rolled back from, by the second.
     expect(entries.map((e) => e.verifiedAt !== null)).toEqual([true, true]);
@@ -101,81 +91,84 @@ describe('rollback on a real dev server, worker process and local target', () =>
     const [first, second] = entries as [LedgerEntry, LedgerEntry];
     expect(Date.parse(second.startedAt!)).toBeGreaterThanOrEqual(Date.parse(first.endedAt!));
     expect(second.fromVersion).toBe(first.version);
-    expect(await getVersion(stack.ports.production)).toBe(second.version);
+    expect(await app.serving()).toBe(second.version);
   });
 
   it('a worker SIGKILLed in the middle of a cold rollback: the environment ends on the target, serving, with one ledger entry', async () => {
-    // Make 1.0.0-slow cold: two other versions have served since, so its process is gone.
-    await run(
-      'rollback',
-      'hello',
-      'production',
-      '--to',
-      '1.1.0',
-      '--as',
-      'alice',
-      '--reason',
-      'prep',
-      '--wait',
-    );
-    await run(
-      'rollback',
-      'hello',
-      'production',
-      '--to',
-      '1.2.0',
-      '--as',
-      'alice',
-      '--reason',
-      'prep',
-      '--wait',
-    );
-    const traffic = steadyTraffic(stack.ports.production);
-    const rb = await run(
-      'rollback',
-      'hello',
-      'production',
-      '--to',
-      '1.0.0-slow',
-      '--as',
-      'bob',
-      '--reason',
-      'kill test',
-      '--json',
+    const app = await newApp('cold-kill');
+    // After 1.2.0, only 1.1.0 stays warm: a rollback to 1.0.0 must start its process again (cold).
+    for (const v of ['1.0.0', '1.1.0', '1.2.0']) await app.ship(v);
+    const held = control.hold('1.0.0');
+    const traffic = steadyTraffic(app.ports.production);
+    const rb = await app.run(
+      ...['rollback', app.name, 'production', '--to', '1.0.0', '--as', 'bob'],
+      ...['--reason', 'kill test', '--json'],
     );
     expect(rb.code, rb.stderr).toBe(0);
     const opId = (rb.json as { opId: string }).opId;
-    await sleep(1500); // the slow version is starting, not yet ready
+    const starting = await held.next(); // 1.0.0's process runs but is not ready yet
     await stack.worker.kill();
-    await sleep(1000);
-    expect(await getVersion(stack.ports.production)).toBe('1.2.0');
+    // With no worker, nothing switches: production keeps serving 1.2.0.
+    expect(await app.serving()).toBe('1.2.0');
     await stack.restartWorker();
-    const entry = await stack.sg.waitForOperation('hello', 'production', opId);
+    starting.release();
+    const entry = await stack.sg.waitForOperation(app.name, 'production', opId);
+    held.stop();
     expect(entry.outcome).toBe('succeeded');
-    expect(await getVersion(stack.ports.production)).toBe('1.0.0-slow');
+    expect(await app.serving()).toBe('1.0.0');
     const seen = await traffic.stop();
     expect(seen.failed, seen.failures.join('; ')).toBe(0);
-    expect((await ledger()).filter((e) => e.reason === 'kill test')).toHaveLength(1);
+    expect((await app.ledger()).filter((e) => e.reason === 'kill test')).toHaveLength(1);
+    // The new worker resumed the process the killed one had started instead of starting a second one.
+    expect(control.pids('1.0.0').filter((pid) => pid === starting.pid)).toHaveLength(1);
+    expect(control.pids('1.0.0').at(-1)).toBe(starting.pid);
   });
 
-  it('refuses a rollback with nothing older to go to, and one without a reason', async () => {
-    const fresh = await run(
-      'rollback',
-      'hello',
-      'staging',
-      '--as',
-      'alice',
-      '--reason',
-      'x',
-      '--to',
-      '9.9.9',
+  it('refuses a rollback when no version older than the current one succeeded there', async () => {
+    const app = await newApp('nothing-older');
+    await app.ship('1.0.0');
+    const r = await app.run('rollback', app.name, 'production', '--as', 'alice', '--reason', 'x');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('no version older than 1.0.0');
+    expect(r.stderr).toContain('There is no version it could roll back to');
+    expect((await app.ledger()).map((e) => e.action)).toEqual(['deploy']);
+    expect(await app.serving()).toBe('1.0.0');
+  });
+
+  it('refuses a rollback to a version that never succeeded there, listing the versions it could go to', async () => {
+    const app = await newApp('never-deployed');
+    await app.ship('1.0.0');
+    await app.ship('1.1.0');
+    const r = await app.run(
+      ...['rollback', app.name, 'production', '--to', '9.9.9', '--as', 'alice', '--reason', 'x'],
     );
-    expect(fresh.code).toBe(3);
-    expect(fresh.stderr).toMatch(/could roll back to: .*1\.2\.0/);
-    expect((await run('rollback', 'hello', 'production', '--as', 'alice')).code).toBe(2);
-    expect(
-      (await run('--config', stack.configFile, 'rollback', 'hello', 'qa', '--as', 'alice', '--reason', 'x'))
-        .code,
-    ).toBe(2);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/could roll back to: 1\.0\.0\./);
+    expect(await app.serving()).toBe('1.1.0');
+  });
+
+  it('refuses a rollback where nothing was ever deployed (exit 3), without a reason or of an unknown environment (exit 2)', async () => {
+    const app = await newApp('refusals');
+    const nothing = await app.run('rollback', app.name, 'production', '--as', 'alice', '--reason', 'x');
+    expect(nothing.code).toBe(3);
+    expect(nothing.stderr).toContain('nothing has been deployed there');
+    const noReason = await app.run('rollback', app.name, 'production', '--as', 'alice');
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toContain('--reason');
+    const unknownEnv = await app.run(
+      ...['--config', stack.configFile, 'rollback', app.name, 'qa', '--as', 'alice', '--reason', 'x'],
+    );
+    expect(unknownEnv.code).toBe(2);
+    expect(unknownEnv.stderr).toContain('unknown environment "qa"');
   });
 });
+
+/** Whether `pid` is a live process (a zombie, exited but not yet reaped, counts as gone). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!);
+  } catch {
+    return false;
+  }
+}
