@@ -1,4 +1,4 @@
-/** The Contract's patterns for untrusted identifiers. Anything else is refused before it reaches Temporal. */
+/** Patterns for untrusted identifiers (docs/cli.md, "Input patterns"). Anything else is refused before it reaches Temporal. */
 export const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,127}$/;
 export const LOGIN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/;
 /** App and environment names become parts of workflow ids and file paths. */

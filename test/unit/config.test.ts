@@ -11,8 +11,8 @@ import { formatDuration, parseDuration } from '../../src/config/duration.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HELLO = path.join(ROOT, 'examples', 'hello-service');
 
-/** The Contract's example `shipgate.yaml`, verbatim except that build.source is made absolute. */
-const CONTRACT_YAML = `
+/** The reference `shipgate.yaml` of docs/config.md, verbatim except that build.source is made absolute. */
+const REFERENCE_YAML = `
 groups:
   team-leads: [alice, bob, carol]
   release-managers: [dave]
@@ -108,9 +108,9 @@ function refusal(mutate: (c: Raw) => void, file = FILE): ConfigError {
 const prod = (c: Raw) => c.apps.hello.environments.production;
 const PROD = 'apps.hello.environments.production';
 
-describe('loadConfig: the Contract example', () => {
-  it('loads the example from the Contract with defaults applied', () => {
-    const file = writeYaml('contract.yaml', CONTRACT_YAML);
+describe('loadConfig: the reference example', () => {
+  it('loads the reference example with defaults applied', () => {
+    const file = writeYaml('contract.yaml', REFERENCE_YAML);
     const loaded = loadConfig(file);
     expect(loaded.file).toBe(file);
     expect(loaded.dir).toBe(dir);
@@ -159,7 +159,7 @@ describe('loadConfig: the Contract example', () => {
     mkdirSync(path.join(dir, 'nested', 'svc'), { recursive: true });
     mkdirSync(sub, { recursive: true });
     const file = path.join(sub, 'shipgate.yaml');
-    writeFileSync(file, CONTRACT_YAML.replace(JSON.stringify(HELLO), '../svc'));
+    writeFileSync(file, REFERENCE_YAML.replace(JSON.stringify(HELLO), '../svc'));
     expect(process.cwd()).not.toBe(sub);
     expect(loadConfig(file).config.apps.hello!.build.source).toBe(path.join(dir, 'nested', 'svc'));
   });
@@ -486,7 +486,7 @@ describe('loadConfig: the file itself', () => {
   });
 
   it('reports YAML-level mistakes with the field path too', () => {
-    const file = writeYaml('count.yaml', CONTRACT_YAML.replace('count: 2', 'count: 0'));
+    const file = writeYaml('count.yaml', REFERENCE_YAML.replace('count: 2', 'count: 0'));
     expect(() => loadConfig(file)).toThrow(
       `${file}: ${PROD}.approvals[0].count: expected a positive integer`,
     );
@@ -499,7 +499,7 @@ describe('loadConfig: the file itself', () => {
 });
 
 describe('parseDuration / formatDuration', () => {
-  it('parses the Contract examples', () => {
+  it('parses the reference examples', () => {
     expect(parseDuration('0s')).toBe(0);
     expect(parseDuration('90s')).toBe(90_000);
     expect(parseDuration('5m')).toBe(300_000);
