@@ -9,12 +9,12 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
-import { createJsonlAuditStore } from './audit/jsonl-store.js';
+import { createAuditStore } from './audit/registry.js';
 import type { ConfigSource } from './config/source.js';
-import { createLocalTarget } from './targets/local/local-target.js';
+import { createTargets } from './targets/registry.js';
 import { connectClient, connectionOptions, type TemporalOptions } from './temporal/connect.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
-import { DEFAULT_TASK_QUEUE, environmentTaskQueue } from './workflows/messages.js';
+import { DEFAULT_TASK_QUEUE, environmentTaskQueue } from './protocol/ids.js';
 import type { Notifier } from './integrations/notifier.js';
 import type { Logger } from './logger.js';
 
@@ -69,17 +69,17 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
     connectionOptions(opts.temporal) as Parameters<typeof NativeConnection.connect>[0],
   );
   const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
-  const target = createLocalTarget({ home: opts.home });
+  const config = opts.config.get().config;
   const activities = createActivities({
     config: opts.config,
-    target,
-    audit: createJsonlAuditStore(path.join(opts.home, 'audit', 'audit.jsonl')),
+    // Each activity opens the target its environment's config names (the release's snapshot of it).
+    targets: createTargets({ home: opts.home, log: (m) => opts.logger.info(m) }),
+    audit: createAuditStore(config, opts.home),
     client,
     home: opts.home,
     notifier: opts.notifier,
     taskQueue,
   });
-  const config = opts.config.get().config;
   const allEnvs = [...new Set(Object.values(config.apps).flatMap((a) => Object.keys(a.environments)))];
   const environments = opts.environments ?? allEnvs;
   const base: Partial<WorkerOptions> = { connection: native, namespace: opts.temporal.namespace, activities };

@@ -11,12 +11,22 @@ export interface BuildInput {
 }
 
 /**
+ * `artifact` is the opaque reference a target activates; `artifactDir` is the same folder under the name that
+ * workflows started before targets had kinds read (their histories hold it).
+ */
+export interface BuildResult {
+  artifact: string;
+  artifactDir: string;
+  reused: boolean;
+}
+
+/**
  * The local build: a copy of the source tree under SHIPGATE_HOME/artifacts/<app>/<version>. Idempotent per
  * version: a retry after a crash reuses a complete artifact and replaces a partial one.
  */
 export function createBuildActivities(home: string) {
   return {
-    async buildArtifact(input: BuildInput): Promise<{ artifactDir: string; reused: boolean }> {
+    async buildArtifact(input: BuildInput): Promise<BuildResult> {
       const artifactDir = path.join(home, 'artifacts', input.app, input.version);
       const marker = path.join(artifactDir, '.shipgate-build.json');
       if (existsSync(marker)) {
@@ -26,7 +36,7 @@ export function createBuildActivities(home: string) {
             `${input.app} ${input.version} was already built from commit ${built.commit}; a version is immutable`,
           );
         }
-        return { artifactDir, reused: true };
+        return { artifact: artifactDir, artifactDir, reused: true };
       }
       const staging = `${artifactDir}.partial-${process.pid}`;
       await rm(staging, { recursive: true, force: true });
@@ -42,7 +52,7 @@ export function createBuildActivities(home: string) {
       );
       await rm(artifactDir, { recursive: true, force: true });
       await rename(staging, artifactDir);
-      return { artifactDir, reused: false };
+      return { artifact: artifactDir, artifactDir, reused: false };
     },
   };
 }

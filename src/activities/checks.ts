@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { CheckSpec, VerifySpec } from '../workflows/types.js';
-import type { DeploymentTarget } from '../targets/types.js';
+import type { Probe, ProbeAnswer, TargetProvider } from '../targets/types.js';
+import { placementOf, type PlacementInput } from '../targets/placement.js';
 
 /** Replaces {{version}} in expected JSON values, so one check works for every release. */
 function expand(value: unknown, version: string): unknown {
@@ -20,28 +21,20 @@ function field(body: unknown, dotted: string): unknown {
     );
 }
 
-/** fetch() reports every network failure as "fetch failed"; the cause says what happened (ECONNREFUSED, ...). */
-function fetchError(err: unknown): string {
-  const cause = (err as { cause?: unknown }).cause;
-  return cause instanceof Error ? cause.message : (err as Error).message;
-}
-
-/** One HTTP probe against the environment's public port. Returns null when it passes, else why not. */
-export async function runCheck(port: number, check: CheckSpec, version: string): Promise<string | null> {
-  const url = `http://127.0.0.1:${port}${check.path}`;
-  let res: Response;
+/** One check, through the target's probe. Returns null when it passes, else why not. */
+export async function runCheck(probe: Probe, check: CheckSpec, version: string): Promise<string | null> {
+  let res: ProbeAnswer;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(check.timeoutMs) });
+    res = await probe(check.path, check.timeoutMs);
   } catch (err) {
-    return `GET ${check.path}: ${fetchError(err)}`;
+    return `GET ${check.path}: ${(err as Error).message}`;
   }
-  const text = await res.text();
   if (res.status !== check.status)
     return `GET ${check.path} answered ${res.status}, expected ${check.status}`;
   if (check.json) {
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(res.body);
     } catch {
       return `GET ${check.path} did not answer JSON`;
     }
@@ -57,24 +50,24 @@ export async function runCheck(port: number, check: CheckSpec, version: string):
 
 /** All checks once, or as a soak: every interval for the duration, failing past failureLimit failed rounds. */
 export async function verify(
-  port: number,
+  probe: Probe,
   version: string,
   spec: VerifySpec,
   heartbeat: (d: string) => void,
-  /** Says why the version's process is not alive, or null when it is; a dead process fails at once. */
-  alive: () => Promise<string | null> = async () => null,
+  /** Says why the version is no longer running, or null when it is; a dead version fails at once. */
+  liveness: () => Promise<string | null> = async () => null,
 ): Promise<{ ok: boolean; detail: string }> {
   const round = async () => {
     if (spec.checks.length === 0) {
       try {
-        const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5000) });
-        return res.ok ? null : `GET /health answered ${res.status}`;
+        const res = await probe('/health', 5000);
+        return res.status >= 200 && res.status < 300 ? null : `GET /health answered ${res.status}`;
       } catch (err) {
-        return `GET /health: ${fetchError(err)}`;
+        return `GET /health: ${(err as Error).message}`;
       }
     }
     for (const check of spec.checks) {
-      const problem = await runCheck(port, check, version);
+      const problem = await runCheck(probe, check, version);
       if (problem) return problem;
     }
     return null;
@@ -83,8 +76,8 @@ export async function verify(
   let failures = 0;
   let rounds = 0;
   for (;;) {
-    const dead = await alive();
-    if (dead) return { ok: false, detail: dead };
+    const dead = await liveness();
+    if (dead) return { ok: false, detail: `${dead} during verification` };
     const problem = await round();
     rounds++;
     if (problem) {
@@ -97,31 +90,24 @@ export async function verify(
   }
 }
 
-export function createCheckActivities(target?: DeploymentTarget) {
-  const alive = (app: string, env: string, version: string) => async () => {
-    const status = await target?.status(app, env);
-    if (!status) return null;
-    const procs = status.processes.filter((p) => p.version === version);
-    if (procs.length === 0 || procs.some((p) => p.alive)) return null;
-    return `the process of ${version} exited during verification`;
-  };
+export interface VerifyVersionInput extends PlacementInput {
+  version: string;
+  verify: VerifySpec;
+}
+
+export function createCheckActivities(targets: TargetProvider) {
   return {
-    async verifyVersion(input: {
-      app: string;
-      env: string;
-      port: number;
-      version: string;
-      verify: VerifySpec;
-    }) {
+    async verifyVersion(input: VerifyVersionInput) {
       const ctx = Context.current();
+      const target = targets.open(placementOf(input));
       // A rollback that preempts this deploy cancels the activity; stop verifying at once.
       return Promise.race([
         verify(
-          input.port,
+          target.probe,
           input.version,
           input.verify,
           (d) => ctx.heartbeat(d),
-          alive(input.app, input.env, input.version),
+          () => target.liveness(input.version),
         ),
         ctx.cancelled,
       ]);

@@ -3,7 +3,10 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { AuditInput, AuditStore } from '../audit/types.js';
 import type { ConfigSource } from '../config/source.js';
-import type { ActivateRequest, DeploymentTarget } from '../targets/types.js';
+import { DeployFailedError } from '../targets/errors.js';
+import { placementOf, type PlacementInput } from '../targets/placement.js';
+import type { ActivateRequest, Probe, TargetProvider } from '../targets/types.js';
+import { FAILURE } from '../protocol/failures.js';
 import { createBuildActivities } from './build.js';
 import { createCheckActivities, runCheck } from './checks.js';
 import type { CheckSpec } from '../workflows/types.js';
@@ -13,9 +16,22 @@ import { createPlanActivities } from './plan.js';
 import { createSupersedeActivities } from './supersede.js';
 import type { Notifier, NotifyEvent } from '../integrations/notifier.js';
 
+/**
+ * activateVersion's input. Workflows started before targets had kinds (and their recorded histories) send
+ * `port` and `artifactDir`; newer ones send `target` and `artifact`. Both are accepted.
+ */
+export interface ActivateVersionInput extends PlacementInput, Omit<ActivateRequest, 'artifact'> {
+  artifact?: string;
+  /** @deprecated The local build's folder, from inputs that predate `artifact`. */
+  artifactDir?: string;
+  /** Run at each canary step against the canary alone. */
+  stepChecks?: CheckSpec[];
+}
+
 export interface ActivityDeps {
   config: ConfigSource;
-  target: DeploymentTarget;
+  /** Opens each environment's target; the worker passes the registry, fast tests an in-memory target. */
+  targets: TargetProvider;
   audit: AuditStore;
   client: Client;
   home: string;
@@ -28,43 +44,52 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createPlanActivities(deps.config),
     ...createBuildActivities(deps.home),
-    ...createCheckActivities(deps.target),
+    ...createCheckActivities(deps.targets),
     ...createEnvironmentClientActivities(deps.client, deps.taskQueue),
     ...createGateActivities(deps.config, deps.client),
     ...createSupersedeActivities(deps.client),
-    async activateVersion(req: ActivateRequest & { stepChecks?: CheckSpec[] }) {
+    async activateVersion(input: ActivateVersionInput) {
       const ctx = Context.current();
-      // Each canary step is checked against the canary itself, not the mixed traffic on the public port.
-      const checkStep = async (percent: number, canaryPort: number) => {
-        for (const check of req.stepChecks ?? []) {
-          const problem = await runCheck(canaryPort, check, req.version);
+      const artifact = input.artifact ?? input.artifactDir;
+      if (artifact === undefined) throw new Error(`no artifact to activate ${input.app} ${input.version}`);
+      const target = deps.targets.open(placementOf(input));
+      // Each canary step is checked against the canary itself, not the mixed traffic on the environment.
+      const checkStep = async (percent: number, canary: Probe) => {
+        for (const check of input.stepChecks ?? []) {
+          const problem = await runCheck(canary, check, input.version);
           if (problem) throw new Error(`at ${percent}%: ${problem}`);
         }
       };
       const beat = setInterval(() => ctx.heartbeat('activating'), 2000);
       try {
-        return await deps.target.activate(req, {
-          progress: (m) => ctx.heartbeat(m),
-          signal: ctx.cancellationSignal,
-          checkStep,
-        });
+        return await target.activate(
+          {
+            version: input.version,
+            artifact,
+            strategy: input.strategy,
+            canarySteps: input.canarySteps,
+            canaryPauseMs: input.canaryPauseMs,
+            keepPreviousMs: input.keepPreviousMs,
+            readyTimeoutMs: input.readyTimeoutMs,
+          },
+          { progress: (m) => ctx.heartbeat(m), signal: ctx.cancellationSignal, checkStep },
+        );
       } catch (err) {
         // The target has put the previous route back; report a cancellation, not a failure.
         if (ctx.cancellationSignal.aborted)
-          throw new CancelledFailure(`activation of ${req.version} was preempted`);
+          throw new CancelledFailure(`activation of ${input.version} was preempted`);
         // A version that never got ready, or a canary that failed its checks, fails the same way again.
-        if (err instanceof Error && (err.name === 'NotReadyError' || err.name === 'CanaryFailedError')) {
-          throw ApplicationFailure.nonRetryable(err.message, 'DeployFailed');
-        }
+        if (err instanceof DeployFailedError)
+          throw ApplicationFailure.nonRetryable(err.message, FAILURE.deployFailed);
         throw err;
       } finally {
         clearInterval(beat);
       }
     },
     /** Stops warm versions whose keepPrevious has passed. */
-    async reapWarmVersions(input: { app: string; env: string; at?: string }) {
+    async reapWarmVersions(input: PlacementInput & { at?: string }) {
       // The workflow's clock decides what has expired, so the timer and the target agree.
-      await deps.target.reap(input.app, input.env, input.at ? new Date(input.at) : undefined);
+      await deps.targets.open(placementOf(input)).reap(input.at ? new Date(input.at) : undefined);
     },
     async recordAudit(records: AuditInput[]) {
       return deps.audit.append(records);

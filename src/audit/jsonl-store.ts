@@ -1,14 +1,8 @@
-import { createHash } from 'node:crypto';
 import { appendFile, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { extend, tipOf, unseen, verify, type ChainTip } from './chain.js';
 import type { AuditRecord, AuditStore } from './types.js';
-
-const GENESIS = '0'.repeat(64);
-
-export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
-  return createHash('sha256').update(JSON.stringify(record)).digest('hex');
-}
 
 /**
  * Append-only JSONL, one record a line, each carrying the hash of the one before, so an edit or a deletion
@@ -18,7 +12,7 @@ export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
  * users): each append holds a lock file, and reloads the chain's tail when another process wrote since.
  */
 export function createJsonlAuditStore(file: string): AuditStore {
-  let state: { seq: number; lastHash: string; ids: Set<string>; size: number } | undefined;
+  let state: { tip: ChainTip; ids: Set<string>; size: number } | undefined;
   let tail: Promise<unknown> = Promise.resolve();
 
   const sizeOf = async () => {
@@ -33,13 +27,7 @@ export function createJsonlAuditStore(file: string): AuditStore {
     const size = await sizeOf();
     if (state && state.size === size) return state;
     const records = await readAll();
-    const last = records[records.length - 1];
-    state = {
-      seq: last?.seq ?? 0,
-      lastHash: last?.hash ?? GENESIS,
-      ids: new Set(records.map((r) => r.id)),
-      size,
-    };
+    state = { tip: tipOf(records), ids: new Set(records.map((r) => r.id)), size };
     return state;
   };
 
@@ -63,26 +51,16 @@ export function createJsonlAuditStore(file: string): AuditStore {
       return serial(() =>
         withLock(`${file}.lock`, async () => {
           const s = await load();
-          // Work on a copy and commit it only after the write, so a failed write is retried whole, not lost.
-          const next = { seq: s.seq, lastHash: s.lastHash, ids: new Set<string>() };
-          const lines: string[] = [];
-          for (const input of inputs) {
-            if (s.ids.has(input.id) || next.ids.has(input.id)) continue;
-            const base = { ...input, seq: next.seq + 1, prevHash: next.lastHash };
-            const record: AuditRecord = { ...base, hash: hashRecord(base) };
-            lines.push(JSON.stringify(record));
-            next.seq = record.seq;
-            next.lastHash = record.hash;
-            next.ids.add(input.id);
-          }
+          // Commit to the in-memory state only after the write, so a failed write is retried whole, not lost.
+          const { records, tip } = extend(s.tip, unseen(inputs, s.ids));
+          const lines = records.map((r) => JSON.stringify(r));
           if (lines.length > 0) {
             const text = lines.join('\n') + '\n';
             await appendFile(file, text);
             s.size += Buffer.byteLength(text);
           }
-          s.seq = next.seq;
-          s.lastHash = next.lastHash;
-          for (const id of next.ids) s.ids.add(id);
+          s.tip = tip;
+          for (const r of records) s.ids.add(r.id);
           return lines.length;
         }),
       );
@@ -95,23 +73,16 @@ export function createJsonlAuditStore(file: string): AuditStore {
       return filter.limit ? hits.slice(-filter.limit) : hits;
     },
     async verify() {
-      const all = await readLines();
-      let prev = GENESIS;
-      for (const [i, line] of all.entries()) {
-        let r: AuditRecord | null = null;
-        try {
-          r = JSON.parse(line) as AuditRecord | null;
-        } catch {
-          // reported just below
-        }
-        // A line that is no longer a JSON record was tampered with or truncated: report it rather than throw.
-        if (!r || typeof r !== 'object') return { ok: false, count: all.length, brokenAt: i + 1 };
-        const { hash, ...rest } = r;
-        if (r.prevHash !== prev || hashRecord(rest) !== hash)
-          return { ok: false, count: all.length, brokenAt: i + 1 };
-        prev = hash;
-      }
-      return { ok: true, count: all.length };
+      // A line that is no longer JSON was tampered with or truncated: it breaks the chain, it does not throw.
+      return verify(
+        (await readLines()).map((line) => {
+          try {
+            return JSON.parse(line) as unknown;
+          } catch {
+            return null;
+          }
+        }),
+      );
     },
   };
 }

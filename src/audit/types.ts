@@ -1,9 +1,11 @@
+import type { AuditType } from '../protocol/audit-types.js';
+
 /** One audited fact: who did what to which release or environment, and why. */
 export interface AuditInput {
   /** Deterministic id, so a retried activity never writes the same record twice. */
   id: string;
   at: string;
-  type: string;
+  type: AuditType;
   app: string;
   env: string | null;
   version?: string | null;

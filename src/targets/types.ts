@@ -1,32 +1,63 @@
-/** What a deployment target must do. The local target is the first; Kubernetes comes later. */
-export interface ActivateRequest {
+/**
+ * The seam between shipgate and where apps run. A target kind (local processes today, Kubernetes next) lives
+ * in its own folder under src/targets/ and is listed once in registry.ts; nothing else names it.
+ *
+ * A `TargetProvider` (one per worker or CLI command) opens the `DeploymentTarget` of one app's environment
+ * from that environment's config block. The generic interface knows nothing of ports, processes or commands:
+ * the artifact is an opaque reference the build produced, checks go through the target's own `probe`, and
+ * the target says itself whether a version is still running.
+ *
+ * Workload (starting and stopping versions) and traffic (route weights) stay behind one `activate` call: a
+ * target must hold its own lock across both and recover from a crash between them, and some strategies (a
+ * Kubernetes rolling update) have no separate traffic step. A target may split them internally.
+ */
+import type { EnvironmentConfig } from '../config/schema.js';
+import type { Strategy } from '../protocol/strategies.js';
+
+/** An environment's `target` block from the config, e.g. `{ kind: 'local', port: 18081 }`. */
+export type TargetConfig = EnvironmentConfig['target'];
+export type TargetKind = TargetConfig['kind'];
+
+/** Which app's environment, and what the config says about reaching it and running its artifacts. */
+export interface Placement<C extends TargetConfig = TargetConfig> {
   app: string;
   env: string;
-  /** The environment's public port (the proxy listens here). */
-  port: number;
+  /** The environment's target block, as the release (or, for a rollback, the live config) snapshotted it. */
+  config: C;
+  /** The app's build settings that say how to run an artifact: the local build's `command`. */
+  build: { command?: string[] };
+}
+
+export interface ActivateRequest {
   version: string;
-  /** Folder holding the built artifact; the process starts with it as its working directory. */
-  artifactDir: string;
-  /** Command run in artifactDir; PORT and APP_VERSION are set in its environment. */
-  command: string[];
-  strategy: 'blue-green' | 'canary' | 'recreate';
+  /** Opaque reference to the built artifact, as the build returned it (a folder, an image reference, ...). */
+  artifact: string;
+  strategy: Strategy;
   /** Canary traffic steps in percent, e.g. [10, 50, 100]. */
   canarySteps?: number[];
   /** Pause between canary steps, in ms. */
   canaryPauseMs?: number;
   /** How long the previous version stays warm, in ms. */
   keepPreviousMs: number;
-  /** Readiness deadline for the new process, in ms. */
+  /** Readiness deadline for the new version, in ms. */
   readyTimeoutMs?: number;
 }
+
+export interface ProbeAnswer {
+  status: number;
+  body: string;
+}
+
+/** One GET of `path`; rejects when nothing answers, with a message that says why (refused, timed out...). */
+export type Probe = (path: string, timeoutMs: number) => Promise<ProbeAnswer>;
 
 export interface ActivateHooks {
   /** Called often during long waits, so the caller can heartbeat. */
   progress?: (message: string) => void;
   /** Aborts the activation; the target then returns all traffic to what served before. */
   signal?: AbortSignal;
-  /** Called between canary steps; a rejection aborts the canary. */
-  checkStep?: (percent: number, canaryPort: number) => Promise<void>;
+  /** Called after each canary step but the last; `canary` reaches the canary alone. A rejection aborts it. */
+  checkStep?: (percent: number, canary: Probe) => Promise<void>;
 }
 
 export interface ActivateResult {
@@ -34,43 +65,49 @@ export interface ActivateResult {
   previous: string | null;
   /** True when the version was already serving and nothing changed (an idempotent retry). */
   alreadyServing: boolean;
-  /** True when a warm process was reused (a pointer switch). */
+  /** True when a warm instance was reused (a pointer switch). */
   warm: boolean;
 }
 
-export interface TargetProcess {
+export interface VersionStatus {
   version: string;
-  pid: number;
-  port: number;
+  /** Running (whether or not it takes traffic). */
   alive: boolean;
-  startedAt: string;
-  /** False while the process has not yet answered its readiness check. */
-  ready?: boolean;
+  /** Has passed its readiness check. */
+  ready: boolean;
   /** Share of the environment's traffic, in percent; 0 for a warm standby. */
-  weight?: number;
+  weight: number;
   /** For a warm previous version: when reap() may stop it. */
-  keepUntil?: string | null;
+  keepUntil: string | null;
+  startedAt: string;
 }
 
 export interface TargetStatus {
   app: string;
   env: string;
-  port: number;
-  proxyAlive: boolean;
+  /** The environment's entry point (proxy, service) answers. */
+  reachable: boolean;
+  /** The version taking all traffic, or null mid-canary and before the first deploy. */
   serving: string | null;
-  processes: TargetProcess[];
+  versions: VersionStatus[];
 }
 
+/** One app's environment on one target. */
 export interface DeploymentTarget {
+  readonly kind: TargetKind;
+  /** Makes `version` take the environment's traffic by `strategy`; idempotent, so a retried activity is safe. */
   activate(req: ActivateRequest, hooks?: ActivateHooks): Promise<ActivateResult>;
-  status(app: string, env: string): Promise<TargetStatus | null>;
-  /** Stops warm processes whose keepPrevious has passed. */
-  reap(app: string, env: string, at?: Date): Promise<void>;
-  /** Stops every process recorded under the home folder (`shipgate down`). */
-  stopAll(): Promise<{ stopped: number }>;
-  /**
-   * Brings an environment's data plane back to what its state records (e.g. restarts a dead proxy with its
-   * route) and returns its status; null when nothing was ever deployed there. A worker may call it at start.
-   */
-  ensure?(app: string, env: string): Promise<TargetStatus | null>;
+  /** A request to the environment as its users reach it, for smoke checks and verification. */
+  probe: Probe;
+  /** Why `version` is no longer running, or null when it is (or the target has no record of it). */
+  liveness(version: string): Promise<string | null>;
+  /** What runs and takes traffic; null when nothing was ever deployed here. */
+  status(): Promise<TargetStatus | null>;
+  /** Stops warm versions whose keepPrevious has passed by `at` (the workflow's clock). */
+  reap(at?: Date): Promise<void>;
+}
+
+/** Opens environments' targets; the registry is one, and so is each kind's provider. */
+export interface TargetProvider {
+  open(placement: Placement): DeploymentTarget;
 }

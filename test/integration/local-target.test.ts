@@ -7,10 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ActivateRequest } from '../../src/targets/types.js';
+import { AbortError, CanaryFailedError, NotReadyError } from '../../src/targets/errors.js';
 import { createLocalTarget, type LocalTarget } from '../../src/targets/local/local-target.js';
-import { freePort, isAlive, sleep } from '../../src/targets/local/processes.js';
+import { isAlive, sleep } from '../../src/targets/local/processes.js';
 import { envDir, loadState, saveState } from '../../src/targets/local/state.js';
+import type { LocalRequest } from '../../src/targets/local/types.js';
+import type { DeploymentTarget } from '../../src/targets/types.js';
+import { freePort } from '../../src/temporal/ports.js';
+import { steadyTraffic } from '../helpers/traffic.js';
 
 const SERVICE = fileURLToPath(new URL('../../examples/hello-service', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/activate-child.ts', import.meta.url));
@@ -27,68 +31,50 @@ afterEach(async () => {
   }
 });
 
-type MakeRequest = (over: Partial<ActivateRequest>) => ActivateRequest;
+/** Requests sent in all by the clients of a test under load, at least: the load spans the switches. */
+const MIN_REQUESTS = 200;
 
-async function fixture(): Promise<{ home: string; port: number; target: LocalTarget; req: MakeRequest }> {
+type MakeRequest = (over: Partial<LocalRequest>) => LocalRequest;
+
+interface Fixture {
+  home: string;
+  port: number;
+  target: LocalTarget;
+  req: MakeRequest;
+  /** hello/staging opened through the generic interface, as the activities open it. */
+  staging: DeploymentTarget;
+}
+
+async function fixture(): Promise<Fixture> {
   const home = mkdtempSync(join(tmpdir(), 'shipgate-local-'));
   homes.push(home);
   const port = await freePort();
   const target = createLocalTarget({ home, stopGraceMs: 2000 });
+  const command = [process.execPath, 'server.js'];
   const req: MakeRequest = (over) => ({
     app: 'hello',
     env: 'staging',
     port,
     version: '1.0.0',
-    artifactDir: SERVICE,
-    command: [process.execPath, 'server.js'],
+    artifact: SERVICE,
+    command,
     strategy: 'blue-green',
     keepPreviousMs: 60_000,
     readyTimeoutMs: 10_000,
     ...over,
   });
-  return { home, port, target, req };
+  const staging = target.open({
+    app: 'hello',
+    env: 'staging',
+    config: { kind: 'local', port },
+    build: { command },
+  });
+  return { home, port, target, req, staging };
 }
 
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, body: await res.text() };
-}
-
-/** A client hitting the environment every 5 ms, as real traffic would during a switch. */
-class Traffic {
-  readonly versions: string[] = [];
-  readonly failures: string[] = [];
-  private stopped = false;
-  private readonly done: Promise<void>;
-
-  constructor(private readonly port: number) {
-    this.done = this.run();
-  }
-
-  private async run(): Promise<void> {
-    const deadline = Date.now() + 40_000;
-    while (!this.stopped && Date.now() < deadline) {
-      try {
-        const { status, body } = await get(this.port, '/version');
-        if (status === 200) this.versions.push((JSON.parse(body) as { version: string }).version);
-        else this.failures.push(`${status} ${body}`);
-      } catch (err) {
-        this.failures.push(String((err as Error).cause ?? err));
-      }
-      await sleep(5);
-    }
-  }
-
-  async stop(): Promise<this> {
-    this.stopped = true;
-    await this.done;
-    return this;
-  }
-
-  /** The versions seen, with consecutive repeats collapsed: [1, 2, 1] means 1 then 2 then 1 again. */
-  get sequence(): string[] {
-    return this.versions.filter((v, i) => v !== this.versions[i - 1]);
-  }
 }
 
 async function pidOf(target: LocalTarget, version: string): Promise<number | undefined> {
@@ -144,13 +130,15 @@ describe('local target', () => {
       alreadyServing: false,
       warm: false,
     });
-    const traffic = new Traffic(port);
-    await sleep(150);
+    const traffic = steadyTraffic(port);
+    await traffic.reached('1.0.0');
     const progress: string[] = [];
     const r2 = await target.activate(req({ version: '2.0.0' }), { progress: (m) => progress.push(m) });
     expect(r2).toEqual({ serving: '2.0.0', previous: '1.0.0', alreadyServing: false, warm: false });
     expect(progress.length).toBeGreaterThan(0);
-    await sleep(150);
+    const after2 = traffic.mark();
+    await traffic.answers(20);
+    expect(new Set(await traffic.versionsSince(after2))).toEqual(new Set(['2.0.0']));
 
     const status = await target.status('hello', 'staging');
     expect(status).toMatchObject({ port, proxyAlive: true, serving: '2.0.0' });
@@ -161,11 +149,13 @@ describe('local target', () => {
     const r3 = await target.activate(req({ version: '1.0.0' }));
     expect(r3).toEqual({ serving: '1.0.0', previous: '2.0.0', alreadyServing: false, warm: true });
     expect(await pidOf(target, '1.0.0')).toBe(v1?.pid);
-    await sleep(150);
+    const after3 = traffic.mark();
+    await traffic.answers(20);
+    expect(new Set(await traffic.versionsSince(after3))).toEqual(new Set(['1.0.0']));
 
-    await traffic.stop();
-    expect(traffic.failures).toEqual([]);
-    expect(traffic.sequence).toEqual(['1.0.0', '2.0.0', '1.0.0']);
+    const seen = await traffic.stop(MIN_REQUESTS);
+    expect(seen.failures).toEqual([]);
+    expect(seen.ok).toBeGreaterThanOrEqual(MIN_REQUESTS);
   });
 
   it('treats activating the serving version again as an idempotent retry', async () => {
@@ -188,9 +178,9 @@ describe('local target', () => {
       version: '2.0.0',
       command: [process.execPath, '-e', 'console.error("boom"); process.exit(3)'],
     });
-    await expect(target.activate(crash)).rejects.toThrow(
-      /2\.0\.0 exited with code 3 before it became ready[\s\S]*boom/,
-    );
+    const crashed = target.activate(crash);
+    await expect(crashed).rejects.toBeInstanceOf(NotReadyError);
+    await expect(crashed).rejects.toThrow(/2\.0\.0 exited with code 3 before it became ready[\s\S]*boom/);
 
     const silent = req({
       version: '2.0.1',
@@ -215,18 +205,26 @@ describe('local target', () => {
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    const waitFor = async (text: string) => {
-      for (let i = 0; i < 400 && !out.includes(text); i++) await sleep(25);
-      expect(out).toContain(text);
-    };
+    /** Resolves when the child has printed `text` (it fails the test by its timeout otherwise). */
+    const waitFor = (text: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (!out.includes(text)) return;
+          child.stdout?.off('data', check);
+          resolve();
+        };
+        child.stdout?.on('data', check);
+        check();
+      });
 
     await waitFor('ACTIVATED 1.0.0');
-    const traffic = new Traffic(port);
+    const traffic = steadyTraffic(port);
     await waitFor('started hello/staging 2.0.0 as pid');
     const exited = new Promise((resolve) => child.on('exit', resolve));
     process.kill(-(child.pid ?? 0), 'SIGKILL');
     await exited;
-    await sleep(300);
+    // Traffic keeps flowing with nothing but the data plane left.
+    await traffic.answers(20);
 
     const adopter = createLocalTarget({ home, stopGraceMs: 2000 });
     const status = await adopter.status('hello', 'staging');
@@ -247,11 +245,13 @@ describe('local target', () => {
     const after = await adopter.status('hello', 'staging');
     expect(after?.processes.filter((p) => p.version === '2.0.0').map((p) => p.pid)).toEqual([v2?.pid]);
     expect(await adopter.activate(slow)).toMatchObject({ serving: '2.0.0', alreadyServing: true });
-    await sleep(100);
+    const switched = traffic.mark();
+    await traffic.answers(20);
+    expect(new Set(await traffic.versionsSince(switched))).toEqual(new Set(['2.0.0']));
 
-    await traffic.stop();
-    expect(traffic.failures).toEqual([]);
-    expect(traffic.sequence).toEqual(['1.0.0', '2.0.0']);
+    const seen = await traffic.stop(MIN_REQUESTS);
+    expect(seen.failures).toEqual([]);
+    expect(new Set(seen.versions)).toEqual(new Set(['1.0.0', '2.0.0']));
   });
 
   it('finds a process whose pid a killed caller never recorded, instead of starting a second one', async () => {
@@ -351,26 +351,27 @@ describe('local target', () => {
     // Smooth weighted round-robin gives exact shares, not random ones.
     expect(shares).toEqual({ 25: 5, 50: 10 });
 
-    const traffic = new Traffic(port);
+    const traffic = steadyTraffic(port);
     const bad = req({ version: '3.0.0-bad', strategy: 'canary', canarySteps: [50], canaryPauseMs: 100 });
-    await expect(
-      target.activate(bad, {
-        // Checks the canary itself: through the environment port, stable would answer half the time.
-        checkStep: async () => {
-          const st = await target.status('hello', 'staging');
-          const canaryPort = st?.processes.find((p) => p.version === '3.0.0-bad')?.port ?? 0;
-          if ((await get(canaryPort, '/smoke')).status === 200) return;
-          throw new Error('smoke failed');
-        },
-      }),
-    ).rejects.toMatchObject({
-      name: 'CanaryFailedError',
-      message: expect.stringMatching(/at 50%: smoke failed/),
+    const failed = target.activate(bad, {
+      // The probe the target hands over reaches the canary alone; through the environment's port, stable
+      // would answer half the time and the check would pass by luck.
+      checkStep: async (_percent, canary) => {
+        const versions = await Promise.all([1, 2, 3, 4].map(() => canary('/version', 2000)));
+        expect(versions.map((r) => JSON.parse(r.body) as unknown)).toEqual(
+          Array(4).fill({ version: '3.0.0-bad' }),
+        );
+        if ((await canary('/smoke', 2000)).status === 200) return;
+        throw new Error('smoke failed');
+      },
     });
-    await sleep(100);
-    await traffic.stop();
-    expect(traffic.failures).toEqual([]);
-    expect(traffic.versions.at(-1)).toBe('2.0.0');
+    await expect(failed).rejects.toBeInstanceOf(CanaryFailedError);
+    await expect(failed).rejects.toThrow(/at 50%: smoke failed/);
+    const back = traffic.mark();
+    await traffic.answers(10);
+    expect(new Set(await traffic.versionsSince(back))).toEqual(new Set(['2.0.0']));
+    const seen = await traffic.stop(MIN_REQUESTS);
+    expect(seen.failures).toEqual([]);
     const status = await target.status('hello', 'staging');
     expect(status?.serving).toBe('2.0.0');
     expect(status?.processes.map((p) => p.version).sort()).toEqual(['1.0.0', '2.0.0']);
@@ -379,29 +380,31 @@ describe('local target', () => {
   it('aborts a canary mid-way: all traffic back on stable, canary stopped, no failed request', async () => {
     const { port, target, req } = await fixture();
     await target.activate(req({ version: '1.0.0' }));
-    const traffic = new Traffic(port);
+    const traffic = steadyTraffic(port);
     const ac = new AbortController();
     let canaryPid: number | undefined;
-    const canary = req({ version: '2.0.0', strategy: 'canary', canarySteps: [50], canaryPauseMs: 5000 });
+    // A long pause, so the canary is mid-step when the abort comes; the abort ends the pause at once.
+    const canary = req({ version: '2.0.0', strategy: 'canary', canarySteps: [50], canaryPauseMs: 60_000 });
     const run = target.activate(canary, {
       signal: ac.signal,
       progress: (m) => {
-        if (m.includes('takes 50%')) {
-          void pidOf(target, '2.0.0').then((pid) => (canaryPid = pid));
-          setTimeout(() => ac.abort(), 300);
-        }
+        if (!m.includes('takes 50%')) return;
+        // Abort once the canary has really taken traffic.
+        void pidOf(target, '2.0.0')
+          .then((pid) => (canaryPid = pid))
+          .then(() => traffic.reached('2.0.0'))
+          .then(() => ac.abort());
       },
     });
-    await expect(run).rejects.toMatchObject({
-      name: 'AbortError',
-      message: expect.stringMatching(/back on 1\.0\.0/),
-    });
-    await sleep(150);
-    await traffic.stop();
+    await expect(run).rejects.toBeInstanceOf(AbortError);
+    await expect(run).rejects.toThrow(/back on 1\.0\.0/);
+    const back = traffic.mark();
+    await traffic.answers(10);
+    expect(new Set(await traffic.versionsSince(back))).toEqual(new Set(['1.0.0']));
+    const seen = await traffic.stop(MIN_REQUESTS);
 
-    expect(traffic.failures).toEqual([]);
-    expect(traffic.versions).toContain('2.0.0');
-    expect(traffic.versions.slice(-5)).toEqual(Array(5).fill('1.0.0'));
+    expect(seen.failures).toEqual([]);
+    expect(seen.versions).toContain('2.0.0');
     expect(canaryPid).toBeDefined();
     expect(isAlive(canaryPid ?? 0, null)).toBe(false);
     const status = await target.status('hello', 'staging');
@@ -420,21 +423,56 @@ describe('local target', () => {
     expect(JSON.parse((await get(port, '/version')).body)).toEqual({ version: '2.0.0' });
   });
 
-  it('stops warm previous versions once keepPrevious has passed', async () => {
-    const { port, target, req } = await fixture();
-    await target.activate(req({ version: '1.0.0', keepPreviousMs: 400 }));
-    await target.activate(req({ version: '2.0.0', keepPreviousMs: 400 }));
-    const traffic = new Traffic(port);
+  it('stops warm previous versions once keepPrevious has passed, by the clock reap is given', async () => {
+    const { port, target, staging } = await fixture();
+    const deploy = (version: string) =>
+      staging.activate({ version, artifact: SERVICE, strategy: 'blue-green', keepPreviousMs: 60_000 });
+    await deploy('1.0.0');
+    await deploy('2.0.0');
+    const traffic = steadyTraffic(port);
+    await traffic.reached('2.0.0');
     const v1 = await pidOf(target, '1.0.0');
-    await target.reap('hello', 'staging');
+    const keepUntil = Date.parse(
+      (await staging.status())?.versions.find((v) => v.version === '1.0.0')?.keepUntil ?? '',
+    );
+    expect(keepUntil).toBeGreaterThan(Date.now());
+
+    await staging.reap(new Date(keepUntil - 1));
     expect(isAlive(v1 ?? 0, null)).toBe(true);
-    await sleep(450);
-    await target.reap('hello', 'staging');
+    await staging.reap(new Date(keepUntil));
     expect(isAlive(v1 ?? 0, null)).toBe(false);
-    await sleep(100);
-    await traffic.stop();
-    expect(traffic.failures).toEqual([]);
-    expect((await target.status('hello', 'staging'))?.processes.map((p) => p.version)).toEqual(['2.0.0']);
+    await traffic.answers(20);
+    const seen = await traffic.stop(MIN_REQUESTS);
+    expect(seen.failures).toEqual([]);
+    expect(new Set(seen.versions)).toEqual(new Set(['2.0.0']));
+    expect((await staging.status())?.versions.map((v) => v.version)).toEqual(['2.0.0']);
+  });
+
+  it('opened from its config block: probes reach the environment, liveness follows the process', async () => {
+    const { target, staging } = await fixture();
+    expect(await staging.status()).toBeNull();
+    expect(
+      await staging.activate({
+        version: '1.0.0',
+        artifact: SERVICE,
+        strategy: 'blue-green',
+        keepPreviousMs: 0,
+      }),
+    ).toMatchObject({ serving: '1.0.0' });
+    const answer = await staging.probe('/version', 2000);
+    expect({ status: answer.status, body: JSON.parse(answer.body) as unknown }).toEqual({
+      status: 200,
+      body: { version: '1.0.0' },
+    });
+    expect(await staging.status()).toMatchObject({ reachable: true, serving: '1.0.0' });
+    expect(await staging.liveness('1.0.0')).toBeNull();
+    // A version the target never ran is not reported dead.
+    expect(await staging.liveness('9.9.9')).toBeNull();
+
+    const pid = await pidOf(target, '1.0.0');
+    process.kill(pid ?? 0, 'SIGKILL');
+    for (let i = 0; i < 100 && isAlive(pid ?? 0, null); i++) await sleep(20);
+    expect(await staging.liveness('1.0.0')).toBe('the process of 1.0.0 exited');
   });
 
   it('stopAll stops every proxy and process under home and forgets them', async () => {

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJsonlAuditStore, hashRecord } from '../../src/audit/jsonl-store.js';
+import { hashRecord } from '../../src/audit/chain.js';
+import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
 import type { AuditInput, AuditRecord } from '../../src/audit/types.js';
 
 const GENESIS = '0'.repeat(64);

@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { environmentDone, historyRows, ShipgateClient } from '../../client.js';
-import { createJsonlAuditStore } from '../../audit/jsonl-store.js';
+import { createAuditStore } from '../../audit/registry.js';
 import { createConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
-import { createLocalTarget } from '../../targets/local/local-target.js';
+import { createTargets } from '../../targets/registry.js';
 import { startDevServer } from '../../temporal/dev-server.js';
 import { freePort } from '../../temporal/ports.js';
 import { PROJECT_ROOT } from '../../temporal/binaries.js';
@@ -80,10 +80,11 @@ export function registerDemo(program: Command, run: Runner) {
         const server = await startDevServer({ home });
         const temporal = { ...ctx.temporal, address: server.address };
         const logger = createLogger('shipgate-demo', 'warn');
+        const config = createConfigSource(configFile);
         const worker = await (
           await loadWorker()
         )({
-          config: createConfigSource(configFile),
+          config,
           home,
           temporal,
           logger,
@@ -157,7 +158,7 @@ export function registerDemo(program: Command, run: Runner) {
               `  ${r.at}  ${what.padEnd(24)} ${r.outcome.padEnd(10)} by ${r.actor}${r.approvers.length ? ` (approved by ${r.approvers.join(', ')})` : ''}${r.reason ? ` — ${r.reason}` : ''}\n`,
             );
           }
-          const audit = createJsonlAuditStore(path.join(home, 'audit', 'audit.jsonl'));
+          const audit = createAuditStore(config.get().config, home);
           const records = await audit.read();
           const chain = await audit.verify();
           process.stdout.write(
@@ -175,7 +176,7 @@ export function registerDemo(program: Command, run: Runner) {
           worker.shutdown();
           await running.catch(() => undefined);
           await connection.close();
-          await createLocalTarget({ home }).stopAll();
+          await createTargets({ home }).stopAll();
           await server.stop();
           await rm(home, { recursive: true, force: true });
         }

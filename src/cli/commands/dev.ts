@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
-import { createLocalTarget } from '../../targets/local/local-target.js';
+import { createTargets } from '../../targets/registry.js';
 import { startDevServer } from '../../temporal/dev-server.js';
 import type { Runner } from '../context.js';
 import { slackNotifier } from './worker.js';
@@ -51,7 +51,7 @@ export function registerDev(program: Command, run: Runner) {
           );
           await worker.run();
         } finally {
-          await createLocalTarget({ home: ctx.home }).stopAll();
+          await createTargets({ home: ctx.home }).stopAll();
           await server.stop();
         }
       }),

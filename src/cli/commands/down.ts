@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createLocalTarget } from '../../targets/local/local-target.js';
+import { createTargets } from '../../targets/registry.js';
 import type { Runner } from '../context.js';
 
 export function registerDown(program: Command, run: Runner) {
@@ -8,7 +8,7 @@ export function registerDown(program: Command, run: Runner) {
     .description('stop every local-target process recorded under SHIPGATE_HOME')
     .action(() =>
       run(async (ctx) => {
-        const result = await createLocalTarget({ home: ctx.home }).stopAll();
+        const result = await createTargets({ home: ctx.home }).stopAll();
         ctx.print(`Stopped ${result.stopped} local-target process(es) under ${ctx.home}.`, result);
       }),
     );

@@ -1,20 +1,18 @@
-import type { ActivateHooks, ActivateRequest, ActivateResult } from '../types.js';
+import { AbortError, CanaryFailedError } from '../errors.js';
+import { httpProbe } from '../http-probe.js';
+import type { ActivateHooks, ActivateResult } from '../types.js';
 import type { LocalEnv } from './environment.js';
-import { AbortError, sleep, throwIfAborted } from './processes.js';
+import { sleep, throwIfAborted } from './processes.js';
 import { soleVersion, type RouteEntry } from './route.js';
 import type { ProcessRecord } from './state.js';
+import type { LocalRequest } from './types.js';
 
 const DEFAULT_CANARY_STEPS = [10, 50, 100];
 const DEFAULT_CANARY_PAUSE_MS = 5_000;
 
-/** A canary step's check failed; all traffic went back to the stable version. */
-export class CanaryFailedError extends Error {
-  override name = 'CanaryFailedError';
-}
-
 export async function activate(
   env: LocalEnv,
-  req: ActivateRequest,
+  req: LocalRequest,
   hooks: ActivateHooks,
 ): Promise<ActivateResult> {
   throwIfAborted(hooks.signal, `activating ${env.label} ${req.version}`);
@@ -50,7 +48,7 @@ function markPrevious(env: LocalEnv, serving: ProcessRecord, keepPreviousMs: num
   if (changed) env.save();
 }
 
-async function blueGreen(env: LocalEnv, req: ActivateRequest, hooks: ActivateHooks): Promise<ActivateResult> {
+async function blueGreen(env: LocalEnv, req: LocalRequest, hooks: ActivateHooks): Promise<ActivateResult> {
   const { rec, fresh } = await env.start(req, hooks);
   if (hooks.signal?.aborted) {
     if (fresh) await env.stop(rec);
@@ -64,7 +62,7 @@ async function blueGreen(env: LocalEnv, req: ActivateRequest, hooks: ActivateHoo
 /** Sends all traffic to rec in one route change; keeps the stable version as a warm standby if asked. */
 async function switchTo(
   env: LocalEnv,
-  req: ActivateRequest,
+  req: LocalRequest,
   rec: ProcessRecord,
   warm: boolean,
   keepStable: boolean,
@@ -98,7 +96,7 @@ async function pause(ms: number, hooks: ActivateHooks, what: string): Promise<vo
   }
 }
 
-async function canary(env: LocalEnv, req: ActivateRequest, hooks: ActivateHooks): Promise<ActivateResult> {
+async function canary(env: LocalEnv, req: LocalRequest, hooks: ActivateHooks): Promise<ActivateResult> {
   const stable = env.stable(req.version);
   // With nothing serving there is nothing to compare the canary against.
   if (!stable) return blueGreen(env, req, hooks);
@@ -119,7 +117,7 @@ async function canary(env: LocalEnv, req: ActivateRequest, hooks: ActivateHooks)
       ]);
       hooks.progress?.(`canary ${label} takes ${percent}% of traffic`);
       await pause(req.canaryPauseMs ?? DEFAULT_CANARY_PAUSE_MS, hooks, `canary ${label} at ${percent}%`);
-      await hooks.checkStep?.(percent, rec.port);
+      await hooks.checkStep?.(percent, httpProbe(`http://127.0.0.1:${rec.port}`));
     }
     throwIfAborted(hooks.signal, `canary of ${label}`);
   } catch (err) {
@@ -140,7 +138,7 @@ async function canary(env: LocalEnv, req: ActivateRequest, hooks: ActivateHooks)
 
 // Recreate never runs two versions at once, at the price of downtime: requests get 503 until the new
 // version is ready. An abort or failure after the old version stopped leaves the environment empty.
-async function recreate(env: LocalEnv, req: ActivateRequest, hooks: ActivateHooks): Promise<ActivateResult> {
+async function recreate(env: LocalEnv, req: LocalRequest, hooks: ActivateHooks): Promise<ActivateResult> {
   const existing = env.find(req.version);
   if (existing?.ready) return switchTo(env, req, existing, true, false);
   throwIfAborted(hooks.signal, `activating ${env.label} ${req.version}`);

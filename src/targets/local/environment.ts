@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
-import type { ActivateHooks, ActivateRequest, TargetStatus } from '../types.js';
+import type { ActivateHooks } from '../types.js';
+import type { LocalRequest, LocalStatus } from './types.js';
 import { readJson, writeJsonAtomic } from './json-file.js';
 import {
   baseEnv,
   findByEnvMarker,
-  freePort,
+  freePortAvoiding,
   isAlive,
   spawnDetached,
   startTicksOf,
@@ -206,7 +207,7 @@ export class LocalEnv {
    * A ready process for req.version: the live one if there is one (fresh: false), else one it starts, or one
    * an interrupted attempt started, waiting for readiness (fresh: true). Never two for one version.
    */
-  async start(req: ActivateRequest, hooks: ActivateHooks): Promise<{ rec: ProcessRecord; fresh: boolean }> {
+  async start(req: LocalRequest, hooks: ActivateHooks): Promise<{ rec: ProcessRecord; fresh: boolean }> {
     const label = `${this.label} ${req.version}`;
     let rec = this.find(req.version);
     if (rec?.ready) return { rec, fresh: false };
@@ -214,9 +215,9 @@ export class LocalEnv {
     if (rec) {
       hooks.progress?.(`resuming the start of ${label} (pid ${rec.pid}) that an interrupted attempt began`);
     } else {
-      const problem = artifactProblem(req.artifactDir);
+      const problem = artifactProblem(req.artifact);
       if (problem) throw new Error(`cannot start ${label}: artifact folder ${problem}`);
-      const port = await freePort([this.st.port, ...this.st.processes.map((r) => r.port)]);
+      const port = await freePortAvoiding([this.st.port, ...this.st.processes.map((r) => r.port)]);
       rec = {
         version: req.version,
         pid: 0,
@@ -226,7 +227,7 @@ export class LocalEnv {
         startTicks: null,
         ready: false,
         keepUntil: null,
-        artifactDir: req.artifactDir,
+        artifactDir: req.artifact,
         command: req.command,
       };
       // Recorded before spawning, and the pid right after, so a caller killed at any point leaves a record
@@ -234,7 +235,7 @@ export class LocalEnv {
       this.st.processes.push(rec);
       this.save();
       child = spawnDetached(req.command, {
-        cwd: req.artifactDir,
+        cwd: req.artifact,
         env: { ...baseEnv(), PORT: String(port), APP_VERSION: req.version, SHIPGATE_INSTANCE: rec.instance },
         logFile: appLogPath(this.dir, req.version),
       });
@@ -242,7 +243,7 @@ export class LocalEnv {
         const err = await new Promise<Error>((resolve) => child?.once('error', resolve));
         this.drop(rec);
         throw new Error(
-          `cannot start ${label}: ${JSON.stringify(req.command)} failed in ${req.artifactDir}: ${err.message}`,
+          `cannot start ${label}: ${JSON.stringify(req.command)} failed in ${req.artifact}: ${err.message}`,
         );
       }
       rec.pid = child.pid;
@@ -304,7 +305,7 @@ export class LocalEnv {
     return stopped.filter(Boolean).length;
   }
 
-  async status(): Promise<TargetStatus> {
+  async status(): Promise<LocalStatus> {
     const p = this.st.proxy;
     let route = this.st.route;
     let proxyAlive = false;

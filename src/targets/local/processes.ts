@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname } from 'node:path';
+import { freePort } from '../../temporal/ports.js';
+import { AbortError } from '../errors.js';
 
 interface ProcStat {
   state: string;
@@ -118,24 +119,13 @@ export function exited(child: ChildProcess): boolean {
 }
 
 /** A port nothing listens on right now, avoiding `avoid` (ports handed out but maybe not yet bound). */
-export async function freePort(avoid: Iterable<number> = []): Promise<number> {
+export async function freePortAvoiding(avoid: Iterable<number>): Promise<number> {
   const taken = new Set(avoid);
   for (let i = 0; i < 20; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-      });
-    });
-    if (port > 0 && !taken.has(port)) return port;
+    const port = await freePort();
+    if (!taken.has(port)) return port;
   }
   throw new Error('could not find a free port on 127.0.0.1');
-}
-
-export class AbortError extends Error {
-  override name = 'AbortError';
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {

@@ -1,11 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { NotReadyError } from '../errors.js';
 import { httpRequest } from './http-get.js';
 import { exited, isAlive, logTail, sleep, throwIfAborted } from './processes.js';
-
-/** The new version never became ready; retrying the same version will not help. */
-export class NotReadyError extends Error {
-  override name = 'NotReadyError';
-}
 
 export interface ReadyOptions {
   label: string;

@@ -1,0 +1,21 @@
+/**
+ * Every audit store, keyed by kind. Adding a store is its module under src/audit/ plus one entry here (and
+ * its config block in src/config/schema.ts); everything else constructs stores through createAuditStore.
+ */
+import path from 'node:path';
+import type { ShipgateConfig } from '../config/schema.js';
+import { createJsonlAuditStore } from './jsonl-store.js';
+import type { AuditStore } from './types.js';
+
+export const AUDIT_STORES = {
+  /** Append-only lines under SHIPGATE_HOME, shared by the worker and the Slack endpoint on one machine. */
+  jsonl: (home: string) => createJsonlAuditStore(path.join(home, 'audit', 'audit.jsonl')),
+} satisfies Record<string, (home: string) => AuditStore>;
+
+export type AuditStoreKind = keyof typeof AUDIT_STORES;
+
+/** The store the config names; the JSONL file under home until the config has an `audit.store` key. */
+export function createAuditStore(config: ShipgateConfig, home: string): AuditStore {
+  const kind: AuditStoreKind = (config as { audit?: { store?: AuditStoreKind } }).audit?.store ?? 'jsonl';
+  return AUDIT_STORES[kind](home);
+}
