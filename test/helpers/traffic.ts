@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http';
 export interface TrafficOptions {
   /** Concurrent keep-alive connections, each with one request in flight at a time. Default 4. */
   connections?: number;
-  /** Pause between one connection's requests, so the machine keeps room for the deploy itself. Default 2 ms. */
+  /** Pause between one connection's requests, so the machine keeps room for the deploy itself. Default 5 ms. */
   pauseMs?: number;
 }
 
@@ -33,7 +33,7 @@ interface Waiter {
  */
 export function steadyTraffic(port: number, opts: TrafficOptions = {}) {
   const connections = opts.connections ?? 4;
-  const pauseMs = opts.pauseMs ?? 2;
+  const pauseMs = opts.pauseMs ?? 5;
   /** By send order: the version that answered, or undefined for a failed request or one still in flight. */
   const answered: (string | undefined)[] = [];
   const finished: boolean[] = [];

@@ -14,6 +14,7 @@ import { PROJECT_ROOT } from '../../temporal/binaries.js';
 import { connectClient } from '../../temporal/connect.js';
 import type { Runner } from '../context.js';
 import { EXIT } from '../errors.js';
+import { loadWorker } from './worker.js';
 
 /** The demo's own config: short timers, and a maintenance window that opens 12 hours from now, never during the demo. */
 export function demoConfig(stagingPort: number, productionPort: number, now = new Date()) {
@@ -188,9 +189,4 @@ function rootMessage(err: unknown): string {
   let e = err as { cause?: unknown; message?: string };
   while (e?.cause) e = e.cause as typeof e;
   return e?.message ?? String(err);
-}
-
-/** The worker pulls in the SDK's native runtime; client-only commands should not pay for loading it. */
-async function loadWorker() {
-  return (await import('../../worker.js')).createShipgateWorker;
 }

@@ -4,7 +4,7 @@ import { createLogger } from '../../logger.js';
 import { createTargets } from '../../targets/registry.js';
 import { startDevServer } from '../../temporal/dev-server.js';
 import type { Runner } from '../context.js';
-import { slackNotifier } from './worker.js';
+import { loadWorker, slackNotifier } from './worker.js';
 
 export function registerDev(program: Command, run: Runner) {
   program
@@ -56,9 +56,4 @@ export function registerDev(program: Command, run: Runner) {
         }
       }),
     );
-}
-
-/** The worker pulls in the SDK's native runtime; client-only commands should not pay for loading it. */
-async function loadWorker() {
-  return (await import('../../worker.js')).createShipgateWorker;
 }

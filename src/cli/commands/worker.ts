@@ -40,7 +40,7 @@ export function registerWorker(program: Command, run: Runner) {
 }
 
 /** The worker pulls in the SDK's native runtime; client-only commands should not pay for loading it. */
-async function loadWorker() {
+export async function loadWorker() {
   return (await import('../../worker.js')).createShipgateWorker;
 }
 
