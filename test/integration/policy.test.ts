@@ -1,16 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  getVersion,
-  startStack,
-  type ExampleConfig,
-  type Stack,
-  waitForRelease,
-  releaseToApprovalGate,
-} from '../helpers/fixture.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { startStack, type App, type ExampleConfig, type Stack } from '../helpers/fixture.js';
 
 /** A deny window that is open right now: it opens at the top of the current UTC hour and lasts 2 h. */
 const openNowWindow = (name: string) => ({
@@ -24,15 +15,16 @@ const openNowWindow = (name: string) => ({
 describe('approval and window policy on a real dev server and worker', () => {
   let stack: Stack;
   let statusPage: http.Server;
-  let incident = true;
-  let statusUrl = '';
-  const run = (...args: string[]) => stack.run(args);
+  let statusPageUrl = '';
+  // Per app: whether its status page reports an incident.
+  const incidents = new Map<string, boolean>();
 
-  const base = (c: ExampleConfig) => {
+  /** Production gates on the app's own page of the status-page stand-in. */
+  const gated = (name: string) => (c: ExampleConfig) => {
     c.apps.hello.environments.production.gates = [
       {
         name: 'statuspage',
-        url: statusUrl,
+        url: `${statusPageUrl}/${name}/api/v2/status.json`,
         field: 'status.indicator',
         equals: 'none',
         interval: '1s',
@@ -41,29 +33,32 @@ describe('approval and window policy on a real dev server and worker', () => {
     ];
   };
 
-  const waitFor = (version: string, pred: Parameters<typeof waitForRelease>[2]) =>
-    waitForRelease(stack.sg, version, pred);
+  /** An app of the test's own, gated on its own page of the status-page stand-in. */
+  const newApp = (name: string, tweak: (c: ExampleConfig) => void = () => {}) =>
+    stack.addApp(name, (c) => {
+      gated(name)(c);
+      tweak(c);
+    });
 
-  const toGate = (version: string) => releaseToApprovalGate(stack, version);
-  const approve = async (version: string) => {
-    expect((await run('approve', 'hello', version, '--as', 'alice')).code).toBe(0);
-    expect((await run('approve', 'hello', version, '--as', 'bob')).code).toBe(0);
-  };
+  const windowsJson = async (app: App) =>
+    (await app.run('--config', stack.configFile, 'windows', app.name, 'production', '--json')).json as {
+      allowed: boolean;
+      blockedBy: string | null;
+    };
 
   beforeAll(async () => {
     // A status page stand-in over real HTTP, in the shape of a hosted status page's JSON.
-    statusPage = http.createServer((_req, res) => {
+    statusPage = http.createServer((req, res) => {
+      const app = (req.url ?? '/').split('/')[1] ?? '';
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ status: { indicator: incident ? 'major' : 'none' } }));
+      res.end(JSON.stringify({ status: { indicator: incidents.get(app) ? 'major' : 'none' } }));
     });
     await new Promise<void>((r) => statusPage.listen(0, '127.0.0.1', r));
-    statusUrl = `http://127.0.0.1:${(statusPage.address() as AddressInfo).port}/api/v2/status.json`;
-    incident = false;
-    stack = await startStack(base);
-    // Production gets a first version so later tests can tell whether a deploy happened.
-    await toGate('1.0.0');
-    await approve('1.0.0');
-    await waitFor('1.0.0', (s) => s.stage === 'done');
+    statusPageUrl = `http://127.0.0.1:${(statusPage.address() as AddressInfo).port}`;
+    stack = await startStack();
+  });
+  beforeEach(async () => {
+    await stack.ensureWorker();
   });
   afterAll(async () => {
     await stack?.stop();
@@ -71,136 +66,120 @@ describe('approval and window policy on a real dev server and worker', () => {
   });
 
   it('freeze holds an approved release in awaiting-window; unfreeze lets it proceed', async () => {
+    const app = await newApp('freeze');
+    await app.shipApproved('1.0.0');
     const until = new Date(Date.now() + 3_600_000).toISOString();
-    const frozen = await run(
-      'freeze',
-      'hello',
-      'production',
-      '--until',
-      until,
-      '--as',
-      'carol',
-      '--reason',
-      'quarter close',
-      '--json',
+    const frozen = await app.run(
+      ...['freeze', app.name, 'production', '--until', until, '--as', 'carol'],
+      ...['--reason', 'quarter close', '--json'],
     );
     expect(frozen.code, frozen.stderr).toBe(0);
     expect(frozen.json).toMatchObject({ by: 'carol', reason: 'quarter close' });
-    const windows = await run('--config', stack.configFile, 'windows', 'hello', 'production', '--json');
-    expect(windows.json).toMatchObject({ allowed: false });
-    expect(String((windows.json as { blockedBy: string }).blockedBy)).toContain('carol');
-    await toGate('1.1.0');
-    await approve('1.1.0');
-    const held = await waitFor('1.1.0', (s) => s.stage === 'awaiting-window');
+    const windows = await windowsJson(app);
+    expect(windows).toMatchObject({ allowed: false });
+    expect(String(windows.blockedBy)).toContain('carol');
+    await app.toGate('1.1.0');
+    await app.approve('1.1.0', 'alice', 'bob');
+    const held = await app.waitFor('1.1.0', (s) => s.stage === 'awaiting-window');
     expect(held.blockedBy).toContain('carol');
-    await sleep(1500);
-    expect(await getVersion(stack.ports.production)).toBe('1.0.0');
-    expect((await run('unfreeze', 'hello', 'production', '--as', 'alice')).code).toBe(0);
-    const done = await waitFor('1.1.0', (s) => s.stage === 'done');
+    expect(await app.serving()).toBe('1.0.0');
+    expect((await app.run('unfreeze', app.name, 'production', '--as', 'alice')).code).toBe(0);
+    const done = await app.ended('1.1.0');
     expect(done.state).toBe('succeeded');
-    expect(await getVersion(stack.ports.production)).toBe('1.1.0');
+    expect(await app.serving()).toBe('1.1.0');
   });
 
-  it('refuses a freeze until a past or non-ISO time (exit 2) and an unfreeze of an unfrozen environment (exit 3)', async () => {
-    const past = await run(
-      'freeze',
-      'hello',
-      'production',
-      '--until',
-      '2020-01-01T00:00:00Z',
-      '--as',
-      'alice',
-      '--reason',
-      'x',
-    );
+  it('refuses a freeze until a past or non-ISO time or without a reason (exit 2), and an unfreeze of an unfrozen environment (exit 3)', async () => {
+    const app = await newApp('freeze-refusals');
+    const freeze = (until: string, ...rest: string[]) =>
+      app.run('freeze', app.name, 'production', '--until', until, '--as', 'alice', ...rest);
+    const past = await freeze('2020-01-01T00:00:00Z', '--reason', 'x');
     expect(past.code).toBe(2);
     expect(past.stderr).toContain('in the past');
-    const notIso = await run(
-      'freeze',
-      'hello',
-      'production',
-      '--until',
-      'next tuesday',
-      '--as',
-      'alice',
-      '--reason',
-      'x',
-    );
+    const notIso = await freeze('next tuesday', '--reason', 'x');
     expect(notIso.code).toBe(2);
     expect(notIso.stderr).toContain('ISO-8601');
-    expect(
-      (await run('freeze', 'hello', 'production', '--until', '2099-01-01T00:00:00Z', '--as', 'alice')).code,
-    ).toBe(2);
-    expect((await run('unfreeze', 'hello', 'production', '--as', 'alice')).code).toBe(3);
+    expect((await freeze('2099-01-01T00:00:00Z')).code).toBe(2);
+    expect((await windowsJson(app)).allowed).toBe(true);
+    // A real freeze, lifted once; lifting it again is refused.
+    expect((await freeze('2099-01-01T00:00:00Z', '--reason', 'audit')).code).toBe(0);
+    const unfreeze = () => app.run('unfreeze', app.name, 'production', '--as', 'alice');
+    expect((await unfreeze()).code).toBe(0);
+    const again = await unfreeze();
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('is not frozen');
   });
 
   it('a window added to the config while a release waits for approval applies to it; break-glass override lets it go', async () => {
-    await toGate('1.2.0');
-    await stack.writeConfig((c) => {
-      base(c);
+    const app = await newApp('window-added');
+    await app.toGate('1.2.0');
+    await app.writeConfig((c) => {
+      gated(app.name)(c);
       c.apps.hello.environments.production.windows = [openNowWindow('emergency-maintenance')];
     });
-    const notWaiting = await run('override', 'hello', '1.2.0', '--as', 'dave', '--reason', 'hotfix');
+    const notWaiting = await app.run('override', app.name, '1.2.0', '--as', 'dave', '--reason', 'hotfix');
     expect(notWaiting.code).toBe(3);
     expect(notWaiting.stderr).toContain('waiting for approval');
-    await approve('1.2.0');
-    const held = await waitFor('1.2.0', (s) => s.stage === 'awaiting-window');
+    await app.approve('1.2.0', 'alice', 'bob');
+    const held = await app.waitFor('1.2.0', (s) => s.stage === 'awaiting-window');
     expect(held.blockedBy).toBe('emergency-maintenance');
-    const windows = await run('--config', stack.configFile, 'windows', 'hello', 'production', '--json');
-    expect(windows.json).toMatchObject({ allowed: false, blockedBy: 'emergency-maintenance' });
-    const outsider = await run('override', 'hello', '1.2.0', '--as', 'alice', '--reason', 'please');
+    expect(await windowsJson(app)).toMatchObject({ allowed: false, blockedBy: 'emergency-maintenance' });
+    const outsider = await app.run('override', app.name, '1.2.0', '--as', 'alice', '--reason', 'please');
     expect(outsider.code).toBe(3);
     expect(outsider.stderr).toContain('release-managers');
-    expect((await run('override', 'hello', '1.2.0', '--as', 'dave')).code).toBe(2);
-    const ok = await run('override', 'hello', '1.2.0', '--as', 'dave', '--reason', 'payment outage hotfix');
+    expect((await app.run('override', app.name, '1.2.0', '--as', 'dave')).code).toBe(2);
+    const ok = await app.run(
+      ...['override', app.name, '1.2.0', '--as', 'dave', '--reason', 'payment outage hotfix'],
+    );
     expect(ok.code, ok.stderr).toBe(0);
-    const done = await waitFor('1.2.0', (s) => s.stage === 'done');
+    const done = await app.ended('1.2.0');
     expect(done.state).toBe('succeeded');
     expect(done.override).toMatchObject({ by: 'dave', reason: 'payment outage hotfix' });
-    await stack.writeConfig(base);
+    expect(await app.serving()).toBe('1.2.0');
   });
 
   it('an external gate that fails holds the release in awaiting-gate, fails closed, and passes once healthy', async () => {
-    incident = true;
-    await toGate('1.3.0');
-    await approve('1.3.0');
-    const held = await waitFor('1.3.0', (s) => s.stage === 'awaiting-gate');
+    const app = await newApp('gate');
+    await app.shipApproved('1.0.0');
+    incidents.set(app.name, true);
+    await app.toGate('1.3.0');
+    await app.approve('1.3.0', 'alice', 'bob');
+    const held = await app.waitFor('1.3.0', (s) => s.stage === 'awaiting-gate');
     expect(held.blockedBy).toBe('gate statuspage');
-    const override = await run('override', 'hello', '1.3.0', '--as', 'dave', '--reason', 'try');
+    const override = await app.run('override', app.name, '1.3.0', '--as', 'dave', '--reason', 'try');
     expect(override.code).toBe(3);
     expect(override.stderr).toContain('external gate');
-    incident = false;
-    const done = await waitFor('1.3.0', (s) => s.stage === 'done');
+    expect(await app.serving()).toBe('1.0.0');
+    incidents.set(app.name, false);
+    const done = await app.ended('1.3.0');
     expect(done.state).toBe('succeeded');
+    expect(await app.serving()).toBe('1.3.0');
   });
 
   it('a newer release reaching the approval gate supersedes an older one waiting there', async () => {
-    await toGate('1.4.0');
-    await toGate('1.5.0');
-    const old = await waitFor('1.4.0', (s) => s.state !== 'running');
+    const app = await newApp('supersede');
+    await app.toGate('1.4.0');
+    await app.toGate('1.5.0');
+    const old = await app.ended('1.4.0');
     expect(old.state).toBe('superseded');
     expect(old.reason).toContain('1.5.0');
-    const late = await run('approve', 'hello', '1.4.0', '--as', 'alice');
-    expect(late.code).toBe(3);
-    expect((await run('reject', 'hello', '1.4.0', '--as', 'alice', '--reason', 'x')).code).toBe(3);
-    await approve('1.5.0');
-    expect((await waitFor('1.5.0', (s) => s.stage === 'done')).state).toBe('succeeded');
+    expect((await app.run('approve', app.name, '1.4.0', '--as', 'alice')).code).toBe(3);
+    expect((await app.run('reject', app.name, '1.4.0', '--as', 'alice', '--reason', 'x')).code).toBe(3);
+    await app.approve('1.5.0', 'alice', 'bob');
+    expect((await app.ended('1.5.0')).state).toBe('succeeded');
+    expect(await app.serving()).toBe('1.5.0');
   });
 
   it('approvalChannels refuses approvals through other channels and records them', async () => {
-    await stack.writeConfig((c) => {
-      base(c);
+    const app = await newApp('channels', (c) => {
       c.apps.hello.environments.production.approvalChannels = ['slack'];
     });
-    await toGate('1.6.0');
-    const r = await run('approve', 'hello', '1.6.0', '--as', 'alice');
+    await app.toGate('1.6.0');
+    const r = await app.run('approve', app.name, '1.6.0', '--as', 'alice');
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('slack');
-    const s = await stack.sg.status('hello', '1.6.0');
+    const s = await app.status('1.6.0');
+    expect(s.approvals.given).toEqual([]);
     expect(s.approvals.refused.at(-1)).toMatchObject({ by: 'alice', via: 'cli' });
-    expect(
-      (await run('reject', 'hello', '1.6.0', '--as', 'alice', '--reason', 'wrong channel test')).code,
-    ).toBe(0);
-    await stack.writeConfig(base);
   });
 });
