@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, CanaryFailedError, NotReadyError } from '../../src/targets/errors.js';
 import { createLocalTarget, type LocalTarget } from '../../src/targets/local/local-target.js';
-import { isAlive, sleep } from '../../src/targets/local/processes.js';
+import { freePortAvoiding, isAlive, sleep } from '../../src/targets/local/processes.js';
 import { envDir, loadState, saveState } from '../../src/targets/local/state.js';
 import type { LocalRequest } from '../../src/targets/local/types.js';
 import type { DeploymentTarget } from '../../src/targets/types.js';
@@ -261,7 +261,7 @@ describe('local target', () => {
     const dir = envDir(home, 'hello', 'staging');
     const st = loadState(dir);
     if (!st) throw new Error('no state');
-    const port = await freePort([st.port, ...st.processes.map((p) => p.port)]);
+    const port = await freePortAvoiding([st.port, ...st.processes.map((p) => p.port)]);
     const instance = randomUUID();
     const orphan = spawn(process.execPath, ['server.js'], {
       cwd: SERVICE,
@@ -477,7 +477,7 @@ describe('local target', () => {
 
   it('stopAll stops every proxy and process under home and forgets them', async () => {
     const { home, port, target, req } = await fixture();
-    const prodPort = await freePort([port]);
+    const prodPort = await freePortAvoiding([port]);
     await target.activate(req({ version: '1.0.0' }));
     await target.activate(req({ version: '2.0.0' }));
     await target.activate(req({ env: 'production', port: prodPort, version: '1.0.0' }));
