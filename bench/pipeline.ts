@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { createLocalTarget, type LocalTarget } from '../src/targets/local/local-target.js';
-import type { ActivateRequest } from '../src/targets/types.js';
+import type { LocalRequest } from '../src/targets/local/types.js';
 import { freePort } from '../src/temporal/ports.js';
 import { cli } from '../test/helpers/processes.js';
 import {
@@ -69,13 +69,13 @@ class BareTarget {
     return dir;
   }
 
-  request(env: 'staging' | 'production', version: string, artifactDir: string): ActivateRequest {
+  request(env: 'staging' | 'production', version: string, artifact: string): LocalRequest {
     return {
       app: 'bare',
       env,
       port: this.ports[env],
       version,
-      artifactDir,
+      artifact,
       command: ['node', 'server.js'],
       strategy: 'blue-green',
       keepPreviousMs: KEEP_PREVIOUS_MS,

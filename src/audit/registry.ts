@@ -14,8 +14,8 @@ export const AUDIT_STORES = {
 
 export type AuditStoreKind = keyof typeof AUDIT_STORES;
 
-/** The store the config names; the JSONL file under home until the config has an `audit.store` key. */
+/** The store the config names (`audit.store`, default jsonl). */
 export function createAuditStore(config: ShipgateConfig, home: string): AuditStore {
-  const kind: AuditStoreKind = (config as { audit?: { store?: AuditStoreKind } }).audit?.store ?? 'jsonl';
+  const kind: AuditStoreKind = config.audit.store;
   return AUDIT_STORES[kind](home);
 }

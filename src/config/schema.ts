@@ -159,6 +159,8 @@ export const configSchema = z.strictObject({
       apiUrl: z.url().optional(),
     })
     .optional(),
+  // Where audit records go. Only `jsonl` (under SHIPGATE_HOME) exists today; each store adds its own block.
+  audit: z.strictObject({ store: z.enum(['jsonl']).default('jsonl') }).default({ store: 'jsonl' }),
   apps: z
     .record(name, appSchema)
     .refine((apps) => Object.keys(apps).length > 0, { error: 'expected at least one app' }),
