@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the GitHub Action (src/integrations/github-action/main.ts) into one ESM file, dist/index.js, that
-// the runner starts with `node` (action.yml: runs.using node20). Usage: node scripts/build-action.mjs [OUTFILE]
+// the runner starts with `node` (action.yml: runs.using node24). Usage: node scripts/build-action.mjs [OUTFILE]
 // The output is deterministic, so a test rebuilds it into a temp dir and compares it with the committed file.
 import { build } from 'esbuild';
 import path from 'node:path';
@@ -15,7 +15,7 @@ await build({
   outfile,
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node24',
   format: 'esm',
   // Bundled CommonJS packages (grpc-js, protobufjs) call require() for Node's built-ins.
   banner: {

@@ -1,57 +1,82 @@
 /**
- * The operations every channel shares (CLI, Slack, GitHub Action): start or attach to a release, approve,
- * reject, roll back, read state. Channels differ only in how they authenticate and print.
+ * The operations every channel shares (CLI, Slack, GitHub Action, tests and scripts): start or attach to a
+ * release, decide on it, follow it, read it; roll back, freeze and unfreeze an environment. Channels differ only
+ * in how they authenticate and print. Beside it: ./client/errors.ts (failures, each with its exit code),
+ * validate.ts (input checks), follow.ts (the one follow loop) and windows.ts (may an environment deploy now).
  */
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
+import { WithStartWorkflowOperation, type Client, type Connection } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import {
   admitUpdate,
   approveUpdate,
   cancelUpdate,
-  DEFAULT_TASK_QUEUE,
   environmentQuery,
-  environmentWorkflowId,
   freezeUpdate,
   overrideUpdate,
   recheckSignal,
   rejectUpdate,
-  releaseWorkflowId,
   rollbackUpdate,
   statusQuery,
   unfreezeUpdate,
 } from './workflows/messages.js';
-import { SEARCH_ATTRIBUTES } from './workflows/search-attributes.js';
-import {
-  TERMINAL_STATES,
-  type AdmitResult,
-  type ApproveInput,
-  type EnvironmentSnapshot,
-  type FreezeInput,
-  type ReleaseRequest,
-  type ReleaseStatus,
-  type RejectInput,
-  type RollbackInput,
-  type UnfreezeInput,
+import { DEFAULT_TASK_QUEUE, environmentWorkflowId, releaseWorkflowId } from './protocol/ids.js';
+import { SEARCH_ATTRIBUTES } from './protocol/search-attributes.js';
+import type {
+  AdmitResult,
+  ApproveInput,
+  ApproveResult,
+  EnvironmentSnapshot,
+  FreezeInput,
+  RejectInput,
+  ReleaseRequest,
+  ReleaseStatus,
+  RollbackInput,
+  UnfreezeInput,
 } from './workflows/types.js';
 import type { releaseWorkflow } from './workflows/release.js';
 import type { LedgerEntry } from './policy/ledger.js';
+import type { Freeze } from './policy/windows.js';
+import { connectClient, type TemporalOptions } from './temporal/connect.js';
+import {
+  EnvironmentNotFoundError,
+  grpcCode,
+  GRPC_ALREADY_EXISTS,
+  ReleaseAlreadySucceededError,
+  ReleaseEndedError,
+  ReleaseNotFoundError,
+} from './client/errors.js';
+import { followStatus, isTerminal, type FollowOptions, type FollowResult } from './client/follow.js';
 
-export class ReleaseAlreadySucceededError extends Error {
-  constructor(app: string, version: string) {
-    super(
-      `${app} ${version} was already released successfully; to deploy it again use: shipgate rollback <env> --to ${version}`,
-    );
-    this.name = 'ReleaseAlreadySucceededError';
-  }
-}
+export { environmentDone, exitCodeForWait, isTerminal } from './client/follow.js';
+export type { FollowOptions, FollowResult } from './client/follow.js';
+
+type Decision = 'reject' | 'cancel' | 'override';
+const DECISION_UPDATES = { reject: rejectUpdate, cancel: cancelUpdate, override: overrideUpdate } as const;
 
 export class ShipgateClient {
   constructor(
     readonly client: Client,
     readonly taskQueue = DEFAULT_TASK_QUEUE,
+    private readonly connection?: Connection,
   ) {}
 
-  /** Starts the release, or attaches to the one running for the same app and version. */
+  /** Connects, or throws UnreachableError (exit 4) naming the address within 15 s. */
+  static async connect(opts: TemporalOptions, taskQueue = DEFAULT_TASK_QUEUE): Promise<ShipgateClient> {
+    const { client, connection } = await connectClient(opts);
+    return new ShipgateClient(client, taskQueue, connection);
+  }
+
+  /** Closes the connection this client opened (none when it was given a Client). */
+  async close(): Promise<void> {
+    await this.connection?.close();
+  }
+
+  // ---- releases ----
+
+  /**
+   * Starts the release, or attaches to the one running for the same app and version. A version that already
+   * succeeded is refused (ReleaseAlreadySucceededError); one that ended otherwise starts a new run.
+   */
   async startRelease(req: ReleaseRequest): Promise<AdmitResult & { workflowId: string }> {
     const workflowId = releaseWorkflowId(req.app, req.version);
     const start = new WithStartWorkflowOperation<typeof releaseWorkflow>('releaseWorkflow', {
@@ -59,7 +84,6 @@ export class ShipgateClient {
       taskQueue: this.taskQueue,
       args: [req],
       workflowIdConflictPolicy: 'USE_EXISTING',
-      // A release that ended in failure may run again; one that succeeded may not (Contract).
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
       memo: { app: req.app, version: req.version, commit: req.commit, actor: req.actor, branch: req.branch },
       typedSearchAttributes: [
@@ -76,12 +100,9 @@ export class ShipgateClient {
       });
       return { ...result, workflowId };
     } catch (err) {
-      if (
-        (err as Error).name === 'WorkflowExecutionAlreadyStartedError' ||
-        /already (started|completed)/i.test(String((err as Error).message))
-      ) {
+      // The reuse policy refuses a succeeded run; the SDK reports it as either form depending on the server.
+      if (err instanceof WorkflowExecutionAlreadyStartedError || grpcCode(err) === GRPC_ALREADY_EXISTS)
         throw new ReleaseAlreadySucceededError(req.app, req.version);
-      }
       throw err;
     }
   }
@@ -90,25 +111,100 @@ export class ShipgateClient {
     return this.client.workflow.getHandle(releaseWorkflowId(app, version));
   }
 
-  status(app: string, version: string): Promise<ReleaseStatus> {
-    return this.release(app, version).query(statusQuery);
+  /** The release's status; queries work on closed runs too. ReleaseNotFoundError when there is none. */
+  async status(app: string, version: string): Promise<ReleaseStatus> {
+    try {
+      return await this.release(app, version).query(statusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ReleaseNotFoundError(app, version);
+      throw err;
+    }
   }
 
-  approve(app: string, version: string, input: ApproveInput) {
-    return this.release(app, version).executeUpdate(approveUpdate, { args: [input] });
+  /** Approves as `input.by`; the result holds the tally. */
+  approve(app: string, version: string, input: ApproveInput): Promise<ApproveResult> {
+    return this.decide(app, version, 'approve', () =>
+      this.release(app, version).executeUpdate(approveUpdate, { args: [input] }),
+    );
   }
 
-  reject(app: string, version: string, input: RejectInput) {
-    return this.release(app, version).executeUpdate(rejectUpdate, { args: [input] });
+  reject(app: string, version: string, input: RejectInput): Promise<ReleaseStatus> {
+    return this.decision('reject', app, version, input);
   }
 
-  cancel(app: string, version: string, input: RejectInput) {
-    return this.release(app, version).executeUpdate(cancelUpdate, { args: [input] });
+  cancel(app: string, version: string, input: RejectInput): Promise<ReleaseStatus> {
+    return this.decision('cancel', app, version, input);
   }
 
-  override(app: string, version: string, input: RejectInput) {
-    return this.release(app, version).executeUpdate(overrideUpdate, { args: [input] });
+  override(app: string, version: string, input: RejectInput): Promise<ReleaseStatus> {
+    return this.decision('override', app, version, input);
   }
+
+  /** reject, cancel and override take the same input: who, and why. */
+  decision(which: Decision, app: string, version: string, input: RejectInput): Promise<ReleaseStatus> {
+    return this.decide(app, version, which, () =>
+      this.release(app, version).executeUpdate(DECISION_UPDATES[which], { args: [input] }),
+    );
+  }
+
+  /**
+   * Runs a decision's Update. Temporal answers "not found" both for a release that never existed and for one
+   * that already ended; the status query, which works on closed runs, tells them apart.
+   */
+  private async decide<T>(
+    app: string,
+    version: string,
+    action: 'approve' | Decision,
+    update: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await update();
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      const s = await this.status(app, version);
+      if (!isTerminal(s)) throw err;
+      throw new ReleaseEndedError(app, version, s.state, action);
+    }
+  }
+
+  /** Follows the release until `opts.until` (an environment succeeded, or a condition) or its end. */
+  follow(
+    app: string,
+    version: string,
+    opts: FollowOptions & { first?: ReleaseStatus },
+  ): Promise<FollowResult> {
+    const read = (due: number | undefined) =>
+      due === undefined
+        ? this.status(app, version)
+        : this.client.withDeadline(due, () => this.status(app, version));
+    return followStatus(read, opts.first, opts);
+  }
+
+  /**
+   * @deprecated Use follow(). An adapter for callers not yet moved over (the demo, bench/pipeline.ts):
+   * `onChange` sees each new stage, and `timeoutMs` returns the last status instead of failing.
+   */
+  async waitForRelease(
+    app: string,
+    version: string,
+    done: (s: ReleaseStatus) => boolean,
+    opts: { timeoutMs?: number; onChange?: (s: ReleaseStatus) => void; intervalMs?: number } = {},
+  ): Promise<ReleaseStatus> {
+    let lastStage = '';
+    const onStatus = (s: ReleaseStatus) => {
+      if (s.stage !== lastStage) opts.onChange?.(s);
+      lastStage = s.stage;
+    };
+    const result = await this.follow(app, version, {
+      until: done,
+      deadline: opts.timeoutMs ? Date.now() + opts.timeoutMs : undefined,
+      intervalMs: opts.intervalMs,
+      onStatus,
+    });
+    return result.status;
+  }
+
+  // ---- environments ----
 
   environment(app: string, env: string) {
     return this.client.workflow.getHandle(environmentWorkflowId(app, env));
@@ -119,17 +215,43 @@ export class ShipgateClient {
     try {
       return await this.environment(app, env).query(environmentQuery);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || (err as Error).name === 'WorkflowNotFoundError')
-        return null;
+      if (err instanceof WorkflowNotFoundError) return null;
       throw err;
     }
   }
 
-  rollback(app: string, env: string, input: RollbackInput) {
-    return this.environment(app, env).executeUpdate(rollbackUpdate, { args: [input] });
+  /** Who deployed what and when, newest first, and what serves now. */
+  async history(app: string, env: string): Promise<{ current: string | null; rows: HistoryRow[] }> {
+    const state = await this.environmentState(app, env);
+    return { current: state?.current?.version ?? null, rows: historyRows(state?.ledger ?? []) };
   }
 
-  async freeze(app: string, env: string, input: FreezeInput) {
+  async rollback(app: string, env: string, input: RollbackInput) {
+    try {
+      return await this.environment(app, env).executeUpdate(rollbackUpdate, { args: [input] });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new EnvironmentNotFoundError(
+          app,
+          env,
+          `cannot roll back ${app}/${env}: nothing has been deployed there`,
+        );
+      throw err;
+    }
+  }
+
+  /** Polls until the ledger entry for opId (a rollback or deploy) has an outcome. */
+  async waitForOperation(app: string, env: string, opId: string, intervalMs = 100): Promise<LedgerEntry> {
+    for (;;) {
+      const state = await this.environmentState(app, env);
+      const entry = state?.ledger.find((e) => e.opId === opId);
+      if (entry && entry.outcome !== 'running') return entry;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  /** Freezes the environment, starting its workflow when nothing was deployed there yet. */
+  async freeze(app: string, env: string, input: FreezeInput): Promise<Freeze> {
     const start = new WithStartWorkflowOperation('environmentWorkflow', {
       workflowId: environmentWorkflowId(app, env),
       taskQueue: this.taskQueue,
@@ -142,8 +264,16 @@ export class ShipgateClient {
     });
   }
 
-  async unfreeze(app: string, env: string, input: UnfreezeInput) {
-    const result = await this.environment(app, env).executeUpdate(unfreezeUpdate, { args: [input] });
+  /** Lifts the environment's freezes, then tells releases they held to look again now. */
+  async unfreeze(app: string, env: string, input: UnfreezeInput): Promise<{ removed: number }> {
+    let result;
+    try {
+      result = await this.environment(app, env).executeUpdate(unfreezeUpdate, { args: [input] });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new EnvironmentNotFoundError(app, env, `${app}/${env} is not frozen`);
+      throw err;
+    }
     await this.nudgeWaitingReleases(app);
     return result;
   }
@@ -152,7 +282,8 @@ export class ShipgateClient {
   async nudgeWaitingReleases(app: string): Promise<number> {
     let n = 0;
     try {
-      const query = `WorkflowType = 'releaseWorkflow' AND ExecutionStatus = 'Running' AND ShipgateApp = '${app}'`;
+      // App names match NAME_PATTERN (no quotes), so the value cannot break out of the query.
+      const query = `WorkflowType = 'releaseWorkflow' AND ExecutionStatus = 'Running' AND ${SEARCH_ATTRIBUTES.app.name} = '${app}'`;
       for await (const wf of this.client.workflow.list({ query })) {
         await this.client.workflow.getHandle(wf.workflowId).signal(recheckSignal);
         n++;
@@ -162,57 +293,30 @@ export class ShipgateClient {
     }
     return n;
   }
-
-  /** Polls until `done(status)` or the release ends. Queries work on closed runs too. */
-  async waitForRelease(
-    app: string,
-    version: string,
-    done: (s: ReleaseStatus) => boolean,
-    opts: { timeoutMs?: number; onChange?: (s: ReleaseStatus) => void; intervalMs?: number } = {},
-  ): Promise<ReleaseStatus> {
-    const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
-    let lastStage = '';
-    for (;;) {
-      const s = await this.status(app, version);
-      if (s.stage !== lastStage) {
-        lastStage = s.stage;
-        opts.onChange?.(s);
-      }
-      if (done(s) || isTerminal(s)) return s;
-      if (Date.now() > deadline) return s;
-      await sleep(opts.intervalMs ?? 250);
-    }
-  }
-
-  /** Polls until the ledger entry for opId has an outcome. */
-  async waitForOperation(app: string, env: string, opId: string, intervalMs = 100): Promise<LedgerEntry> {
-    for (;;) {
-      const state = await this.environmentState(app, env);
-      const entry = state?.ledger.find((e) => e.opId === opId);
-      if (entry && entry.outcome !== 'running') return entry;
-      await sleep(intervalMs);
-    }
-  }
 }
 
-export function isTerminal(s: ReleaseStatus): boolean {
-  return TERMINAL_STATES.includes(s.state);
+/** A row of `history --json`. */
+export interface HistoryRow {
+  version: string;
+  action: LedgerEntry['action'];
+  outcome: 'succeeded' | 'failed' | 'rolled-back';
+  actor: string;
+  approvers: string[];
+  reason: string | null;
+  fromVersion: string | null;
+  commit: string | null;
+  at: string;
 }
 
-/** Whether the release is done with `env`: that environment succeeded, or the release ended. */
-export function environmentDone(env: string) {
-  return (s: ReleaseStatus) => s.environments[env]?.state === 'succeeded' || isTerminal(s);
-}
-
-/** History rows in the Contract's shape, newest first. */
-export function historyRows(ledger: LedgerEntry[]) {
+/** History rows, newest first; operations still running are left out. */
+export function historyRows(ledger: LedgerEntry[]): HistoryRow[] {
   return [...ledger]
     .filter((e) => e.outcome !== 'running')
     .reverse()
     .map((e) => ({
       version: e.version,
       action: e.action,
-      outcome: e.outcome as 'succeeded' | 'failed' | 'rolled-back',
+      outcome: e.outcome as HistoryRow['outcome'],
       actor: e.actor,
       approvers: e.approvers,
       reason: e.reason ?? e.failure,
@@ -222,4 +326,7 @@ export function historyRows(ledger: LedgerEntry[]) {
     }));
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** "team-leads 1/2, security 0/1": an approval's tally, as every channel prints it. */
+export function tallyText(result: Pick<ApproveResult, 'tally'>): string {
+  return result.tally.map((t) => `${t.group} ${t.have}/${t.count}`).join(', ');
+}

@@ -1,11 +1,9 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import type { Client, Connection } from '@temporalio/client';
 import type { LoadedConfig } from '../config/load.js';
-import { connectClient, temporalOptions, type TemporalOptions } from '../temporal/connect.js';
-import { badInput } from './errors.js';
-
-export { requireAppName, requireLogin, requireText, requireVersion } from './validate.js';
+import { ShipgateClient } from '../client.js';
+import { BadInputError } from '../client/errors.js';
+import { temporalOptions, type TemporalOptions } from '../temporal/connect.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -17,7 +15,7 @@ export interface GlobalOptions {
 /** What every command gets: options, output helpers and lazy access to config and Temporal. */
 export class CliContext {
   readonly temporal: TemporalOptions;
-  private connected?: Promise<{ client: Client; connection: Connection }>;
+  private connected?: Promise<ShipgateClient>;
 
   constructor(readonly opts: GlobalOptions) {
     this.temporal = temporalOptions(opts);
@@ -41,17 +39,15 @@ export class CliContext {
   async requireConfig(): Promise<LoadedConfig> {
     const { loadConfig, resolveConfigPath } = await loadConfigModule();
     const file = resolveConfigPath(this.opts.config);
-    if (!existsSync(file)) throw badInput(`config not found: ${file} (use --config FILE or SHIPGATE_CONFIG)`);
+    if (!existsSync(file))
+      throw new BadInputError(`config not found: ${file} (use --config FILE or SHIPGATE_CONFIG)`);
     return loadConfig(file);
   }
 
-  async client(): Promise<Client> {
-    this.connected ??= connectClient(this.temporal);
-    return (await this.connected).client;
-  }
-
-  async close(): Promise<void> {
-    if (this.connected) await (await this.connected.catch(() => undefined))?.connection.close();
+  /** The client, connected on first use. No graceful close: the process exits right after the command. */
+  shipgate(): Promise<ShipgateClient> {
+    this.connected ??= ShipgateClient.connect(this.temporal);
+    return this.connected;
   }
 
   /** Prints one JSON document with --json, else the human text. */
@@ -70,9 +66,11 @@ export function checkNames(config: LoadedConfig | undefined, app: string, env?: 
   if (!config) return;
   const a = config.config.apps[app];
   if (!a)
-    throw badInput(`unknown app "${app}" (configured apps: ${Object.keys(config.config.apps).join(', ')})`);
+    throw new BadInputError(
+      `unknown app "${app}" (configured apps: ${Object.keys(config.config.apps).join(', ')})`,
+    );
   if (env !== undefined && !a.environments[env]) {
-    throw badInput(
+    throw new BadInputError(
       `unknown environment "${env}" for app ${app} (environments: ${Object.keys(a.environments).join(', ')})`,
     );
   }

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { CliContext, type GlobalOptions, type Runner } from './context.js';
-import { EXIT, toCliError } from './errors.js';
+import { EXIT, toShipgateError } from '../client/errors.js';
 
 type Register = (program: Command, run: Runner) => void;
 
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       exitCode = (await fn(ctx)) ?? EXIT.ok;
     } catch (err) {
-      const e = toCliError(err, ctx.temporal.address);
+      const e = toShipgateError(err, ctx.temporal.address);
       exitCode = e.exitCode;
       process.stderr.write(`shipgate: ${e.message}\n`);
       if (ctx.json) process.stdout.write(JSON.stringify({ error: e.message, exitCode: e.exitCode }) + '\n');

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { UnreachableError } from '../client/errors.js';
+import { withTimeout } from '../client/timeout.js';
 
 export interface TemporalOptions {
   address: string;
@@ -11,16 +13,6 @@ export interface TemporalOptions {
   /** The certificate and key themselves (PEM), for callers that hold them in memory (CI secrets). Win over the paths. */
   tlsCertData?: string;
   tlsKeyData?: string;
-}
-
-export class TemporalUnreachableError extends Error {
-  constructor(
-    readonly address: string,
-    cause: unknown,
-  ) {
-    super(`Temporal is unreachable at ${address}: ${(cause as Error)?.message ?? cause}`);
-    this.name = 'TemporalUnreachableError';
-  }
 }
 
 /** Flags win over TEMPORAL_* variables; the default is the embedded dev server's address. */
@@ -60,23 +52,19 @@ export function connectionOptions(opts: TemporalOptions): ConnectionOptions {
   };
 }
 
-/** Connects, or throws TemporalUnreachableError well within the Contract's 15 s. */
+/** Connects, or throws UnreachableError (exit 4) within 15 s. */
 export async function connectClient(
   opts: TemporalOptions,
   timeoutMs = 10_000,
 ): Promise<{ connection: Connection; client: Client }> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const connection = await Promise.race([
+    const connection = await withTimeout(
       Connection.connect({ ...connectionOptions(opts), connectTimeout: timeoutMs }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
-      }),
-    ]);
+      timeoutMs,
+      () => new Error(`no answer within ${timeoutMs / 1000} s`),
+    );
     return { connection, client: new Client({ connection, namespace: opts.namespace }) };
   } catch (err) {
-    throw new TemporalUnreachableError(opts.address, err);
-  } finally {
-    clearTimeout(timer);
+    throw new UnreachableError(opts.address, err);
   }
 }

@@ -39,6 +39,8 @@ export interface SlackApiStandin {
   /** A response_url for one click. */
   responseUrl(id: string): string;
   setOutage(mode: Outage): void;
+  /** How many requests the stand-in holds open right now without answering (outage 'hang'). */
+  held(): number;
   waitFor(
     pred: (c: SlackApiCall) => boolean,
     timeoutMs?: number,
@@ -58,6 +60,10 @@ export async function startSlackApiStandin(): Promise<SlackApiStandin> {
   let seq = 0;
   const messages = new Map<string, Record<string, unknown>>();
   const hanging = new Set<http.ServerResponse>();
+  const watchers = new Set<() => void>();
+  const changed = () => {
+    for (const w of [...watchers]) w();
+  };
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -73,6 +79,7 @@ export async function startSlackApiStandin(): Promise<SlackApiStandin> {
           at: Date.now(),
         });
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+        changed();
         return;
       }
       const m = /^\/api\/([a-zA-Z.]+)$/.exec(url.pathname);
@@ -89,6 +96,7 @@ export async function startSlackApiStandin(): Promise<SlackApiStandin> {
         at: Date.now(),
       };
       calls.push(call);
+      changed();
       if (outage === 'hang') {
         hanging.add(res);
         res.on('close', () => hanging.delete(res));
@@ -102,6 +110,7 @@ export async function startSlackApiStandin(): Promise<SlackApiStandin> {
       const reply = (body: Record<string, unknown>) => {
         call.response = body;
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+        changed();
       };
       if (call.token !== STANDIN_TOKEN) return reply({ ok: false, error: 'invalid_auth' });
       const b = call.body;
@@ -135,15 +144,26 @@ export async function startSlackApiStandin(): Promise<SlackApiStandin> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const waitUntil = async <T>(find: () => T | undefined, timeoutMs: number, what: string): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = find();
-      if (hit !== undefined) return hit;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  /** Waits for the next recorded call or post that `find` accepts; checked on every one as it arrives. */
+  const waitUntil = <T>(find: () => T | undefined, timeoutMs: number, what: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const hit = find();
+        if (hit === undefined) return;
+        finish();
+        resolve(hit);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        watchers.delete(check);
+      };
+      watchers.add(check);
+      check();
+    });
 
   return {
     url,
@@ -156,6 +176,7 @@ export async function startSlackApiStandin(): Promise<SlackApiStandin> {
       outage = mode;
       if (mode !== 'hang') for (const res of hanging) res.destroy();
     },
+    held: () => hanging.size,
     waitFor: (pred, timeoutMs = 30_000, from = answered) =>
       waitUntil(() => from.find(pred), timeoutMs, 'a Slack API call'),
     waitForResponse: (pred, timeoutMs = 10_000) =>

@@ -47,20 +47,19 @@ async function startEndpoint(stack: Stack, env: Record<string, string> = {}): Pr
     },
   );
   let logs = '';
-  child.stdout!.on('data', (d) => (logs += d));
-  child.stderr!.on('data', (d) => (logs += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Ready once it logs that it listens (checked on each chunk of output), or failed when it exits first.
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`slack endpoint did not start:\n${logs}`)), 30_000);
-    const poll = setInterval(() => {
-      if (logs.includes('slack endpoint listening')) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve();
-      }
-    }, 50);
+    const onData = (d: Buffer) => {
+      logs += d;
+      if (!logs.includes('slack endpoint listening')) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
     child.once('exit', (code) => {
-      clearInterval(poll);
       clearTimeout(timer);
       reject(new Error(`slack endpoint exited with ${code}:\n${logs}`));
     });
@@ -85,6 +84,7 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
 
   const run = (...args: string[]) => stack.run(args);
 
+  /** Polls a condition outside Temporal (a served version, an audit file) until it holds. */
   const waitFor = async <T>(
     what: string,
     probe: () => Promise<T | undefined> | T | undefined,
@@ -98,11 +98,16 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  const waitStage = (version: string, stage: string) =>
-    waitFor(`${version} at ${stage}`, async () => {
-      const s = await stack.sg.status('hello', version).catch(() => null);
-      return s?.stage === stage ? s : undefined;
+  /** Follows the release (the client's one follow loop) until it stands at `stage`. */
+  const waitStage = async (version: string, stage: string) => {
+    const { status } = await stack.sg.follow('hello', version, {
+      until: (s) => s.stage === stage,
+      deadline: Date.now() + 90_000,
+      intervalMs: 100,
     });
+    expect(status.stage, `${version}: ${status.state} at ${status.stage}`).toBe(stage);
+    return status;
+  };
   const waitDone = (version: string) => waitStage(version, 'done');
 
   const releaseToGate = async (version: string, actor = 'dave') => {
@@ -216,7 +221,6 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     await stack.restartWorker();
 
     const a = await approve(USERS.alice, '2.0.0');
-    expect(a.ms).toBeLessThan(3000);
     expect(ephemeral(a)).toMatch(
       /You approved hello 2\.0\.0 for production as alice\. Tally: team-leads 1\/2/,
     );
@@ -255,7 +259,6 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
   it('answers refusals ephemerally: self-approval, not a member, already approved', async () => {
     await releaseToGate('2.1.0', 'carol');
     const self = await approve(USERS.carol, '2.1.0');
-    expect(self.ms).toBeLessThan(3000);
     expect(ephemeral(self)).toMatch(/Not approved: carol started this release and cannot approve it/);
     const outsider = await approve(USERS.dave, '2.1.0');
     expect(ephemeral(outsider)).toMatch(/Not approved: dave is not a member of team-leads/);
@@ -300,7 +303,7 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     expect(await audit.verify()).toMatchObject({ ok: true });
   });
 
-  it('refuses forged and stale signatures with 401 and signals nothing', async () => {
+  it('refuses forged and stale signatures with 401, and nothing reaches the release or response_url', async () => {
     const before = await stack.sg.status('hello', '2.1.0');
     const responsesBefore = standin.responses.length;
     const payload = click(USERS.bob, 'shipgate.approve', release('2.1.0'));
@@ -331,10 +334,15 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     });
     expect(swapped.status).toBe(401);
 
-    await new Promise((r) => setTimeout(r, 500));
+    // A barrier instead of a pause: a signed click whose reply goes to response_url. Background work from the
+    // refused requests, had there been any, was started before it.
+    const barrier = click(USERS.mallory, 'shipgate.approve', release('2.1.0'));
+    expect((await send(barrier)).status).toBe(200);
+    const barrierPath = new URL(barrier.response_url).pathname;
+    await standin.waitForResponse((r) => r.path === barrierPath);
     const after = await stack.sg.status('hello', '2.1.0');
     expect(after.approvals).toEqual(before.approvals);
-    expect(standin.responses.length).toBe(responsesBefore);
+    expect(standin.responses.slice(responsesBefore).map((r) => r.path)).toEqual([barrierPath]);
   });
 
   it('answers 400 to a malformed payload, an unknown action_id, an unknown release and a body over 1 MB', async () => {
@@ -386,14 +394,11 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     expect(ephemeral(late)).toMatch(/Not approved: .*(ended|not waiting|completed)/);
   });
 
-  let baselineMs = 0;
   it('rolls back from the outcome message: button → reason dialog (views.open) → submission', async () => {
     await releaseToGate('2.2.0');
-    const t = Date.now();
     expect((await run('approve', 'hello', '2.2.0', '--as', 'alice')).code).toBe(0);
     expect((await run('approve', 'hello', '2.2.0', '--as', 'bob')).code).toBe(0);
     expect((await waitDone('2.2.0')).state).toBe('succeeded');
-    baselineMs = Date.now() - t;
 
     const outcome = await standin.waitFor((c) => c.body.text === 'hello 2.2.0 is live on production');
     expect(actionIds(outcome)).toEqual(['shipgate.rollback']);
@@ -412,7 +417,6 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     const payload = click(USERS.alice, 'shipgate.rollback', button.value);
     const r = await send(payload);
     expect(r.status).toBe(200);
-    expect(r.ms).toBeLessThan(3000);
     const opened = await standin.waitFor(
       (c) => c.method === 'views.open' && c.body.trigger_id === payload.trigger_id,
     );
@@ -442,7 +446,6 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
 
     const ok = await send(submission(USERS.alice, 'checkout latency', 'V0ALICE'));
     expect(ok.status).toBe(200);
-    expect(ok.ms).toBeLessThan(3000);
     expect(ok.body).toMatchObject({ response_action: 'update' });
     await waitFor('production back on 2.0.0', async () =>
       (await getVersion(stack.ports.production)) === '2.0.0' ? true : undefined,
@@ -463,19 +466,19 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     expect(blocksText(posted)).toContain(`<@${USERS.alice}>`);
   });
 
-  it('a Slack outage during a release does not delay it beyond the bound, and notifications resume after', async () => {
+  it('during a Slack outage the notifier gives up unanswered and the release goes on; notifications resume after', async () => {
     standin.setOutage('hang');
     const attempts = standin.calls.length;
+    const answered = standin.answered.length;
     try {
       await releaseToGate('2.3.0');
-      const t = Date.now();
       expect((await run('approve', 'hello', '2.3.0', '--as', 'alice')).code).toBe(0);
       expect((await run('approve', 'hello', '2.3.0', '--as', 'bob')).code).toBe(0);
       expect((await waitDone('2.3.0')).state).toBe('succeeded');
-      const ms = Date.now() - t;
-      // The notifier tried, and gave up within its bound (one ~9 s wait at most, then fail-fast).
+      // The notifier called Slack, never got an answer, and gave up on its own: the release did not wait.
       expect(standin.calls.length).toBeGreaterThan(attempts);
-      expect(ms - baselineMs, `with outage ${ms} ms, baseline ${baselineMs} ms`).toBeLessThan(15_000);
+      expect(standin.answered.length).toBe(answered);
+      expect(stack.worker.logs()).toContain('Slack call gave up; the release goes on');
       expect(await getVersion(stack.ports.production)).toBe('2.3.0');
     } finally {
       standin.setOutage('none');
@@ -485,6 +488,34 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
       (c) => c.method === 'chat.postMessage' && String(c.body.text).startsWith('hello 2.4.0'),
     );
     await run('reject', 'hello', '2.4.0', '--as', 'alice', '--reason', 'test over');
+  });
+
+  it('acknowledges a click without waiting for the Update: with no worker to settle it, answers "working on it", then replies on response_url', async () => {
+    await releaseToGate('2.5.0');
+    await stack.worker.stop();
+    const payload = click(USERS.alice, 'shipgate.approve', release('2.5.0'));
+    const clickPath = new URL(payload.response_url).pathname;
+    try {
+      // Posted directly (not through send, which would wait for the follow-up).
+      const ack = await postToEndpoint(endpoint.url, interactionBody(payload), { secret: SECRET });
+      expect(ephemeral(ack)).toBe('⏳ Working on hello 2.5.0; shipgate will reply here shortly.');
+      expect(
+        standin.responses.filter((r) => r.path === clickPath && !String(r.body.text).startsWith('⏳')),
+      ).toEqual([]);
+    } finally {
+      await stack.restartWorker();
+    }
+    const outcome = await standin.waitForResponse(
+      (r) => r.path === clickPath && !String(r.body.text).startsWith('⏳'),
+      60_000,
+    );
+    expect(outcome.body.text).toMatch(
+      /^✅ You approved hello 2\.5\.0 for production as alice\. Tally: team-leads 1\/2/,
+    );
+    expect((await stack.sg.status('hello', '2.5.0')).approvals.given.map((g) => [g.by, g.via])).toEqual([
+      ['alice', 'slack'],
+    ]);
+    await run('reject', 'hello', '2.5.0', '--as', 'bob', '--reason', 'test over');
   });
 
   it('refuses to start without the signing secret, naming the variable (exit 2)', async () => {

@@ -49,8 +49,8 @@ describe('dist/index.js', () => {
 });
 
 describe('action.yml', () => {
-  it('runs the bundle on node20 and declares the Contract inputs and outputs', () => {
-    expect(action.runs).toEqual({ using: 'node20', main: 'dist/index.js' });
+  it('runs the bundle on node24 and declares the Contract inputs and outputs', () => {
+    expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
     expect(Object.keys(action.inputs)).toEqual(
       expect.arrayContaining([
         'address',
@@ -114,6 +114,18 @@ describe('workflows', () => {
         expect(ref, `${file}: ${ref}`).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/);
         expect(rest, `${file}: ${ref} needs a # vX.Y.Z comment`).toMatch(/^\s+# v\d+\.\d+\.\d+$/);
       }
+  });
+
+  it('set up Node 24, the version the Action itself runs on', () => {
+    let setups = 0;
+    for (const { file, yaml } of workflows)
+      for (const job of Object.values(yaml.jobs))
+        for (const step of job.steps ?? []) {
+          if (!step.uses?.startsWith('actions/setup-node@')) continue;
+          setups++;
+          expect(String(step.with?.['node-version']), file).toBe('24');
+        }
+    expect(setups).toBeGreaterThanOrEqual(1);
   });
 
   it('declare permissions, with contents: read at most', () => {

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CliError, EXIT } from '../../src/cli/errors.js';
-import { requireVersion } from '../../src/cli/context.js';
+import { BadInputError } from '../../src/client/errors.js';
+import { requireVersion } from '../../src/client/validate.js';
+import { temporalUiLink } from '../../src/client/ui-link.js';
 import {
   deriveUiUrl,
   envInputReader,
@@ -11,8 +12,8 @@ import {
   parseInputs,
   type InputReader,
 } from '../../src/integrations/github-action/inputs.js';
-import { md, renderSummary, temporalUiLink } from '../../src/integrations/github-action/summary.js';
-import { follow, isRetryable } from '../../src/integrations/github-action/follow.js';
+import { md, renderSummary } from '../../src/integrations/github-action/summary.js';
+import { outcomeOf } from '../../src/integrations/github-action/run.js';
 import type { ReleaseStatus } from '../../src/workflows/types.js';
 
 const GITHUB = { GITHUB_SHA: 'abc123', GITHUB_REF_NAME: 'main', GITHUB_ACTOR: 'dave' };
@@ -29,8 +30,8 @@ function badInput(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(CliError);
-    expect((err as CliError).exitCode).toBe(EXIT.badInput);
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as BadInputError).exitCode).toBe(2);
     return (err as Error).message;
   }
   throw new Error('expected bad input');
@@ -248,67 +249,38 @@ describe('job summary', () => {
   });
 });
 
-describe('following a release', () => {
-  const clock = () => {
-    let t = 0;
-    return { now: () => t, sleep: async (ms: number) => void (t += ms) };
-  };
+describe('the outcome the step reports', () => {
+  const inputs = { waitFor: 'staging', timeoutMs: 3000 } as Parameters<typeof outcomeOf>[1];
 
-  it('reads until the awaited environment is done, reporting every status', async () => {
-    const c = clock();
-    const seen: string[] = [];
-    const states = [status({ stage: 'deploying-staging' }), status({ stage: 'awaiting-approval' })];
-    const first = status({ stage: 'building', environments: { staging: { state: 'pending', at: null } } });
-    const r = await follow(async () => states.shift()!, first, {
-      deadline: 60_000,
-      intervalMs: 1000,
-      done: (s) => s.stage === 'awaiting-approval',
-      onStatus: (s) => seen.push(s.stage),
-      ...c,
+  it('succeeds once the awaited environment succeeded, saying where the release is now', () => {
+    expect(outcomeOf(status(), inputs, false)).toEqual({
+      kind: 'succeeded',
+      text: 'staging succeeded; the release is now at stage awaiting-approval.',
     });
-    expect(r.timedOut).toBe(false);
-    expect(r.status.stage).toBe('awaiting-approval');
-    expect(seen).toEqual(['deploying-staging', 'awaiting-approval']);
   });
 
-  it('stops at the deadline with the last status, and retries transient errors until then', async () => {
-    const c = clock();
-    let reads = 0;
-    const retries: string[] = [];
-    const r = await follow(
-      async () => {
-        reads++;
-        if (reads % 2) throw Object.assign(new Error('unavailable'), { code: 14 });
-        return status();
-      },
-      status({ stage: 'building' }),
-      {
-        deadline: 10_000,
-        intervalMs: 1000,
-        done: () => false,
-        onRetry: (e) => retries.push(e.message),
-        ...c,
-      },
+  it('fails with the state and reason when the release ended before getting there', () => {
+    const s = status({
+      state: 'failed',
+      stage: 'done',
+      reason: 'smoke /smoke: 500',
+      environments: { staging: { state: 'failed', at: null } },
+    });
+    expect(outcomeOf(s, inputs, false)).toEqual({
+      kind: 'failed',
+      text: 'release hello 1.0.0 ended failed at stage done: smoke /smoke: 500',
+    });
+  });
+
+  it('reports a timeout, saying the release goes on', () => {
+    const s = status({
+      environments: { staging: { state: 'deploying', at: null } },
+      stage: 'deploying-staging',
+    });
+    const o = outcomeOf(s, inputs, true);
+    expect(o.kind).toBe('timed-out');
+    expect(o.text).toMatch(
+      /^timed out after 0\.05 min waiting for staging; .* The timeout does not cancel the release/,
     );
-    expect(r.timedOut).toBe(true);
-    expect(r.status.stage).toBe('awaiting-approval');
-    expect(c.now()).toBe(10_000);
-    expect(retries.length).toBeGreaterThan(0);
-  });
-
-  it('rethrows errors that retrying cannot fix', async () => {
-    const err = new Error('permission denied');
-    await expect(
-      follow(
-        async () => {
-          throw err;
-        },
-        status(),
-        { deadline: 10_000, intervalMs: 10, done: () => false, ...clock() },
-      ),
-    ).rejects.toBe(err);
-    expect(isRetryable({ code: 14 })).toBe(true);
-    expect(isRetryable(Object.assign(new Error('x'), { cause: { code: 4 } }))).toBe(true);
-    expect(isRetryable({ code: 7 })).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { ShipgateClient } from '../../client.js';
-import { checkNames, requireLogin, requireText, requireVersion, type Runner } from '../context.js';
+import { tallyText } from '../../client.js';
+import { requireLogin, requireText, requireVersion } from '../../client/validate.js';
+import { checkNames, type Runner } from '../context.js';
 
 export function registerApprove(program: Command, run: Runner) {
   program
@@ -14,14 +15,15 @@ export function registerApprove(program: Command, run: Runner) {
         const by = requireLogin(o.as);
         if (o.comment !== undefined) requireText(o.comment, '--comment');
         checkNames(await ctx.explicitConfig(), app);
-        const result = await new ShipgateClient(await ctx.client()).approve(app, version, {
+        const result = await (
+          await ctx.shipgate()
+        ).approve(app, version, {
           by,
           via: 'cli',
           comment: o.comment,
         });
-        const tally = result.tally.map((t) => `${t.group} ${t.have}/${t.count}`).join(', ');
         ctx.print(
-          `Approved ${app} ${version} for ${result.environment} as ${by}. Tally: ${tally}${result.met ? ' — approvals complete' : ''}`,
+          `Approved ${app} ${version} for ${result.environment} as ${by}. Tally: ${tallyText(result)}${result.met ? ' — approvals complete' : ''}`,
           result,
         );
       }),

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { ShipgateClient } from '../../client.js';
-import { checkNames, requireLogin, requireText, requireVersion, type Runner } from '../context.js';
+import { requireLogin, requireText, requireVersion } from '../../client/validate.js';
+import { checkNames, type Runner } from '../context.js';
 import { formatStatus, statusJson } from '../format.js';
 
 type Decision = 'reject' | 'cancel' | 'override';
@@ -30,8 +30,9 @@ export function registerDecision(program: Command, run: Runner, decision: Decisi
         const by = requireLogin(o.as);
         const reason = requireText(o.reason, '--reason');
         checkNames(await ctx.explicitConfig(), app);
-        const sg = new ShipgateClient(await ctx.client());
-        const status = await sg[decision](app, version, { by, via: 'cli', reason });
+        const status = await (
+          await ctx.shipgate()
+        ).decision(decision, app, version, { by, via: 'cli', reason });
         ctx.print(
           `${DONE[decision]} ${app} ${version} as ${by}.\n${formatStatus(status)}`,
           statusJson(status),

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { historyRows, ShipgateClient } from '../../client.js';
 import { checkNames, type Runner } from '../context.js';
 
 export function registerHistory(program: Command, run: Runner) {
@@ -9,11 +8,10 @@ export function registerHistory(program: Command, run: Runner) {
     .action((app: string, env: string) =>
       run(async (ctx) => {
         checkNames(await ctx.explicitConfig(), app, env);
-        const state = await new ShipgateClient(await ctx.client()).environmentState(app, env);
-        const rows = historyRows(state?.ledger ?? []);
+        const { current, rows } = await (await ctx.shipgate()).history(app, env);
         ctx.print(() => {
           if (rows.length === 0) return `Nothing deployed to ${app}/${env} yet.`;
-          const lines = [`${app}/${env}${state?.current ? ` — serving ${state.current.version}` : ''}`];
+          const lines = [`${app}/${env}${current ? ` — serving ${current}` : ''}`];
           for (const r of rows) {
             const what =
               r.action === 'rollback'

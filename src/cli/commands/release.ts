@@ -1,16 +1,16 @@
 import type { Command } from 'commander';
-import { environmentDone, isTerminal, ShipgateClient, ReleaseAlreadySucceededError } from '../../client.js';
+import { exitCodeForWait } from '../../client.js';
+import { BadInputError, OperationFailedError } from '../../client/errors.js';
 import {
-  checkNames,
   requireAppName,
   requireLogin,
   requireText,
   requireVersion,
-  type Runner,
-} from '../context.js';
-import { badInput, CliError, EXIT, refused } from '../errors.js';
-import { formatStatus, statusJson } from '../format.js';
+  requireWaitTarget,
+} from '../../client/validate.js';
 import type { ReleaseStatus } from '../../workflows/types.js';
+import { checkNames, type Runner } from '../context.js';
+import { formatStatus, statusJson } from '../format.js';
 
 export function registerRelease(program: Command, run: Runner) {
   program
@@ -32,45 +32,37 @@ export function registerRelease(program: Command, run: Runner) {
           requireLogin(o.actor, '--actor');
           requireText(o.commit, '--commit');
           requireText(o.branch, '--branch');
-          const config = await ctx.explicitConfig();
-          checkNames(config, app, o.wait === 'none' ? undefined : o.wait);
-          if (o.wait !== 'none' && !/^[a-z0-9][a-z0-9-]*$/.test(o.wait))
-            throw badInput(`--wait: expected none or an environment name`);
-          const sg = new ShipgateClient(await ctx.client());
-          let admitted;
-          try {
-            admitted = await sg.startRelease({
-              app,
-              version,
-              commit: o.commit,
-              branch: o.branch,
-              actor: o.actor,
-              via: 'cli',
-            });
-          } catch (err) {
-            if (err instanceof ReleaseAlreadySucceededError) throw refused(err.message);
-            throw err;
-          }
+          const wait = requireWaitTarget(o.wait, '--wait');
+          checkNames(await ctx.explicitConfig(), app, wait === 'none' ? undefined : wait);
+          const sg = await ctx.shipgate();
+          const admitted = await sg.startRelease({
+            app,
+            version,
+            commit: o.commit,
+            branch: o.branch,
+            actor: o.actor,
+            via: 'cli',
+          });
           ctx.info(
             `${admitted.attached ? 'Attached to' : 'Started'} release ${app} ${version} (workflow ${admitted.workflowId})`,
           );
-          if (o.wait === 'none') {
+          if (wait === 'none') {
             ctx.print(formatStatus(admitted.status), statusJson(admitted.status));
             return;
           }
-          if (!(o.wait in admitted.status.environments))
-            throw badInput(`--wait: ${app} has no environment "${o.wait}"`);
-          const final = await sg.waitForRelease(app, version, environmentDone(o.wait), {
-            onChange: (s) => ctx.info(`  stage: ${s.stage}`),
-          });
-          ctx.print(formatStatus(final), statusJson(final));
-          return exitFor(final, o.wait);
+          if (!(wait in admitted.status.environments))
+            throw new BadInputError(`--wait: ${app} has no environment "${wait}"`);
+          let stage = '';
+          const onStatus = (s: ReleaseStatus) => {
+            if (s.stage !== stage) ctx.info(`  stage: ${s.stage}`);
+            stage = s.stage;
+          };
+          onStatus(admitted.status);
+          const { status } = await sg.follow(app, version, { until: wait, first: admitted.status, onStatus });
+          ctx.print(formatStatus(status), statusJson(status));
+          const code = exitCodeForWait(status, wait);
+          if (code === null) throw new OperationFailedError(`stopped waiting at stage ${status.stage}`);
+          return code;
         }),
     );
-}
-
-export function exitFor(s: ReleaseStatus, env: string): number {
-  if (s.environments[env]?.state === 'succeeded') return EXIT.ok;
-  if (isTerminal(s)) return s.state === 'succeeded' ? EXIT.ok : EXIT.failed;
-  throw new CliError(EXIT.failed, `stopped waiting at stage ${s.stage}`);
 }

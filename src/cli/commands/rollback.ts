@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
-import { ShipgateClient } from '../../client.js';
-import { checkNames, requireLogin, requireText, requireVersion, type Runner } from '../context.js';
-import { EXIT, refused } from '../errors.js';
+import { EXIT } from '../../client/errors.js';
+import { requireLogin, requireText, requireVersion } from '../../client/validate.js';
+import { checkNames, type Runner } from '../context.js';
 
 export function registerRollback(program: Command, run: Runner) {
   program
@@ -18,21 +18,14 @@ export function registerRollback(program: Command, run: Runner) {
         const by = requireLogin(o.as);
         const reason = requireText(o.reason, '--reason');
         checkNames(await ctx.explicitConfig(), app, env);
-        const sg = new ShipgateClient(await ctx.client());
-        let accepted;
-        try {
-          accepted = await sg.rollback(app, env, {
-            to: o.to,
-            by,
-            via: 'cli',
-            reason,
-            requestId: randomUUID(),
-          });
-        } catch (err) {
-          if ((err as Error).name === 'WorkflowNotFoundError')
-            throw refused(`cannot roll back ${app}/${env}: nothing has been deployed there`);
-          throw err;
-        }
+        const sg = await ctx.shipgate();
+        const accepted = await sg.rollback(app, env, {
+          to: o.to,
+          by,
+          via: 'cli',
+          reason,
+          requestId: randomUUID(),
+        });
         ctx.info(`Rolling back ${app}/${env} from ${accepted.from ?? 'nothing'} to ${accepted.to}`);
         if (!o.wait) {
           ctx.print(

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import path from 'node:path';
 import { createConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
-import { badInput } from '../errors.js';
+import { BadInputError } from '../../client/errors.js';
 import type { Runner } from '../context.js';
 
 export function registerSlack(program: Command, run: Runner) {
@@ -15,13 +14,13 @@ export function registerSlack(program: Command, run: Runner) {
       run(async (ctx) => {
         const port = Number(o.port);
         if (!/^\d+$/.test(o.port) || port < 0 || port > 65535)
-          throw badInput(`--port: "${o.port}" is not a port number`);
+          throw new BadInputError(`--port: "${o.port}" is not a port number`);
         const loaded = await ctx.requireConfig();
         const slack = loaded.config.slack;
         const secretEnv = slack?.signingSecretEnv ?? 'SLACK_SIGNING_SECRET';
         const signingSecret = process.env[secretEnv];
         if (!signingSecret) {
-          throw badInput(
+          throw new BadInputError(
             `${secretEnv} is not set: the Slack endpoint needs the app's signing secret to verify requests (slack.signingSecretEnv in ${loaded.file})`,
           );
         }
@@ -31,19 +30,17 @@ export function registerSlack(program: Command, run: Runner) {
         if (!token)
           logger.warn(`${tokenEnv} is not set: the rollback dialog is unavailable (buttons still work)`);
         // Loaded only here: Bolt and the Web API client are for this command alone.
-        const [{ runSlackEndpoint }, { createWebClient }, { ShipgateClient }, { createJsonlAuditStore }] =
-          await Promise.all([
-            import('../../integrations/slack/server.js'),
-            import('../../integrations/slack/web.js'),
-            import('../../client.js'),
-            import('../../audit/jsonl-store.js'),
-          ]);
-        const sg = new ShipgateClient(await ctx.client());
+        const [{ runSlackEndpoint }, { createWebClient }, { createAuditStore }] = await Promise.all([
+          import('../../integrations/slack/server.js'),
+          import('../../integrations/slack/web.js'),
+          import('../../audit/registry.js'),
+        ]);
+        const sg = await ctx.shipgate();
         await runSlackEndpoint({
           config: createConfigSource(loaded.file),
           signingSecret,
           sg,
-          audit: createJsonlAuditStore(path.join(ctx.home, 'audit', 'audit.jsonl')),
+          audit: createAuditStore(loaded.config, ctx.home),
           logger,
           web: token ? createWebClient(token, { apiUrl: slack?.apiUrl, logger }) : undefined,
           apiUrl: slack?.apiUrl,

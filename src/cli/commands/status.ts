@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { ShipgateClient } from '../../client.js';
-import { checkNames, requireVersion, type Runner } from '../context.js';
-import { refused } from '../errors.js';
+import { requireVersion } from '../../client/validate.js';
+import { checkNames, type Runner } from '../context.js';
 import { formatStatus, statusJson } from '../format.js';
 
 export function registerStatus(program: Command, run: Runner) {
@@ -12,14 +11,8 @@ export function registerStatus(program: Command, run: Runner) {
       run(async (ctx) => {
         requireVersion(version);
         checkNames(await ctx.explicitConfig(), app);
-        try {
-          const s = await new ShipgateClient(await ctx.client()).status(app, version);
-          ctx.print(formatStatus(s), statusJson(s));
-        } catch (err) {
-          if ((err as Error).name === 'WorkflowNotFoundError')
-            throw refused(`no release ${app} ${version} found`);
-          throw err;
-        }
+        const s = await (await ctx.shipgate()).status(app, version);
+        ctx.print(formatStatus(s), statusJson(s));
       }),
     );
 }

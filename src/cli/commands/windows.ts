@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { ShipgateClient } from '../../client.js';
-import { evaluateWindows, type Freeze } from '../../policy/windows.js';
+import { optionalMoment } from '../../client/validate.js';
+import { deployWindows } from '../../client/windows.js';
 import { checkNames, type Runner } from '../context.js';
-import { badInput } from '../errors.js';
 
 export function registerWindows(program: Command, run: Runner) {
   program
@@ -13,15 +12,11 @@ export function registerWindows(program: Command, run: Runner) {
       run(async (ctx) => {
         const config = await ctx.requireConfig();
         checkNames(config, app, env);
-        const at = o.at === undefined ? new Date() : new Date(o.at);
-        if (Number.isNaN(at.getTime())) throw badInput(`--at: "${o.at}" is not an ISO-8601 time`);
-        let freezes: Freeze[] = [];
-        try {
-          freezes = (await new ShipgateClient(await ctx.client()).environmentState(app, env))?.freezes ?? [];
-        } catch (err) {
-          ctx.info(`(freezes not read: ${(err as Error).message})`);
-        }
-        const verdict = evaluateWindows(config.config.apps[app]!.environments[env]!.windows, freezes, at);
+        const at = optionalMoment(o.at, '--at');
+        const windows = config.config.apps[app]!.environments[env]!.windows;
+        // Without Temporal the configured windows still answer; only the ad-hoc freezes are missing.
+        const { verdict, freezesUnread } = await deployWindows(ctx.shipgate(), app, env, windows, at);
+        if (freezesUnread) ctx.info(`(freezes not read: ${freezesUnread})`);
         const json = { allowed: verdict.allowed, blockedBy: verdict.blockedBy, until: verdict.until };
         ctx.print(
           verdict.allowed

@@ -2,14 +2,19 @@
  * The Action's inputs, parsed and validated before anything connects or starts. Pure: it reads inputs through
  * a function and GITHUB_* variables from the environment it is given, so unit tests need no runner.
  *
- * Validation reuses the CLI's functions, so a bad version or login fails with the CLI's message, naming the
- * input instead of the flag.
+ * Validation is the client layer's, shared with the CLI, so a bad version or login fails with the CLI's
+ * message, naming the input instead of the flag.
  */
 import { existsSync } from 'node:fs';
-import { requireAppName, requireLogin, requireText, requireVersion } from '../../cli/validate.js';
-import { badInput } from '../../cli/errors.js';
+import { BadInputError } from '../../client/errors.js';
+import {
+  requireAppName,
+  requireLogin,
+  requireText,
+  requireVersion,
+  requireWaitTarget,
+} from '../../client/validate.js';
 import { temporalOptions, type TemporalOptions } from '../../temporal/connect.js';
-import { NAME_PATTERN } from '../../policy/patterns.js';
 
 /** Reads one input the way `@actions/core` getInput does: trimmed, '' when not supplied. */
 export type InputReader = (name: string) => string;
@@ -46,7 +51,7 @@ export const SECRET_INPUTS = ['api-key', 'tls-key'] as const;
 /** The same wording as `@actions/core` getInput({ required: true }). */
 export function requireInput(read: InputReader, name: string): string {
   const v = read(name);
-  if (!v) throw badInput(`Input required and not supplied: ${name}`);
+  if (!v) throw new BadInputError(`Input required and not supplied: ${name}`);
   return v;
 }
 
@@ -59,29 +64,31 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv): ActionIn
   const branch = requireText(read('branch') || env.GITHUB_REF_NAME, 'branch');
   const actor = requireLogin(read('actor') || env.GITHUB_ACTOR || undefined, 'actor');
 
-  const waitFor = read('wait-for') || DEFAULT_WAIT_FOR;
-  if (waitFor !== 'none' && !NAME_PATTERN.test(waitFor))
-    throw badInput(`wait-for: expected none or an environment name, such as staging or production`);
+  const waitFor = requireWaitTarget(
+    read('wait-for') || DEFAULT_WAIT_FOR,
+    'wait-for',
+    ', such as staging or production',
+  );
 
   const timeoutText = read('timeout-minutes') || String(DEFAULT_TIMEOUT_MINUTES);
   const minutes = Number(timeoutText);
   if (!/^\d*\.?\d+$/.test(timeoutText) || !(minutes > 0))
-    throw badInput(`timeout-minutes: "${timeoutText}" is not a positive number of minutes`);
+    throw new BadInputError(`timeout-minutes: "${timeoutText}" is not a positive number of minutes`);
 
   const temporal = temporalOptions(
     { address: read('address') || undefined, namespace: read('namespace') || undefined },
     env,
   );
   if (/\s/.test(temporal.address) || temporal.address.includes('://'))
-    throw badInput(`address: expected HOST:PORT, such as my-ns.a1b2c.tmprl.cloud:7233`);
+    throw new BadInputError(`address: expected HOST:PORT, such as my-ns.a1b2c.tmprl.cloud:7233`);
   if (!NAMESPACE_PATTERN.test(temporal.namespace))
-    throw badInput(`namespace: "${temporal.namespace}" is not a valid namespace name`);
+    throw new BadInputError(`namespace: "${temporal.namespace}" is not a valid namespace name`);
   const apiKey = read('api-key');
   if (apiKey) temporal.apiKey = apiKey;
 
   const tlsCert = read('tls-cert');
   const tlsKey = read('tls-key');
-  if (!!tlsCert !== !!tlsKey) throw badInput(`tls-cert and tls-key must be given together`);
+  if (!!tlsCert !== !!tlsKey) throw new BadInputError(`tls-cert and tls-key must be given together`);
   if (tlsCert && tlsKey) {
     // Each is the PEM text (a secret's value) or the path of a file holding it.
     for (const [name, value] of [
@@ -89,7 +96,7 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv): ActionIn
       ['tls-key', tlsKey],
     ] as const) {
       if (!isPem(value) && !existsSync(value))
-        throw badInput(`${name}: expected PEM text (-----BEGIN ...) or the path of a PEM file`);
+        throw new BadInputError(`${name}: expected PEM text (-----BEGIN ...) or the path of a PEM file`);
     }
     delete temporal.tlsCert;
     delete temporal.tlsKey;
@@ -105,7 +112,7 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv): ActionIn
   let uiUrl: string | null;
   if (uiInput) {
     if (!/^https?:\/\/[^\s]+$/.test(uiInput) || !URL.canParse(uiInput))
-      throw badInput(`ui-url: "${uiInput.slice(0, 60)}" is not an http(s) URL`);
+      throw new BadInputError(`ui-url: "${uiInput.slice(0, 60)}" is not an http(s) URL`);
     uiUrl = uiInput.replace(/\/+$/, '');
   } else {
     uiUrl = deriveUiUrl(temporal.address);

@@ -7,14 +7,22 @@
  * 1 failed or timed out); the runner treats any of them as a failed step.
  */
 import * as core from '@actions/core';
-import { environmentDone, isTerminal, ReleaseAlreadySucceededError, ShipgateClient } from '../../client.js';
-import { badInput, CliError, EXIT, refused, toCliError, type ExitCode } from '../../cli/errors.js';
-import { connectClient, temporalOptions } from '../../temporal/connect.js';
-import { releaseWorkflowId } from '../../workflows/messages.js';
+import { exitCodeForWait, isTerminal, ShipgateClient } from '../../client.js';
+import {
+  BadInputError,
+  EXIT,
+  OperationFailedError,
+  ReleaseAlreadySucceededError,
+  toShipgateError,
+  type ExitCode,
+  type ShipgateError,
+} from '../../client/errors.js';
+import { temporalOptions } from '../../temporal/connect.js';
+import { releaseWorkflowId } from '../../protocol/ids.js';
 import type { ReleaseStatus } from '../../workflows/types.js';
-import { follow } from './follow.js';
 import { parseInputs, SECRET_INPUTS, type ActionInputs } from './inputs.js';
-import { md, renderSummary, temporalUiLink, type Outcome } from './summary.js';
+import { temporalUiLink } from '../../client/ui-link.js';
+import { md, renderSummary, type Outcome } from './summary.js';
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
@@ -50,7 +58,7 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
   try {
     inputs = parseInputs((name) => core.getInput(name), env);
   } catch (err) {
-    return fail(toCliError(err, temporalOptions({}, env).address));
+    return fail(toShipgateError(err, temporalOptions({}, env).address));
   }
 
   const { app, version } = inputs;
@@ -59,13 +67,12 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
   let status: ReleaseStatus | undefined;
   let uiLink: string | null = null;
   try {
-    const { client } = await connectClient(inputs.temporal);
-    const sg = new ShipgateClient(client);
+    const sg = await ShipgateClient.connect(inputs.temporal);
 
     let attached = false;
     let alreadySucceeded = false;
     try {
-      const admitted = await client.withDeadline(deadline, () =>
+      const admitted = await sg.client.withDeadline(deadline, () =>
         sg.startRelease({
           app,
           version,
@@ -79,15 +86,14 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
       attached = admitted.attached;
     } catch (err) {
       if (Date.now() >= deadline)
-        throw new CliError(
-          EXIT.failed,
+        throw new OperationFailedError(
           `timed out after ${minutesOf(inputs.timeoutMs)} min waiting for the release to be admitted ` +
             `(is a shipgate worker running?); if it started, the timeout does not cancel it`,
         );
       // A re-run of a job whose release already succeeded reports that release instead of failing.
       if (!(err instanceof ReleaseAlreadySucceededError)) throw err;
       status = await sg.status(app, version);
-      if (status.state !== 'succeeded') throw refused(err.message);
+      if (status.state !== 'succeeded') throw err;
       alreadySucceeded = true;
     }
     core.setOutput('release-id', releaseId);
@@ -122,23 +128,20 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
         text: `Release ${attached ? 'attached' : 'started'}.`,
       });
     if (!(inputs.waitFor in status.environments))
-      throw badInput(`wait-for: ${app} has no environment "${inputs.waitFor}"`);
+      throw new BadInputError(`wait-for: ${app} has no environment "${inputs.waitFor}"`);
 
-    const followed = await follow(
-      (readDeadline) => client.withDeadline(readDeadline, () => sg.status(app, version)),
-      status,
-      {
-        deadline,
-        intervalMs: opts.intervalMs ?? 1000,
-        done: environmentDone(inputs.waitFor),
-        onStatus: log,
-        onRetry: (err) => core.warning(`reading the release's status failed, retrying: ${err.message}`),
-      },
-    );
+    const followed = await sg.follow(app, version, {
+      until: inputs.waitFor,
+      first: status,
+      deadline,
+      intervalMs: opts.intervalMs ?? 1000,
+      onStatus: log,
+      onRetry: (err) => core.warning(`reading the release's status failed, retrying: ${err.message}`),
+    });
     status = followed.status;
     return await finish(status, outcomeOf(status, inputs, followed.timedOut));
   } catch (err) {
-    const e = toCliError(err, inputs.temporal.address);
+    const e = toShipgateError(err, inputs.temporal.address);
     return status ? finish(status, { kind: 'failed', text: e.message }, e.exitCode) : fail(e);
   }
 
@@ -154,7 +157,7 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
     return code;
   }
 
-  async function fail(e: CliError): Promise<ExitCode> {
+  async function fail(e: ShipgateError): Promise<ExitCode> {
     core.setFailed(`shipgate: ${e.message}`);
     await writeSummary(`### ❌ shipgate\n\n${md(`shipgate: ${e.message}`)}\n`);
     return e.exitCode;
@@ -176,12 +179,14 @@ function exitCodeOf(outcome: Outcome): ExitCode {
 
 export function outcomeOf(s: ReleaseStatus, inputs: ActionInputs, timedOut: boolean): Outcome {
   const env = inputs.waitFor;
-  if (s.environments[env]?.state === 'succeeded') {
+  const code = exitCodeForWait(s, env);
+  if (code === EXIT.ok) {
+    if (s.environments[env]?.state !== 'succeeded')
+      return { kind: 'succeeded', text: `The release succeeded.` };
     const next = isTerminal(s) ? `the release ended ${s.state}` : `the release is now at stage ${s.stage}`;
     return { kind: 'succeeded', text: `${env} succeeded; ${next}.` };
   }
-  if (isTerminal(s)) {
-    if (s.state === 'succeeded') return { kind: 'succeeded', text: `The release succeeded.` };
+  if (code !== null) {
     return {
       kind: 'failed',
       text: `release ${s.app} ${s.version} ended ${s.state} at stage ${s.stage}${s.reason ? `: ${s.reason}` : ''}`,

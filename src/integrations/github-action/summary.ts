@@ -18,17 +18,6 @@ export interface SummaryInput {
   uiLink: string | null;
 }
 
-/** The Temporal UI's page for one workflow run (Temporal Cloud uses the same paths). */
-export function temporalUiLink(
-  uiUrl: string,
-  namespace: string,
-  workflowId: string,
-  runId: string | undefined,
-): string {
-  const base = `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-  return runId ? `${base}/${encodeURIComponent(runId)}/history` : base;
-}
-
 /** Escapes text for a Markdown table cell: no HTML, no Markdown syntax, no line breaks, no `|`. */
 export function md(text: string | null | undefined): string {
   if (!text) return '';

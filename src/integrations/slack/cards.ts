@@ -6,6 +6,8 @@
 import { tally, type ApprovalPolicy } from '../../policy/approvals.js';
 import type { LedgerEntry } from '../../policy/ledger.js';
 import { isValidVersion, LOGIN_PATTERN, NAME_PATTERN } from '../../policy/patterns.js';
+import { parseStage } from '../../protocol/stages.js';
+import { releaseUiLink } from '../../client/ui-link.js';
 import type { ReleaseStatus } from '../../workflows/types.js';
 import { mention, type People } from './identity.js';
 
@@ -126,10 +128,7 @@ function when(iso: string | null | undefined): string {
 }
 
 export function releaseUrl(ctx: CardContext, app: string, version: string): string | undefined {
-  if (!ctx.uiUrl) return undefined;
-  const base = ctx.uiUrl.replace(/\/+$/, '');
-  const ns = encodeURIComponent(ctx.namespace ?? 'default');
-  return `${base}/namespaces/${ns}/workflows/${encodeURIComponent(`release/${app}/${version}`)}`;
+  return ctx.uiUrl ? releaseUiLink(ctx.uiUrl, ctx.namespace ?? 'default', app, version) : undefined;
 }
 
 const ENV_ICON: Record<string, string> = {
@@ -155,19 +154,28 @@ const STATE_LINE: Record<string, string> = {
 
 /** A person-readable stage, e.g. "deploying-production" → "Deploying to production". */
 export function describeStage(status: Pick<ReleaseStatus, 'stage' | 'blockedBy' | 'blockedUntil'>): string {
-  const s = status.stage;
-  const env = (prefix: string) => s.slice(prefix.length);
-  if (s === 'building') return 'Building';
-  if (s === 'awaiting-approval') return 'Waiting for approval';
-  if (s === 'wait-timer') return 'Approved; in the wait timer';
-  if (s === 'awaiting-window')
-    return `Held by ${escapeText(status.blockedBy ?? 'a window')}${status.blockedUntil ? ` until ${when(status.blockedUntil)}` : ''}`;
-  if (s === 'awaiting-gate') return `Waiting for gate ${escapeText(status.blockedBy ?? '')}`.trim();
-  if (s.startsWith('deploying-')) return `Deploying to ${escapeText(env('deploying-'))}`;
-  if (s.startsWith('smoke-')) return `Smoke tests on ${escapeText(env('smoke-'))}`;
-  if (s.startsWith('verifying-')) return `Verifying ${escapeText(env('verifying-'))}`;
-  if (s === 'done') return 'Done';
-  return escapeText(s);
+  const stage = parseStage(status.stage);
+  if (!stage) return escapeText(status.stage);
+  switch (stage.kind) {
+    case 'building':
+      return 'Building';
+    case 'awaiting-approval':
+      return 'Waiting for approval';
+    case 'wait-timer':
+      return 'Approved; in the wait timer';
+    case 'awaiting-window':
+      return `Held by ${escapeText(status.blockedBy ?? 'a window')}${status.blockedUntil ? ` until ${when(status.blockedUntil)}` : ''}`;
+    case 'awaiting-gate':
+      return `Waiting for gate ${escapeText(status.blockedBy ?? '')}`.trim();
+    case 'deploying':
+      return `Deploying to ${escapeText(stage.env)}`;
+    case 'smoke':
+      return `Smoke tests on ${escapeText(stage.env)}`;
+    case 'verifying':
+      return `Verifying ${escapeText(stage.env)}`;
+    case 'done':
+      return 'Done';
+  }
 }
 
 /** "team-leads 1/2" per rule, counting only members when the groups are known. */

@@ -15,8 +15,17 @@ import type { AuditStore } from '../../audit/types.js';
 import type { ShipgateClient } from '../../client.js';
 import type { ConfigSource } from '../../config/source.js';
 import type { Logger } from '../../logger.js';
-import { toCliError } from '../../cli/errors.js';
-import type { ApprovalChannel } from '../../policy/approvals.js';
+import {
+  EnvironmentNotFoundError,
+  ReleaseNotFoundError,
+  toShipgateError,
+  UnreachableError,
+} from '../../client/errors.js';
+import { settledWithin } from '../../client/timeout.js';
+import { tallyText } from '../../client.js';
+import { refusedType } from '../../protocol/audit-types.js';
+import type { Channel } from '../../protocol/channels.js';
+import { releaseWorkflowId } from '../../protocol/ids.js';
 import {
   ACTION,
   parseReleaseValue,
@@ -235,12 +244,12 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
           },
         };
       } catch (err) {
-        if ((err as Error).name === 'WorkflowNotFoundError')
+        if (err instanceof EnvironmentNotFoundError)
           return fieldError(`Cannot roll back ${app}/${env}: nothing has been deployed there.`);
         return fieldError(refusalText(err));
       }
     })();
-    const settled = await raceTimeout(work, replyWithinMs);
+    const settled = await settledWithin(work, replyWithinMs);
     if (settled !== undefined) return settled;
     track(work.then((r) => log.info({ app, env, status: r.status }, 'slow rollback request settled')));
     return {
@@ -264,44 +273,38 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
       if (!(await releaseExists(ref))) throw bad(`unknown release ${app} ${version}`);
       return refuseUnknown(verb, userId, who.reason, ref);
     }
-    const via: ApprovalChannel = 'slack';
+    const via: Channel = 'slack';
     try {
       if (verb === 'approve') {
         const r = await opts.sg.approve(app, version, { by: who.login, via });
-        const tally = r.tally.map((t) => `${t.group} ${t.have}/${t.count}`).join(', ');
         log.info({ app, version, by: who.login }, 'approved from Slack');
         return {
           status: 200,
-          ephemeral: `✅ You approved ${app} ${version} for ${r.environment} as ${who.login}. Tally: ${tally}${r.met ? ' — approvals complete' : ''}`,
+          ephemeral: `✅ You approved ${app} ${version} for ${r.environment} as ${who.login}. Tally: ${tallyText(r)}${r.met ? ' — approvals complete' : ''}`,
         };
       }
       await opts.sg.reject(app, version, { by: who.login, via, reason: `rejected in Slack by ${who.login}` });
       log.info({ app, version, by: who.login }, 'rejected from Slack');
       return { status: 200, ephemeral: `🚫 You rejected ${app} ${version} as ${who.login}.` };
     } catch (err) {
-      // A release that ended (or is ending) refuses in several ways depending on timing; say it plainly.
-      const current = await releaseState(ref);
-      if (current === 'missing') throw bad(`unknown release ${app} ${version}`);
-      const text =
-        current !== 'unknown' && current !== 'running'
-          ? `release ${app} ${version} is not waiting for ${verb === 'approve' ? 'approval' : 'a decision'}: it ended ${current}`
-          : refusalText(err);
+      if (err instanceof ReleaseNotFoundError) throw bad(`unknown release ${app} ${version}`);
+      // A release that already ended comes back as ReleaseEndedError, whose message says so plainly.
+      const text = refusalText(err);
       log.info({ app, version, by: who.login, verb, reason: text }, 'Slack decision refused');
       return { status: 200, ephemeral: `Not ${verb === 'approve' ? 'approved' : 'rejected'}: ${text}` };
     }
   };
 
-  /** The release's state; queries work on closed runs too. 'unknown' when Temporal could not tell. */
-  const releaseState = async (ref: ReleaseRef): Promise<string> => {
+  /** Whether the release exists; queries work on closed runs too. Unsure (Temporal unreachable) counts as yes. */
+  const releaseExists = async (ref: ReleaseRef): Promise<boolean> => {
     try {
-      return (await opts.sg.status(ref.app, ref.version)).state;
+      await opts.sg.status(ref.app, ref.version);
+      return true;
     } catch (err) {
-      if ((err as Error).name === 'WorkflowNotFoundError') return 'missing';
-      // Unreachable Temporal and the like: not the caller's fault, so not a 400.
-      return 'unknown';
+      // Unreachable Temporal and the like are not the caller's fault, so not a 400.
+      return !(err instanceof ReleaseNotFoundError);
     }
   };
-  const releaseExists = async (ref: ReleaseRef) => (await releaseState(ref)) !== 'missing';
 
   /** A Slack user who maps to nobody: refused, and the attempt audited (the workflow never sees it). */
   const refuseUnknown = async (
@@ -313,7 +316,7 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
     const record = {
       id: `slack-${randomUUID()}`,
       at: new Date().toISOString(),
-      type: `${verb}-refused`,
+      type: refusedType(verb),
       app: ref.app,
       env: ref.env ?? null,
       version: ref.version ?? ref.to ?? null,
@@ -321,7 +324,7 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
       via: 'slack',
       reason,
       outcome: 'refused',
-      releaseId: ref.version ? `release/${ref.app}/${ref.version}` : null,
+      releaseId: ref.version ? releaseWorkflowId(ref.app, ref.version) : null,
     };
     try {
       await opts.audit.append([record]);
@@ -334,7 +337,7 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
 
   /** Answers within Slack's 3 s: if the Update has not settled, says so and follows up on response_url. */
   const withinReplyTime = async (work: Promise<Reply>, responseUrl: string | undefined, what: string) => {
-    const settled = await raceTimeout(work, replyWithinMs);
+    const settled = await settledWithin(work, replyWithinMs);
     if (settled !== undefined) return settled;
     const followUp = (text: string | undefined) =>
       text && responseUrl ? postResponse(responseUrl, text) : undefined;
@@ -397,10 +400,8 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
   };
 
   const refusalText = (err: unknown): string => {
-    const message = (err as Error)?.message ?? String(err);
-    if (/workflow execution already completed/i.test(message)) return 'the release has already ended';
-    const e = toCliError(err, opts.address ?? 'Temporal');
-    return e.exitCode === 4
+    const e = toShipgateError(err, opts.address ?? 'Temporal');
+    return e instanceof UnreachableError
       ? `shipgate cannot reach Temporal right now; try again (${e.message})`
       : e.message;
   };
@@ -521,18 +522,6 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<BodyResult>
     req.once('end', () => finish({ ok: true, body: Buffer.concat(chunks) }));
     req.once('error', (err) => finish({ ok: false, reason: `could not read the body: ${err.message}` }));
   });
-}
-
-async function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The `shipgate slack` command's body: serve until SIGINT or SIGTERM. */

@@ -2,10 +2,10 @@
  * Builds the worker's Slack notifier from the config and the environment: with `slack` configured and its
  * token variable set. Otherwise the worker runs without Slack (with a warning when `slack` is configured).
  */
-import type { Client } from '@temporalio/client';
+import type { ShipgateClient } from '../../client.js';
 import type { ConfigSource } from '../../config/source.js';
 import type { Logger } from '../../logger.js';
-import { connectClient, type TemporalOptions } from '../../temporal/connect.js';
+import type { TemporalOptions } from '../../temporal/connect.js';
 import type { Notifier } from '../notifier.js';
 import { createSlackNotifier } from './notifier.js';
 
@@ -33,17 +33,12 @@ export async function slackNotifierFromConfig(opts: SlackSetupOptions): Promise<
   }
   const { ShipgateClient } = await import('../../client.js');
   // The notifier reads environments (for "Roll back to X" buttons) through its own lazily opened client.
-  let client: Promise<Client> | undefined;
-  const sg = async () => {
-    client ??= connectClient(opts.temporal).then(
-      (c) => c.client,
-      (err: unknown) => {
-        client = undefined; // try again next time
-        throw err;
-      },
-    );
-    return new ShipgateClient(await client);
-  };
+  let client: Promise<ShipgateClient> | undefined;
+  const sg = () =>
+    (client ??= ShipgateClient.connect(opts.temporal).catch((err: unknown) => {
+      client = undefined; // try again next time
+      throw err;
+    }));
   opts.logger.info({ channel: slack.channel, apiUrl: slack.apiUrl }, 'Slack notifications on');
   return createSlackNotifier({
     config: opts.config,

@@ -4,6 +4,7 @@
  */
 import { LogLevel, WebClient, type Logger as SlackLogger } from '@slack/web-api';
 import type { Logger } from '../../logger.js';
+import { withTimeout } from '../../client/timeout.js';
 
 export interface SlackCallPolicy {
   /** Per HTTP attempt. */
@@ -49,18 +50,8 @@ export function createWebClient(
 }
 
 /** Runs one Slack call under the policy's hard bound; the call itself may still finish in the background. */
-export async function withBudget<T>(budgetMs: number, what: string, fn: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      fn(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${budgetMs} ms`)), budgetMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function withBudget<T>(budgetMs: number, what: string, fn: () => Promise<T>): Promise<T> {
+  return withTimeout(fn(), budgetMs, () => new Error(`${what}: no answer within ${budgetMs} ms`));
 }
 
 function withSlash(url: string): string {
