@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, Runtime, DefaultLogger } from '@temporalio/worker';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { createActivities } from '../../src/activities/index.js';
 import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
 import { validateConfig } from '../../src/config/load.js';
@@ -17,7 +18,8 @@ import { ShipgateClient } from '../../src/client.js';
 import {
   approveSignal,
   approveUpdate,
-  rejectSignal,
+  FAILURE,
+  rejectUpdate,
   overrideUpdate,
   environmentQuery,
   environmentTaskQueue,
@@ -159,10 +161,37 @@ async function finalStatus(handle: Handle): Promise<ReleaseStatus> {
   }
 }
 
+/**
+ * Approves as alice, then bob, through the approve Update, as the CLI and Slack do. The time-skipping server
+ * does not skip time while a client waits on an Update's result; the handler answers at once, so that is brief.
+ */
 const approveBoth = async (handle: Handle) => {
+  const first = await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', via: 'cli' }] });
+  expect(first).toMatchObject({ environment: 'production', met: false });
+  const second = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', via: 'slack' }] });
+  expect(second).toMatchObject({ environment: 'production', met: true });
+};
+
+/** Approves through the signal form of approve, which answers nothing. */
+const approveBothBySignal = async (handle: Handle) => {
   await handle.signal(approveSignal, { by: 'alice', via: 'cli' });
   await handle.signal(approveSignal, { by: 'bob', via: 'cli' });
 };
+
+/** The policy refusal an Update failed with (what the CLI shows with exit 3); fails if it was accepted. */
+async function refusalOf(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(
+    () => {
+      throw new Error('expected the Update to be refused, but it was accepted');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (err as WorkflowUpdateFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect((cause as ApplicationFailure).type).toBe(FAILURE.policy);
+  return (cause as ApplicationFailure).message;
+}
 
 describe('timer paths on the time-skipping server (real activities, real local target)', () => {
   it('the wait timer holds production for its full duration after approvals, then deploys', async () => {
@@ -175,6 +204,10 @@ describe('timer paths on the time-skipping server (real activities, real local t
         await waitStage(handle, 'awaiting-approval');
         await approveBoth(handle);
         const waiting = await waitStage(handle, 'wait-timer');
+        // Approvals count only at the gate: one arriving during the wait timer is refused and recorded.
+        expect(
+          await refusalOf(handle.executeUpdate(approveUpdate, { args: [{ by: 'carol', via: 'cli' }] })),
+        ).toContain('not waiting for approval (stage: wait-timer)');
         const approvedAt = Date.parse(waiting.approvals.given[1]!.at);
         const final = await finalStatus(handle);
         expect(final.state).toBe('succeeded');
@@ -214,7 +247,7 @@ describe('timer paths on the time-skipping server (real activities, real local t
     );
   });
 
-  it('approval given while a window is open counts, and the deploy waits for the window', async () => {
+  it('approvals through the signal form count while a window is open, and the deploy waits for the window', async () => {
     const now = new Date(await testEnv.currentTimeMs());
     await withWorker(
       (c) => {
@@ -231,7 +264,7 @@ describe('timer paths on the time-skipping server (real activities, real local t
       async (tq) => {
         const handle = await startRelease(tq, '1.0.0');
         await waitStage(handle, 'awaiting-approval');
-        await approveBoth(handle);
+        await approveBothBySignal(handle);
         const held = await waitStage(handle, 'awaiting-window');
         expect(held.approvals.given.map((a) => a.by)).toEqual(['alice', 'bob']);
         const final = await finalStatus(handle);
@@ -263,10 +296,17 @@ describe('timer paths on the time-skipping server (real activities, real local t
           Date.parse(final.endedAt!) - Date.parse(gate.environments.production!.at!),
         ).toBeGreaterThanOrEqual(24 * 3_600_000);
         await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
-        // An expired release takes no more approvals.
-        await expect(
-          handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', via: 'cli' }] }),
-        ).rejects.toThrow();
+        expect(final.approvals.given).toEqual([]);
+        // An expired release takes no more approvals: its run has closed, so Temporal turns the Update away as
+        // not found (the CLI's exit 3; this server words it differently from the dev server), recording nothing.
+        const late = await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', via: 'cli' }] }).then(
+          () => null,
+          (err: unknown) => err as Error,
+        );
+        expect(late).toBeInstanceOf(WorkflowNotFoundError);
+        const after = await handle.query(statusQuery);
+        expect(after.state).toBe('expired');
+        expect(after.approvals.given).toEqual([]);
       },
     );
   });
@@ -281,7 +321,10 @@ describe('timer paths on the time-skipping server (real activities, real local t
         await waitStage(handle, 'awaiting-approval');
         await approveBoth(handle);
         await waitStage(handle, 'wait-timer');
-        await handle.signal(rejectSignal, { by: 'carol', via: 'cli', reason: 'customer freeze' });
+        const rejected = await handle.executeUpdate(rejectUpdate, {
+          args: [{ by: 'carol', via: 'cli', reason: 'customer freeze' }],
+        });
+        expect(rejected.stage).toBe('wait-timer');
         const final = await finalStatus(handle);
         expect(final.state).toBe('rejected');
         expect(final.reason).toContain('customer freeze');
@@ -290,7 +333,7 @@ describe('timer paths on the time-skipping server (real activities, real local t
     );
   });
 
-  it('rollbacks: nothing older refuses; rollbackDuringWindows deny holds a rollback while a window is open', async () => {
+  it('rollbacks: with nothing older one is refused; rollbackDuringWindows deny refuses one while a freeze is in force, and accepts it once lifted', async () => {
     const now = new Date(await testEnv.currentTimeMs());
     await withWorker(
       (c) => {
@@ -302,21 +345,60 @@ describe('timer paths on the time-skipping server (real activities, real local t
         const sg = new ShipgateClient(testEnv.client, tq);
         expect((await finalStatus(await startRelease(tq, '1.0.0'))).state).toBe('succeeded');
         const rollback = () => sg.rollback(app, 'production', { by: 'alice', via: 'cli', reason: 'test' });
-        const causeOf = (p: Promise<unknown>) =>
-          p.then(
-            () => 'accepted',
-            (err: Error) => ((err.cause as Error | undefined)?.message ?? err.message) as string,
-          );
-        expect(await causeOf(rollback())).toContain('no version older than 1.0.0');
+        expect(await refusalOf(rollback())).toContain('no version older than 1.0.0');
         const s1 = await sg.environmentState(app, 'production');
         expect(s1?.ledger.filter((e) => e.action === 'rollback')).toHaveLength(0);
         expect((await finalStatus(await startRelease(tq, '1.1.0'))).state).toBe('succeeded');
         const until = new Date(now.getTime() + 10 * 3_600_000).toISOString();
         await sg.freeze(app, 'production', { by: 'carol', via: 'cli', until, reason: 'hold everything' });
-        expect(await causeOf(rollback())).toContain('rollbackDuringWindows: deny');
+        expect(await refusalOf(rollback())).toContain('rollbackDuringWindows: deny');
         await sg.unfreeze(app, 'production', { by: 'carol', via: 'cli' });
         const accepted = await rollback();
         expect(accepted).toMatchObject({ from: '1.1.0', to: '1.0.0' });
+      },
+    );
+  });
+
+  it('rollbackDuringWindows deny refuses a rollback while a deny window is open, and accepts it once the window has closed', async () => {
+    const nowMs = await testEnv.currentTimeMs();
+    // A nightly window that opens two hours from the top of this hour and lasts an hour: closed while the
+    // two versions deploy, then reached by skipping time.
+    const opensAt = Math.floor(nowMs / 3_600_000) * 3_600_000 + 2 * 3_600_000;
+    await withWorker(
+      (c) => {
+        c.apps.hello.environments.production.approvals = [];
+        (c.apps.hello.environments.production as Record<string, unknown>).rollbackDuringWindows = 'deny';
+        c.apps.hello.environments.production.windows = [
+          {
+            name: 'nightly-batch',
+            kind: 'deny',
+            schedule: `0 ${new Date(opensAt).getUTCHours()} * * *`,
+            duration: '1h',
+            timezone: 'UTC',
+          },
+        ];
+      },
+      async (tq) => {
+        const app = appFor(tq.slice('ts-'.length));
+        const sg = new ShipgateClient(testEnv.client, tq);
+        // Polling (not awaiting results) keeps the server's clock still, so the window stays ahead.
+        for (const v of ['1.0.0', '1.1.0']) {
+          expect((await waitStage(await startRelease(tq, v), 'done')).state).toBe('succeeded');
+        }
+        expect(await testEnv.currentTimeMs()).toBeLessThan(opensAt);
+        const rollback = () => sg.rollback(app, 'production', { by: 'alice', via: 'cli', reason: 'test' });
+        await testEnv.sleep(opensAt - (await testEnv.currentTimeMs()) + 60_000);
+        const refused = await refusalOf(rollback());
+        expect(refused).toContain('while nightly-batch blocks deploys');
+        expect(refused).toContain('rollbackDuringWindows: deny');
+        const s = await sg.environmentState(app, 'production');
+        expect(s?.ledger.filter((e) => e.action === 'rollback')).toHaveLength(0);
+        expect(s?.current?.version).toBe('1.1.0');
+        await testEnv.sleep('1h');
+        const accepted = await rollback();
+        expect(accepted).toMatchObject({ from: '1.1.0', to: '1.0.0' });
+        const entry = await sg.waitForOperation(app, 'production', accepted.opId);
+        expect(entry).toMatchObject({ action: 'rollback', version: '1.0.0', outcome: 'succeeded' });
       },
     );
   });
