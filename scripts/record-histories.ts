@@ -1,58 +1,515 @@
 /**
- * Records real workflow histories for the replay tests: runs releases on a real dev server, worker and local
- * target, then saves each history as JSON under test/replay/histories/. Run with `npx tsx scripts/record-histories.ts`
- * after `npm run build`, and commit the files when a workflow change ships.
+ * Records real workflow histories for the replay tests (test/replay/replay.test.ts).
+ *
+ *   npx tsx scripts/record-histories.ts
+ *
+ * records every history that is missing from test/replay/histories/. Options:
+ *   --only <scenario>[,<scenario>]  just these scenarios (names below; `baseline` only when named)
+ *   --side before|after             just one side of each patch
+ *   --force                         re-record files that exist
+ *   --out <dir>                     write somewhere else (default: test/replay/histories)
+ *
+ * Every scenario below drives one app through the code that one patched() change guards, and is recorded twice:
+ * - `<scenario>.before-<patch>.json`: against the parent of the commit that introduced patched('<patch>'), or
+ *   HEAD while the patch is not committed yet, checked out in a temporary git worktree and compiled there;
+ * - `<scenario>.after-<patch>.json`: against this working tree, compiled first.
+ * Each side runs on a fresh Temporal dev server with a real `shipgate worker` and the local target, driven
+ * through that code's own `shipgate` CLI, so the history is exactly what that code writes.
+ *
+ * Changing a workflow's commands: guard the change with patched('<name>'), add a scenario here that reaches the
+ * guarded code (both branches of the guard must change the commands), run this script with `--only <scenario>`
+ * before committing, and commit the two new files. The replay test fails while a patch in src/ has no history
+ * on either side, and replay of the `before` file is what proves the guard keeps old runs working.
  */
-import { writeFile, mkdir } from 'node:fs/promises';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { startStack } from '../test/helpers/fixture.js';
-import { environmentWorkflowId, releaseWorkflowId } from '../src/workflows/messages.js';
+import proto from '@temporalio/proto';
+import { startDevServer } from '../src/temporal/dev-server.js';
+import { freePort } from '../src/temporal/ports.js';
 
-const out = path.resolve('test/replay/histories');
-const stack = await startStack();
-const run = (...args: string[]) => stack.run(args);
-const waitStage = async (version: string, stage: string) => {
-  for (let i = 0; i < 600; i++) {
-    const s = await stack.sg.status('hello', version).catch(() => null);
-    if (s?.stage === stage) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${version} never reached ${stage}`);
-};
-try {
-  const ship = async (version: string, approvers: string[]) => {
-    await run('release', 'hello', version, '--commit', `c-${version}`, '--branch', 'main', '--actor', 'dave');
-    await waitStage(version, 'awaiting-approval');
-    await run('approve', 'hello', version, '--as', 'mallory');
-    await run('approve', 'hello', version, '--as', 'dave');
-    for (const by of approvers) await run('approve', 'hello', version, '--as', by, '--comment', 'lgtm');
-    await waitStage(version, 'done');
-  };
-  await ship('1.0.0', ['alice', 'bob']);
-  await ship('1.1.0', ['alice', 'carol']);
-  await ship('1.2.0-bad', ['bob', 'carol']);
-  await run('release', 'hello', '1.3.0', '--commit', 'c-1.3.0', '--branch', 'main', '--actor', 'dave');
-  await waitStage('1.3.0', 'awaiting-approval');
-  await run('reject', 'hello', '1.3.0', '--as', 'alice', '--reason', 'not today');
-  await waitStage('1.3.0', 'done');
-  await run('rollback', 'hello', 'production', '--as', 'bob', '--reason', 'replay recording', '--wait');
-  await mkdir(out, { recursive: true });
-  const ids = {
-    'release-succeeded': releaseWorkflowId('hello', '1.0.0'),
-    'release-rolled-back': releaseWorkflowId('hello', '1.2.0-bad'),
-    'release-rejected': releaseWorkflowId('hello', '1.3.0'),
-    'environment-production': environmentWorkflowId('hello', 'production'),
-    'environment-staging': environmentWorkflowId('hello', 'staging'),
-  };
-  for (const [name, workflowId] of Object.entries(ids)) {
-    const history = await stack.sg.client.workflow.getHandle(workflowId).fetchHistory();
-    await writeFile(
-      path.join(out, `${name}.json`),
-      JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(history)) }),
-    );
-    console.log(`recorded ${name} (${history.events?.length} events)`);
-  }
-} finally {
-  await stack.stop();
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { EventType } = proto.temporal.api.enums.v1;
+/** Last events that mean a workflow task or an activity is still in flight. */
+const IN_FLIGHT = new Set([
+  EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+  EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+  EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+  EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+]);
+
+type Side = 'before' | 'after';
+
+/** What a scenario can do to the stack: the CLI of the code being recorded, and the Temporal client. */
+interface Driver {
+  side: Side;
+  /** Runs `shipgate <args>` of the recorded code; throws unless the exit code is one of `codes`. */
+  cli(args: string[], codes?: number[]): Promise<{ code: number; stdout: string; json: unknown }>;
+  /** Starts a release of `version` (commit c-<version>) by dave from main. */
+  release(app: string, version: string): Promise<void>;
+  /** Polls `shipgate status` until `until` holds. */
+  waitRelease(app: string, version: string, until: (s: ReleaseView) => boolean): Promise<ReleaseView>;
+  /** Waits until a workflow's history holds a completed activity of this type. */
+  waitActivity(workflowId: string, activityType: string): Promise<void>;
 }
+
+interface ReleaseView {
+  state: string;
+  stage: string;
+  reason: string | null;
+}
+
+interface Scenario {
+  name: string;
+  /** The patched() id whose two sides this scenario takes; null for the baseline pipeline. */
+  patch: string | null;
+  /** The app this scenario releases, alone in it so its histories hold nothing else. */
+  app: string;
+  /** Its entry in shipgate.yaml (`port` gives free ports; `source` is the recorded code's example service). */
+  config(port: () => Promise<number>, source: string): Promise<Record<string, unknown>>;
+  run(d: Driver): Promise<void>;
+  /** File stem (without side) to workflow id. */
+  save: Record<string, string>;
+}
+
+const GROUPS = { 'team-leads': ['alice', 'bob', 'carol'], 'release-managers': ['dave'] };
+const releaseId = (app: string, version: string) => `release/${app}/${version}`;
+const envId = (app: string, env: string) => `env/${app}/${env}`;
+
+const singleEnv = (source: string, production: Record<string, unknown>) => ({
+  build: { kind: 'local', source },
+  environments: { production: { branches: ['main'], ...production } },
+});
+const versionCheck = [{ path: '/version', json: { version: '{{version}}' } }];
+
+const SCENARIOS: Scenario[] = [
+  {
+    // slack-card-updates: once at the approval gate, each approval and stage change is notified.
+    name: 'release-approvals',
+    app: 'cards',
+    patch: 'slack-card-updates',
+    config: async (port, source) =>
+      singleEnv(source, {
+        target: { kind: 'local', port: await port() },
+        approvals: [{ group: 'team-leads', count: 2 }],
+        smoke: versionCheck,
+      }),
+    async run(d) {
+      await d.release('cards', '1.0.0');
+      await d.waitRelease('cards', '1.0.0', (s) => s.stage === 'awaiting-approval');
+      await d.cli(['approve', 'cards', '1.0.0', '--as', 'alice', '--comment', 'lgtm']);
+      await d.cli(['approve', 'cards', '1.0.0', '--as', 'bob']);
+      await d.waitRelease('cards', '1.0.0', (s) => s.state === 'succeeded');
+    },
+    save: { 'release-approvals': releaseId('cards', '1.0.0') },
+  },
+  {
+    // notify-override: a release held by a deny window and overridden announces the override.
+    name: 'release-override',
+    app: 'override',
+    patch: 'notify-override',
+    config: async (port, source) =>
+      singleEnv(source, {
+        target: { kind: 'local', port: await port() },
+        smoke: versionCheck,
+        // Open since the start of this UTC hour, for two hours: the release is held right away.
+        windows: [
+          {
+            name: 'held',
+            kind: 'deny',
+            schedule: `0 ${new Date().getUTCHours()} * * *`,
+            duration: '2h',
+            timezone: 'UTC',
+          },
+        ],
+        windowOverride: { group: 'release-managers' },
+      }),
+    async run(d) {
+      await d.release('override', '1.0.0');
+      await d.waitRelease('override', '1.0.0', (s) => s.stage === 'awaiting-window');
+      await d.cli(['override', 'override', '1.0.0', '--as', 'dave', '--reason', 'replay recording']);
+      await d.waitRelease('override', '1.0.0', (s) => s.state === 'succeeded');
+    },
+    save: { 'release-override': releaseId('override', '1.0.0') },
+  },
+  {
+    // workflow-driven-soak: verification with a duration runs as rounds on workflow timers. A bad version fails
+    // its second round well before the soak ends, so the old single-activity soak and the rounds part ways.
+    name: 'environment-soak',
+    app: 'soak',
+    patch: 'workflow-driven-soak',
+    config: async (port, source) =>
+      singleEnv(source, {
+        target: { kind: 'local', port: await port() },
+        verify: { checks: [{ path: '/smoke' }], duration: '4s', interval: '1s', failureLimit: 1 },
+      }),
+    async run(d) {
+      await d.release('soak', '1.0.0');
+      await d.waitRelease('soak', '1.0.0', (s) => s.state === 'succeeded');
+      await d.release('soak', '1.1.0-bad');
+      await d.waitRelease('soak', '1.1.0-bad', (s) => s.state === 'rolled-back');
+    },
+    save: { 'environment-soak': envId('soak', 'production') },
+  },
+  {
+    // reap-warm-versions: a durable timer stops the warm previous version once keepPrevious has passed; a
+    // rollback sets it again. (Older code only idles here, and a timer it would start is always cancelled by the
+    // next wake-up before reaching history, so only the `after` side can catch this guard going missing.)
+    name: 'environment-reap',
+    app: 'reap',
+    patch: 'reap-warm-versions',
+    config: async (port, source) =>
+      singleEnv(source, {
+        target: { kind: 'local', port: await port() },
+        smoke: versionCheck,
+        keepPrevious: '2s',
+      }),
+    async run(d) {
+      for (const version of ['1.0.0', '1.1.0']) {
+        await d.release('reap', version);
+        await d.waitRelease('reap', version, (s) => s.state === 'succeeded');
+      }
+      await d.cli([
+        'rollback',
+        'reap',
+        'production',
+        '--as',
+        'bob',
+        '--reason',
+        'replay recording',
+        '--wait',
+      ]);
+      // Code before the reaper has nothing to wait for: it kept warm versions running.
+      if (d.side === 'after') await d.waitActivity(envId('reap', 'production'), 'reapWarmVersions');
+    },
+    save: { 'environment-reap': envId('reap', 'production') },
+  },
+  {
+    // The pipeline of the example config: approvals, a rejection, an automatic and a requested rollback.
+    // Its five files predate every patch; record it again only on purpose (--only baseline --force).
+    name: 'baseline',
+    app: 'hello',
+    patch: null,
+    config: async (port, source) => ({
+      build: { kind: 'local', source },
+      environments: {
+        staging: { branches: ['main'], target: { kind: 'local', port: await port() }, smoke: versionCheck },
+        production: {
+          after: 'staging',
+          branches: ['main'],
+          target: { kind: 'local', port: await port() },
+          approvals: [{ group: 'team-leads', count: 2 }],
+          windowOverride: { group: 'release-managers' },
+          smoke: [{ path: '/smoke', status: 200 }],
+        },
+      },
+    }),
+    async run(d) {
+      const ship = async (version: string, approvers: string[], ends: string) => {
+        await d.release('hello', version);
+        await d.waitRelease('hello', version, (s) => s.stage === 'awaiting-approval');
+        await d.cli(['approve', 'hello', version, '--as', 'mallory'], [3]);
+        await d.cli(['approve', 'hello', version, '--as', 'dave'], [3]);
+        for (const by of approvers)
+          await d.cli(['approve', 'hello', version, '--as', by, '--comment', 'lgtm']);
+        await d.waitRelease('hello', version, (s) => s.state === ends);
+      };
+      await ship('1.0.0', ['alice', 'bob'], 'succeeded');
+      await ship('1.1.0', ['alice', 'carol'], 'succeeded');
+      await ship('1.2.0-bad', ['bob', 'carol'], 'rolled-back');
+      await d.release('hello', '1.3.0');
+      await d.waitRelease('hello', '1.3.0', (s) => s.stage === 'awaiting-approval');
+      await d.cli(['reject', 'hello', '1.3.0', '--as', 'alice', '--reason', 'not today']);
+      await d.waitRelease('hello', '1.3.0', (s) => s.state === 'rejected');
+      await d.cli([
+        'rollback',
+        'hello',
+        'production',
+        '--as',
+        'bob',
+        '--reason',
+        'replay recording',
+        '--wait',
+      ]);
+    },
+    save: {
+      'release-succeeded': releaseId('hello', '1.0.0'),
+      'release-rolled-back': releaseId('hello', '1.2.0-bad'),
+      'release-rejected': releaseId('hello', '1.3.0'),
+      'environment-production': envId('hello', 'production'),
+      'environment-staging': envId('hello', 'staging'),
+    },
+  },
+];
+
+const fileName = (stem: string, s: Scenario, side: Side) =>
+  s.patch ? `${stem}.${side}-${s.patch}.json` : `${stem}.json`;
+
+const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+
+/** The parent of the commit that introduced patched('<patch>'), or HEAD while the patch is uncommitted. */
+function beforeRef(patch: string): string {
+  const introduced = git('log', '--reverse', '--format=%H', `-S`, `patched('${patch}'`, 'HEAD').split(
+    '\n',
+  )[0];
+  return introduced ? git('rev-parse', `${introduced}^`) : git('rev-parse', 'HEAD');
+}
+
+/** Compiles a tree's src/ into its build/, which its bin/shipgate.js runs. */
+function compile(tree: string): void {
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: tree, stdio: 'inherit' });
+}
+
+/** A compiled checkout of `ref` in a temporary worktree, sharing this tree's node_modules. */
+async function checkout(ref: string): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `shipgate-record-${ref.slice(0, 8)}-`));
+  git('worktree', 'add', '--detach', dir, ref);
+  await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  compile(dir);
+  return {
+    dir,
+    async remove() {
+      git('worktree', 'remove', '--force', dir);
+    },
+  };
+}
+
+function run(
+  tree: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(tree, 'bin', 'shipgate.js'), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function startWorker(tree: string, env: Record<string, string>, args: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(tree, 'bin', 'shipgate.js'), 'worker', ...args], {
+    env: { ...process.env, ...env, SHIPGATE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let logs = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      logs += b;
+      if (logs.includes('worker running')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${logs}`)));
+  });
+  return child;
+}
+
+/** SIGTERM to the worker's process group, SIGKILL if it has not exited 15 s later. */
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, s);
+    } catch {
+      /* already gone */
+    }
+  };
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Waits, polling every 250 ms, until `probe` returns a value; fails after `ms` with `what`. */
+async function until<T>(what: () => string, probe: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Runs `scenarios` against the code in `tree` and writes their histories. */
+async function record(tree: string, side: Side, scenarios: Scenario[], out: string, commit: string) {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-record-home-'));
+  const server = await startDevServer({ home });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const configFile = path.join(home, 'shipgate.yaml');
+  const source = path.join(tree, 'examples', 'hello-service');
+  const apps: Record<string, unknown> = {};
+  for (const s of scenarios) apps[s.app] = await s.config(freePort, source);
+  await writeFile(configFile, stringify({ groups: GROUPS, apps }));
+  const env = { SHIPGATE_HOME: home, SHIPGATE_CONFIG: configFile };
+  const global = ['--config', configFile, '--address', server.address];
+  let worker: ChildProcess | undefined;
+  try {
+    worker = await startWorker(tree, env, global);
+    const driver: Driver = {
+      side,
+      async cli(args, codes = [0]) {
+        const r = await run(tree, [...args, ...global, '--json'], env);
+        if (!codes.includes(r.code))
+          throw new Error(`shipgate ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+        let json: unknown;
+        try {
+          json = JSON.parse(r.stdout);
+        } catch {
+          json = undefined;
+        }
+        return { code: r.code, stdout: r.stdout, json };
+      },
+      async release(app, version) {
+        await driver.cli([
+          'release',
+          app,
+          version,
+          '--commit',
+          `c-${version}`,
+          '--branch',
+          'main',
+          '--actor',
+          'dave',
+        ]);
+      },
+      async waitRelease(app, version, pred) {
+        let last: ReleaseView | undefined;
+        return until(
+          () => `${app} ${version}: ${JSON.stringify(last)}`,
+          async () => {
+            const r = await run(tree, ['status', app, version, ...global, '--json'], env);
+            if (r.code !== 0) return undefined;
+            last = JSON.parse(r.stdout) as ReleaseView;
+            return pred(last) ? last : undefined;
+          },
+        );
+      },
+      async waitActivity(workflowId, activityType) {
+        await until(
+          () => `${activityType} completed in ${workflowId}`,
+          async () => {
+            const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+            const scheduled = new Set(
+              events
+                .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
+                .map((e) => String(e.eventId)),
+            );
+            return events.some(
+              (e) =>
+                e.activityTaskCompletedEventAttributes &&
+                scheduled.has(String(e.activityTaskCompletedEventAttributes.scheduledEventId)),
+            )
+              ? true
+              : undefined;
+          },
+        );
+      },
+    };
+    await Promise.all(scenarios.map((s) => s.run(driver)));
+    for (const s of scenarios) {
+      for (const [stem, workflowId] of Object.entries(s.save)) {
+        // Saved once nothing is in flight, so the file ends on a completed workflow task.
+        const history = await until(
+          () => `${workflowId} to settle`,
+          async () => {
+            const h = await client.workflow.getHandle(workflowId).fetchHistory();
+            const last = h.events?.at(-1)?.eventType;
+            return last == null || IN_FLIGHT.has(last) ? undefined : h;
+          },
+        );
+        const file = path.join(out, fileName(stem, s, side));
+        await writeFile(
+          file,
+          JSON.stringify({
+            workflowId,
+            scenario: s.name,
+            patch: s.patch,
+            side: s.patch ? side : null,
+            recordedFrom: commit,
+            history: JSON.parse(historyToJSON(history)),
+          }),
+        );
+        console.log(
+          `recorded ${path.relative(ROOT, file)} (${history.events?.length} events, from ${commit})`,
+        );
+      }
+    }
+  } finally {
+    if (worker) await stopWorker(worker);
+    await run(tree, ['down'], env).catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    await server.stop().catch(() => undefined);
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    side: { type: 'string' },
+    force: { type: 'boolean', default: false },
+    out: { type: 'string', default: path.join(ROOT, 'test', 'replay', 'histories') },
+  },
+});
+const only = values.only?.split(',').map((s) => s.trim());
+for (const name of only ?? []) {
+  if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}`);
+}
+if (values.side && values.side !== 'before' && values.side !== 'after')
+  throw new Error('--side: before or after');
+const sides: Side[] = values.side ? [values.side as Side] : ['before', 'after'];
+const out = path.resolve(values.out);
+await mkdir(out, { recursive: true });
+const chosen = SCENARIOS.filter((s) => (only ? only.includes(s.name) : s.patch !== null));
+const missing = (s: Scenario, side: Side) =>
+  values.force || Object.keys(s.save).some((stem) => !existsSync(path.join(out, fileName(stem, s, side))));
+
+// The after side, and the baseline, run on this working tree as it is compiled now.
+const current = chosen.filter((s) => sides.includes('after') && missing(s, 'after'));
+if (current.length > 0) {
+  compile(ROOT);
+  const dirty = git('status', '--porcelain', '--', 'src').length > 0;
+  await record(
+    ROOT,
+    'after',
+    current,
+    out,
+    `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+changes' : ''}`,
+  );
+}
+// The before side of each patch, grouped by the commit they run on.
+const byRef = new Map<string, Scenario[]>();
+for (const s of chosen) {
+  if (!s.patch || !sides.includes('before') || !missing(s, 'before')) continue;
+  const ref = beforeRef(s.patch);
+  byRef.set(ref, [...(byRef.get(ref) ?? []), s]);
+}
+for (const [ref, scenarios] of byRef) {
+  const tree = await checkout(ref);
+  try {
+    await record(tree.dir, 'before', scenarios, out, git('rev-parse', '--short', ref));
+  } finally {
+    await tree.remove();
+  }
+}
+if (current.length === 0 && byRef.size === 0)
+  console.log('every history is recorded already (--force re-records)');
