@@ -1,4 +1,6 @@
 import type { Client } from '@temporalio/client';
+import { parseReleaseWorkflowId } from '../protocol/ids.js';
+import { SEARCH_ATTRIBUTES } from '../protocol/search-attributes.js';
 import { supersedeSignal } from '../workflows/messages.js';
 
 /**
@@ -23,18 +25,19 @@ async function supersede(
   input: { app: string; env: string; version: string; releaseId: string },
 ) {
   const me = await client.workflow.getHandle(input.releaseId).describe();
-  const query = `WorkflowType = 'releaseWorkflow' AND ExecutionStatus = 'Running' AND ShipgateApp = '${input.app}'`;
+  const { app: appKey, env: envKey } = SEARCH_ATTRIBUTES;
+  const query = `WorkflowType = 'releaseWorkflow' AND ExecutionStatus = 'Running' AND ${appKey.name} = '${input.app}'`;
   const superseded: string[] = [];
   let newer: string | null = null;
   for await (const wf of client.workflow.list({ query })) {
-    if (wf.workflowId === input.releaseId) continue;
-    const version = wf.workflowId.split('/').slice(2).join('/');
+    const version = parseReleaseWorkflowId(wf.workflowId)?.version;
+    if (wf.workflowId === input.releaseId || version === undefined) continue;
     if (wf.startTime < me.startTime) {
       await client.workflow
         .getHandle(wf.workflowId)
         .signal(supersedeSignal, { by: 'shipgate', version: input.version, env: input.env });
       superseded.push(version);
-    } else if (wf.searchAttributes?.ShipgateEnv?.[0] === input.env) {
+    } else if (wf.typedSearchAttributes.get(envKey) === input.env) {
       newer = version;
     }
   }

@@ -3,7 +3,9 @@
  * met. A person's approval counts once toward every rule whose group they belong to, so one security lead who
  * is also a team lead fills a slot in each.
  */
-export type ApprovalChannel = 'cli' | 'slack' | 'github';
+import type { Channel } from '../protocol/channels.js';
+
+export type ApprovalChannel = Channel;
 
 export interface ApprovalRule {
   group: string;
@@ -118,8 +120,4 @@ export function decideRejection(policy: ApprovalPolicy, by: string): Decision {
         ? 'this environment has no approval rules, so there is nobody to reject it'
         : `${by} is not a member of ${names.join(' or ')}, the groups that can reject`,
   };
-}
-
-export function describeTally(t: Tally): string {
-  return t.rules.map((r) => `${r.group} ${r.have}/${r.count}`).join(', ');
 }

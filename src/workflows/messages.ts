@@ -23,6 +23,7 @@ export const approveUpdate = defineUpdate<ApproveResult, [ApproveInput]>('approv
 export const rejectUpdate = defineUpdate<ReleaseStatus, [RejectInput]>('reject');
 export const cancelUpdate = defineUpdate<ReleaseStatus, [RejectInput]>('cancel');
 export const overrideUpdate = defineUpdate<ReleaseStatus, [RejectInput]>('override');
+/** Signal forms of approve and reject, for senders that cannot wait for an answer; refusals are still recorded. */
 export const approveSignal = defineSignal<[ApproveInput]>('approve-signal');
 export const rejectSignal = defineSignal<[RejectInput]>('reject-signal');
 export const deployReportSignal = defineSignal<[DeployReport]>('deploy-report');
@@ -39,14 +40,11 @@ export const freezeUpdate = defineUpdate<Freeze, [FreezeInput]>('freeze');
 export const unfreezeUpdate = defineUpdate<{ removed: number }, [UnfreezeInput]>('unfreeze');
 export const environmentQuery = defineQuery<EnvironmentSnapshot>('environment');
 
-export const releaseWorkflowId = (app: string, version: string) => `release/${app}/${version}`;
-export const environmentWorkflowId = (app: string, env: string) => `env/${app}/${env}`;
-export const DEFAULT_TASK_QUEUE = 'shipgate';
-/** Environment-specific activities (deploy, checks) run here, so production credentials can stay on production workers. */
-export const environmentTaskQueue = (env: string, base = DEFAULT_TASK_QUEUE) => `${base}-env-${env}`;
-
-/** ApplicationFailure types that clients map to exit codes. */
-export const FAILURE = {
-  policy: 'PolicyRefusal',
-  badInput: 'BadInput',
-} as const;
+// Ids, task queues and failure types live in src/protocol; re-exported for importers of this module.
+export {
+  DEFAULT_TASK_QUEUE,
+  environmentTaskQueue,
+  environmentWorkflowId,
+  releaseWorkflowId,
+} from '../protocol/ids.js';
+export { FAILURE } from '../protocol/failures.js';

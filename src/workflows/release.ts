@@ -1,34 +1,29 @@
 /**
- * One release of one app version: build, then promote along the environment chain, passing each gate.
- * Deterministic: all I/O is in activities; policy comes from the snapshot taken at start.
+ * One release of one app version: build, then promote along the environment chain. In each environment the
+ * release passes its approval gate, its wait timer and its deploy gate (windows, freezes, external gates), then
+ * hands the deploy to the environment workflow and awaits its report; a deploy the environment rolled back
+ * (the automatic rollback) ends the release.
+ *
+ * Deterministic: all I/O is in activities; policy comes from the snapshot taken at start. State and message
+ * handling live in ./release/state.ts, the rules in src/policy/release-decisions.ts. The steps are generators
+ * (see ./release/steps.ts for why). Running releases replay this code: change a command only behind patched().
  */
+import { condition, patched, setHandler } from '@temporalio/workflow';
 import {
-  ApplicationFailure,
-  condition,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-  setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import {
-  decideApproval,
-  decideRejection,
-  tally,
-  type ApprovalPolicy,
-  type GivenApproval,
-} from '../policy/approvals.js';
-import { branchAllowed } from '../policy/branches.js';
-import type { AuditInput } from '../audit/types.js';
+  buildFailed,
+  deployOutcome,
+  expired,
+  gateSleepMs,
+  gateWait,
+  supersededOnArrival,
+  type Ending,
+} from '../policy/release-decisions.js';
 import {
   admitUpdate,
   approveSignal,
   approveUpdate,
   cancelUpdate,
   deployReportSignal,
-  FAILURE,
   overrideUpdate,
   recheckSignal,
   rejectSignal,
@@ -36,524 +31,164 @@ import {
   statusQuery,
   supersedeSignal,
 } from './messages.js';
-import { SEARCH_ATTRIBUTES } from './search-attributes.js';
-import type {
-  AdmitResult,
-  ApproveInput,
-  ApproveResult,
-  DeployReport,
-  EnvironmentPlan,
-  ReleasePlan,
-  ReleaseRequest,
-  ReleaseState,
-  ReleaseStatus,
-  RejectInput,
-} from './types.js';
+import {
+  buildArtifact,
+  evaluateDeployGate,
+  loadReleasePlan,
+  notify,
+  submitDeploy,
+  supersedeOlderReleases,
+} from './release/activities.js';
+import { Release } from './release/state.js';
+import { wait, type Step } from './release/steps.js';
+import type { DeployReport, EnvironmentPlan, ReleasePlan, ReleaseRequest, ReleaseStatus } from './types.js';
 import { validateApproveInput, validateReasonInput, validateReleaseRequest } from './validators.js';
 
-const { loadReleasePlan, submitDeploy, recordAudit, supersedeOlderReleases, notify } =
-  proxyActivities<Activities>({
-    startToCloseTimeout: '1m',
-    retry: { initialInterval: '1s', maximumInterval: '30s' },
-  });
-const { buildArtifact } = proxyActivities<Activities>({
-  startToCloseTimeout: '30m',
-  heartbeatTimeout: '10s',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
-});
-// Window evaluation needs time-zone data, so it runs as a local activity and its verdict lands in history.
-const { evaluateDeployGate } = proxyLocalActivities<Activities>({ startToCloseTimeout: '30s' });
-
-/** How long a blocked release sleeps before looking again, at most, so a lifted freeze or removed window is noticed. */
-const MAX_GATE_SLEEP_MS = 15 * 60_000;
-
-type Waiting = 'approval' | 'wait-timer' | 'window' | null;
-
 export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseStatus> {
-  const info = workflowInfo();
-  const releaseId = info.workflowId;
-  const searchable = info.typedSearchAttributes.get(SEARCH_ATTRIBUTES.app) !== undefined;
-  const now = () => new Date().toISOString();
+  const release = new Release(request);
 
-  const status: ReleaseStatus = {
-    app: request.app,
-    version: request.version,
-    commit: request.commit,
-    branch: request.branch,
-    actor: request.actor,
-    state: 'running',
-    stage: 'building',
-    reason: null,
-    startedAt: now(),
-    endedAt: null,
-    approvals: { environment: null, required: [], given: [], refused: [] },
-    environments: {},
-    blockedBy: null,
-    blockedUntil: null,
-    override: null,
-  };
-  // Set once the snapshot loads; handlers registered before then read it through this binding.
-  // eslint-disable-next-line prefer-const
-  let plan: ReleasePlan | undefined;
-  let admission: { ok: true } | { ok: false; type: string; message: string } | undefined;
-  let admitCalls = 0;
-  let waiting: Waiting = null;
-  let gateEnv: EnvironmentPlan | null = null;
-  let currentEnv: string | null = null;
-  // Held in an object so TypeScript does not narrow them: message handlers change them between awaits.
-  const flags = {
-    stop: null as { state: ReleaseState; reason: string } | null,
-    cancelRequest: null as { by: string; reason: string } | null,
-  };
-  let recheck = false;
-  const approvalsByEnv: Record<string, GivenApproval[]> = {};
-  const overrides: Record<string, { by: string; at: string; reason: string }> = {};
-  const reports = new Map<string, DeployReport>();
-  // A function, not a property read, so narrowing from an earlier check does not hide a later change.
-  const cancelRequested = () => flags.cancelRequest;
+  setHandler(statusQuery, () => release.status);
+  setHandler(admitUpdate, (req) => release.admit(req), { validator: validateReleaseRequest });
+  setHandler(approveUpdate, (input) => release.approve(input), { validator: validateApproveInput });
+  setHandler(rejectUpdate, (input) => release.reject(input), { validator: validateReasonInput });
+  setHandler(approveSignal, (input) => release.approveBySignal(input));
+  setHandler(rejectSignal, (input) => release.rejectBySignal(input));
+  setHandler(cancelUpdate, (input) => release.cancel(input), { validator: validateReasonInput });
+  setHandler(overrideUpdate, (input) => release.override(input), { validator: validateReasonInput });
+  setHandler(supersedeSignal, (newer) => release.supersede(newer));
+  setHandler(recheckSignal, () => release.recheckGate());
+  setHandler(deployReportSignal, (report) => release.report(report));
 
-  // ---- audit, flushed by a background loop so handlers never block on I/O ----
-  const auditQueue: AuditInput[] = [];
-  let auditSeq = 0;
-  let finished = false;
-  const audit = (type: string, fields: Partial<AuditInput> = {}) => {
-    auditQueue.push({
-      id: `${releaseId}@${info.firstExecutionRunId}#${auditSeq++}`,
-      at: now(),
-      type,
-      app: request.app,
-      version: request.version,
-      env: currentEnv,
-      actor: request.actor,
-      releaseId,
-      ...fields,
-    });
-  };
-  const auditPump = (async () => {
-    for (;;) {
-      await condition(() => auditQueue.length > 0 || finished);
-      if (auditQueue.length === 0) return;
-      await recordAudit(auditQueue.splice(0));
-    }
-  })();
-
-  // ---- card updates (Slack), behind patched('slack-card-updates'): once a release reached its approval gate,
-  // each new approval or stage change is notified, one at a time, until the release ends ----
-  const cardKey = () => `${status.stage}|${status.approvals.environment}|${status.approvals.given.length}`;
-  let cardUpdates = false;
-  const startCardUpdates = (notified: string) => {
-    if (cardUpdates) return;
-    cardUpdates = true;
-    let sent = notified;
-    void (async () => {
-      for (;;) {
-        await condition(() => status.state !== 'running' || cardKey() !== sent);
-        // The end's own 'release-ended' notification carries the final state.
-        if (status.state !== 'running') return;
-        sent = cardKey();
-        await notify({ kind: 'release-progress', status });
-      }
-    })();
-  };
-
-  const setStage = (stage: string) => {
-    status.stage = stage;
-    if (searchable) {
-      upsertSearchAttributes([
-        { key: SEARCH_ATTRIBUTES.stage, value: stage },
-        ...(currentEnv ? [{ key: SEARCH_ATTRIBUTES.env, value: currentEnv }] : []),
-      ]);
-    }
-  };
-
-  const approvalPolicy = (env: EnvironmentPlan): ApprovalPolicy => ({
-    rules: env.approvals,
-    groups: plan?.groups ?? {},
-    allowSelfApproval: env.allowSelfApproval,
-    channels: env.approvalChannels,
-  });
-
-  /** Records a refused attempt in state and audit, then fails the Update with the reason (exit 3). */
-  const refuse = (
-    attempt: { by: string; via: ApproveInput['via'] },
-    action: 'approve' | 'reject' | 'cancel' | 'override',
-    reason: string,
-  ): never => {
-    status.approvals.refused.push({ by: attempt.by, at: now(), via: attempt.via, action, reason });
-    audit(`${action}-refused`, { actor: attempt.by, via: attempt.via, reason });
-    throw ApplicationFailure.create({ type: FAILURE.policy, message: reason, nonRetryable: true });
-  };
-
-  const notWaitingReason = (what: string) =>
-    status.state !== 'running'
-      ? `release ${request.app} ${request.version} is not waiting for ${what}: it ended ${status.state}`
-      : `release ${request.app} ${request.version} is not waiting for ${what} (stage: ${status.stage})`;
-
-  // ---- message handlers ----
-  setHandler(statusQuery, () => status);
-
-  setHandler(
-    admitUpdate,
-    async (req): Promise<AdmitResult> => {
-      const attached = admitCalls++ > 0;
-      await condition(() => admission !== undefined);
-      if (admission && !admission.ok) {
-        throw ApplicationFailure.create({
-          type: admission.type,
-          message: admission.message,
-          nonRetryable: true,
-        });
-      }
-      if (attached && req.commit !== request.commit) {
-        throw ApplicationFailure.create({
-          type: FAILURE.policy,
-          message: `${request.app} ${request.version} is already being released from commit ${request.commit}, not ${req.commit}`,
-          nonRetryable: true,
-        });
-      }
-      return { attached, status };
-    },
-    { validator: validateReleaseRequest },
-  );
-
-  const approve = (input: ApproveInput): ApproveResult => {
-    if (status.state !== 'running' || waiting !== 'approval' || gateEnv === null) {
-      return refuse(input, 'approve', notWaitingReason('approval'));
-    }
-    const env = gateEnv;
-    const policy = approvalPolicy(env);
-    const given = (approvalsByEnv[env.name] ??= []);
-    const decision = decideApproval(policy, given, { by: input.by, via: input.via, actor: request.actor });
-    if (!decision.ok) return refuse(input, 'approve', decision.reason);
-    const record: GivenApproval = {
-      by: input.by,
-      at: now(),
-      via: input.via,
-      ...(input.comment ? { comment: input.comment } : {}),
-    };
-    given.push(record);
-    status.approvals.given = given;
-    const t = tally(policy, given);
-    audit('approval', { actor: input.by, via: input.via, reason: input.comment ?? null, env: env.name });
-    return {
-      environment: env.name,
-      met: t.met,
-      tally: t.rules.map(({ group, count, have }) => ({ group, count, have })),
-    };
-  };
-
-  const reject = (input: RejectInput): ReleaseStatus => {
-    if (status.state !== 'running' || waiting === null || gateEnv === null) {
-      return refuse(input, 'reject', notWaitingReason('a decision'));
-    }
-    const rules =
-      gateEnv.approvals.length > 0
-        ? gateEnv.approvals
-        : Object.keys(plan?.groups ?? {}).map((group) => ({ group, count: 1 }));
-    const decision = decideRejection({ ...approvalPolicy(gateEnv), rules }, input.by);
-    if (!decision.ok) return refuse(input, 'reject', decision.reason);
-    flags.stop = { state: 'rejected', reason: `rejected by ${input.by}: ${input.reason}` };
-    audit('rejection', { actor: input.by, via: input.via, reason: input.reason, env: gateEnv.name });
-    return status;
-  };
-
-  setHandler(approveUpdate, approve, { validator: validateApproveInput });
-  setHandler(rejectUpdate, reject, { validator: validateReasonInput });
-  // Signal forms for channels that cannot wait for an answer; refusals are still recorded.
-  setHandler(approveSignal, (input) => {
-    try {
-      validateApproveInput(input);
-      approve(input);
-    } catch {
-      /* recorded by refuse() */
-    }
-  });
-  setHandler(rejectSignal, (input) => {
-    try {
-      validateReasonInput(input);
-      reject(input);
-    } catch {
-      /* recorded by refuse() */
-    }
-  });
-
-  setHandler(
-    cancelUpdate,
-    (input) => {
-      if (status.state !== 'running') return refuse(input, 'cancel', notWaitingReason('cancellation'));
-      const lastEnv = plan?.environments[plan.environments.length - 1]?.name;
-      const deployingLast = currentEnv === lastEnv && waiting === null && status.stage !== 'building';
-      if (deployingLast) {
-        return refuse(input, 'cancel', `the ${lastEnv} deploy has already started; roll it back instead`);
-      }
-      flags.cancelRequest = { by: input.by, reason: input.reason };
-      if (waiting !== null)
-        flags.stop = { state: 'cancelled', reason: `cancelled by ${input.by}: ${input.reason}` };
-      audit('cancellation', { actor: input.by, via: input.via, reason: input.reason });
-      return status;
-    },
-    { validator: validateReasonInput },
-  );
-
-  setHandler(
-    overrideUpdate,
-    (input) => {
-      if (status.stage === 'awaiting-gate') {
-        return refuse(
-          input,
-          'override',
-          `cannot override ${request.app} ${request.version}: it waits for ${status.blockedBy}, an external gate, which an override never skips`,
-        );
-      }
-      if (status.state !== 'running' || waiting !== 'window' || gateEnv === null) {
-        const what =
-          waiting === 'approval'
-            ? 'it is waiting for approval, which an override never skips'
-            : waiting === 'wait-timer'
-              ? 'it is in its wait timer'
-              : `it is not waiting for a window or freeze (stage: ${status.stage}, state: ${status.state})`;
-        return refuse(input, 'override', `cannot override ${request.app} ${request.version}: ${what}`);
-      }
-      const group = gateEnv.windowOverrideGroup;
-      const members = group ? (plan?.groups[group] ?? []) : [];
-      if (!group || !members.some((m) => m.toLowerCase() === input.by.toLowerCase())) {
-        return refuse(
-          input,
-          'override',
-          group
-            ? `${input.by} is not a member of ${group}, the group that may override windows on ${gateEnv.name}`
-            : `${gateEnv.name} has no windowOverride group, so nobody may override its windows`,
-        );
-      }
-      const record = { by: input.by, at: now(), reason: input.reason };
-      overrides[gateEnv.name] = record;
-      status.override = record;
-      audit('override', { actor: input.by, via: input.via, reason: input.reason, env: gateEnv.name });
-      return status;
-    },
-    { validator: validateReasonInput },
-  );
-
-  setHandler(supersedeSignal, ({ version, env }) => {
-    if (status.state === 'running' && waiting !== null && gateEnv?.name === env && flags.stop === null) {
-      flags.stop = {
-        state: 'superseded',
-        reason: `superseded by ${request.app} ${version}, a newer release at the ${env} gate`,
-      };
-    }
-  });
-
-  setHandler(recheckSignal, () => {
-    recheck = true;
-  });
-
-  setHandler(deployReportSignal, (report) => {
-    const prior = reports.get(report.opId);
-    if (prior?.phase === 'done') return;
-    reports.set(report.opId, report);
-    const envName = report.env;
-    const last = plan?.environments[plan.environments.length - 1]?.name === envName;
-    if (report.phase === 'verifying') {
-      status.environments[envName] = { state: 'verifying', at: now() };
-      setStage(last ? `verifying-${envName}` : `smoke-${envName}`);
-    }
-  });
-
-  // ---- the pipeline ----
-  const end = async (state: ReleaseState, reason: string | null): Promise<ReleaseStatus> => {
-    status.state = state;
-    status.reason = reason;
-    status.endedAt = now();
-    waiting = null;
-    setStage('done');
-    audit('release-ended', { reason: reason ?? state, outcome: state });
-    await notify({ kind: 'release-ended', status });
-    finished = true;
-    await auditPump;
-    if (state === 'succeeded') return status;
-    // A non-success ends the run as failed, so the same version may be released again (Contract).
-    throw ApplicationFailure.create({
-      type: `Release${state.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase())}`,
-      message: `${request.app} ${request.version} ${state}${reason ? `: ${reason}` : ''}`,
-      nonRetryable: true,
-      details: [status],
-    });
-  };
-
-  const loaded = await loadReleasePlan({ app: request.app });
-  if (!loaded.ok) {
-    admission = { ok: false, type: FAILURE.badInput, message: loaded.message };
-    return end('failed', loaded.message);
-  }
-  plan = loaded.plan;
-  for (const env of plan.environments) status.environments[env.name] = { state: 'pending', at: null };
-  const entry = plan.environments[0]!;
-  if (!branchAllowed(entry.branches, request.branch)) {
-    const message = `branch ${request.branch} may not release to ${entry.name} (allowed: ${entry.branches?.join(', ')})`;
-    admission = { ok: false, type: FAILURE.policy, message };
-    return end('failed', message);
-  }
-  admission = { ok: true };
-  audit('release-started', { reason: `commit ${request.commit} on ${request.branch}`, via: request.via });
+  const admitted = release.admitPlan(await loadReleasePlan({ app: request.app }));
+  if ('refused' in admitted) return release.end({ state: 'failed', reason: admitted.refused });
+  const { plan } = admitted;
 
   let artifactDir: string;
   try {
-    artifactDir = (
-      await buildArtifact({
-        app: request.app,
-        version: request.version,
-        commit: request.commit,
-        source: plan.source,
-      })
-    ).artifactDir;
+    const { app, version, commit } = request;
+    artifactDir = (await buildArtifact({ app, version, commit, source: plan.source })).artifactDir;
   } catch (err) {
-    return end('failed', `build failed: ${messageOf(err)}`);
+    return release.end(buildFailed(err));
   }
 
-  for (const [index, env] of plan.environments.entries()) {
-    currentEnv = env.name;
-    const last = index === plan.environments.length - 1;
-    if (!branchAllowed(env.branches, request.branch)) {
-      return end('failed', `branch ${request.branch} may not be promoted to ${env.name}`);
-    }
-    status.environments[env.name] = { state: 'waiting', at: now() };
-    gateEnv = env;
-
-    if (env.approvals.length > 0) {
-      if (env.supersede) {
-        const older = await supersedeOlderReleases({
-          app: request.app,
-          env: env.name,
-          version: request.version,
-          releaseId,
-        });
-        if (older.newer)
-          return end('superseded', `superseded by ${request.app} ${older.newer}, a newer release`);
-      }
-      status.approvals = {
-        environment: env.name,
-        required: env.approvals,
-        given: (approvalsByEnv[env.name] ??= []),
-        refused: status.approvals.refused,
-      };
-      waiting = 'approval';
-      setStage('awaiting-approval');
-      const updateCard = patched('slack-card-updates');
-      const notified = cardKey();
-      await notify({ kind: 'awaiting-approval', status });
-      if (updateCard) startCardUpdates(notified);
-      const decided = await condition(
-        () => flags.stop !== null || tally(approvalPolicy(env), approvalsByEnv[env.name] ?? []).met,
-        env.approvalTimeoutMs,
-      );
-      if (flags.stop) return end(flags.stop.state, flags.stop.reason);
-      if (!decided) return end('expired', `no decision within the approval timeout on ${env.name}`);
-      audit('approved', { env: env.name, approvers: (approvalsByEnv[env.name] ?? []).map((a) => a.by) });
-    }
-
-    if (env.waitTimerMs > 0) {
-      waiting = 'wait-timer';
-      setStage('wait-timer');
-      await condition(() => flags.stop !== null, env.waitTimerMs);
-      if (flags.stop) return end(flags.stop.state, flags.stop.reason);
-    }
-
-    for (let attempt = 1; ; attempt++) {
-      // Windows, freezes and gates are read live, right before the deploy is handed to the environment.
-      let gateSince: number | null = null;
-      for (;;) {
-        const verdict = await evaluateDeployGate({
-          app: request.app,
-          env: env.name,
-          overridden: overrides[env.name] !== undefined,
-          // Workflow time, so the verdict is about the moment the workflow acts (and time-skipping tests hold).
-          at: now(),
-        });
-        if (verdict.allowed) {
-          // Break-glass is announced where people look, not only recorded.
-          if (overrides[env.name] && patched('notify-override')) {
-            await notify({ kind: 'override', status, env: env.name, override: overrides[env.name]! });
-          }
-          break;
-        }
-        if (verdict.kind === 'gate') {
-          gateSince ??= Date.now();
-          if (verdict.gateTimeoutMs !== undefined && Date.now() - gateSince >= verdict.gateTimeoutMs) {
-            return end(
-              'failed',
-              `${verdict.reason}; gave up after waiting ${Math.round(verdict.gateTimeoutMs / 60_000)} min`,
-            );
-          }
-        } else gateSince = null;
-        waiting = 'window';
-        status.blockedBy = verdict.blockedBy;
-        status.blockedUntil = verdict.until;
-        if (status.stage !== (verdict.kind === 'gate' ? 'awaiting-gate' : 'awaiting-window')) {
-          setStage(verdict.kind === 'gate' ? 'awaiting-gate' : 'awaiting-window');
-          audit('held', { env: env.name, reason: verdict.reason });
-        }
-        const untilMs = verdict.until ? Date.parse(verdict.until) - Date.now() : MAX_GATE_SLEEP_MS;
-        recheck = false;
-        await condition(
-          () => flags.stop !== null || recheck || overrides[env.name] !== undefined,
-          Math.min(Math.max(untilMs, 1000), MAX_GATE_SLEEP_MS),
-        );
-        if (flags.stop) return end(flags.stop.state, flags.stop.reason);
-      }
-      waiting = null;
-      status.blockedBy = null;
-      status.blockedUntil = null;
-      if (flags.cancelRequest)
-        return end('cancelled', `cancelled by ${flags.cancelRequest.by}: ${flags.cancelRequest.reason}`);
-
-      const opId = `${releaseId}@${info.firstExecutionRunId}#${env.name}#${attempt}`;
-      status.environments[env.name] = { state: 'deploying', at: now() };
-      setStage(`deploying-${env.name}`);
-      await submitDeploy({
-        app: request.app,
-        env: env.name,
-        op: {
-          kind: 'deploy',
-          opId,
-          releaseId,
-          version: request.version,
-          commit: request.commit,
-          artifactDir,
-          actor: request.actor,
-          approvers: (approvalsByEnv[env.name] ?? []).map((a) => a.by),
-          spec: env.deploy,
-          gated: true,
-          overridden: overrides[env.name] !== undefined,
-          requestedAt: now(),
-        },
-      });
-      await condition(() => reports.get(opId)?.phase === 'done');
-      const report = reports.get(opId)!;
-      if (report.outcome === 'blocked') continue;
-      if (report.outcome === 'succeeded') {
-        status.environments[env.name] = { state: 'succeeded', at: now() };
-        audit('deployed', { env: env.name, outcome: 'succeeded' });
-        break;
-      }
-      const reason = report.reason ?? `${env.name} failed`;
-      if (report.outcome === 'rolled-back') {
-        status.environments[env.name] = { state: 'rolled-back', at: now() };
-        return end(last ? 'rolled-back' : 'failed', reason);
-      }
-      status.environments[env.name] = { state: 'failed', at: now() };
-      return end('failed', reason);
-    }
-    gateEnv = null;
-    const cancel = cancelRequested();
-    if (cancel && !last) return end('cancelled', `cancelled by ${cancel.by}: ${cancel.reason}`);
+  // The steps yield what they wait on; awaiting it here keeps each command at its turn (see ./release/steps.ts).
+  const steps = promote(release, plan, artifactDir);
+  for (let next = steps.next(); ; next = steps.next(await next.value)) {
+    if (next.done) return release.end(next.value);
   }
-  return end('succeeded', null);
 }
 
-function messageOf(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    return cause instanceof Error ? cause.message : err.message;
+/** Each environment in turn: enter, approval gate, wait timer, deploy (gate, hand over, await), leave. */
+function* promote(r: Release, plan: ReleasePlan, artifactDir: string): Step<Ending> {
+  for (const [index, env] of plan.environments.entries()) {
+    const last = index === plan.environments.length - 1;
+    const ending =
+      r.enter(env) ??
+      (yield* approvalGate(r, env)) ??
+      (yield* waitTimer(r, env)) ??
+      (yield* deploy(r, env, last, artifactDir)) ??
+      r.leave(last);
+    if (ending) return ending;
   }
-  return String(err);
+  return { state: 'succeeded', reason: null };
+}
+
+/** Older releases waiting at this gate are superseded; then the approvals the environment requires. */
+function* approvalGate(r: Release, env: EnvironmentPlan): Step {
+  if (env.approvals.length === 0) return null;
+  if (env.supersede) {
+    const { app, version } = r.request;
+    const older = yield* wait(supersedeOlderReleases({ app, env: env.name, version, releaseId: r.id }));
+    if (older.newer) return supersededOnArrival(app, older.newer);
+  }
+  r.openApprovalGate(env);
+  const updateCard = patched('slack-card-updates');
+  const notified = r.cardKey();
+  yield* wait(notify({ kind: 'awaiting-approval', status: r.status }));
+  if (updateCard) r.startCardUpdates(notified);
+  const decided = yield* wait(
+    condition(() => r.stopRequested() !== null || r.approvalsMet(env), env.approvalTimeoutMs),
+  );
+  const stop = r.stopRequested();
+  if (stop) return stop;
+  if (!decided) return expired(env.name);
+  r.audit('approved', { env: env.name, approvers: r.approvers(env.name) });
+  return null;
+}
+
+function* waitTimer(r: Release, env: EnvironmentPlan): Step {
+  if (env.waitTimerMs <= 0) return null;
+  r.startWaitTimer();
+  yield* wait(condition(() => r.stopRequested() !== null, env.waitTimerMs));
+  return r.stopRequested();
+}
+
+/** Gate, hand over, await the report; again from the gate when the environment's own check held it. */
+function* deploy(r: Release, env: EnvironmentPlan, last: boolean, artifactDir: string): Step {
+  for (let attempt = 1; ; attempt++) {
+    const held = yield* deployGate(r, env);
+    if (held) return held;
+    const report = yield* deployAndAwait(r, env, attempt, artifactDir);
+    const outcome = deployOutcome(report, env.name, last);
+    switch (outcome.kind) {
+      case 'blocked':
+        continue;
+      case 'succeeded':
+        r.deployed(env.name);
+        return null;
+      case 'rolled-back':
+        return automaticRollback(r, env, outcome.ending);
+      case 'failed':
+        r.settleEnvironment(env.name, 'failed');
+        return outcome.ending;
+    }
+  }
+}
+
+/** Windows, freezes and gates, read live right before the deploy is handed over; held until they open. */
+function* deployGate(r: Release, env: EnvironmentPlan): Step {
+  let gateSince: number | null = null;
+  for (;;) {
+    const verdict = yield* wait(evaluateDeployGate(r.gateQuery(env.name)));
+    if (verdict.allowed) {
+      // Break-glass is announced where people look, not only recorded.
+      const override = r.overrideOf(env.name);
+      if (override && patched('notify-override')) {
+        yield* wait(notify({ kind: 'override', status: r.status, env: env.name, override }));
+      }
+      break;
+    }
+    const waited = gateWait(verdict, gateSince, Date.now());
+    if (waited.giveUp) return { state: 'failed', reason: waited.giveUp };
+    gateSince = waited.since;
+    r.hold(env.name, verdict);
+    const sleepMs = gateSleepMs(verdict.until, Date.now());
+    yield* wait(condition(() => r.stopRequested() !== null || r.gateMayHaveOpened(env.name), sleepMs));
+    const stop = r.stopRequested();
+    if (stop) return stop;
+  }
+  return r.passGate();
+}
+
+/** Hands the deploy to the environment workflow, which reports back by signal when it is done. */
+function* deployAndAwait(
+  r: Release,
+  env: EnvironmentPlan,
+  attempt: number,
+  artifactDir: string,
+): Step<DeployReport> {
+  const opId = r.opId(env.name, attempt);
+  r.startDeploy(env.name);
+  yield* wait(submitDeploy({ app: r.request.app, env: env.name, op: r.deployOp(env, opId, artifactDir) }));
+  yield* wait(condition(() => r.deployDone(opId)));
+  return r.reportOf(opId);
+}
+
+/**
+ * Compensation: the environment verified the version, found it bad and rolled back to the previous one itself.
+ * The release records the rolled-back environment and ends (rolled-back on the last environment, else failed).
+ */
+function automaticRollback(r: Release, env: EnvironmentPlan, ending: Ending): Ending {
+  r.settleEnvironment(env.name, 'rolled-back');
+  return ending;
 }

@@ -1,10 +1,2 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-
-/** Keyword search attributes on releases, so the Temporal UI can filter by app, environment, stage and actor. */
-export const SEARCH_ATTRIBUTES = {
-  app: defineSearchAttributeKey('ShipgateApp', SearchAttributeType.KEYWORD),
-  env: defineSearchAttributeKey('ShipgateEnv', SearchAttributeType.KEYWORD),
-  version: defineSearchAttributeKey('ShipgateVersion', SearchAttributeType.KEYWORD),
-  stage: defineSearchAttributeKey('ShipgateStage', SearchAttributeType.KEYWORD),
-  actor: defineSearchAttributeKey('ShipgateActor', SearchAttributeType.KEYWORD),
-} as const;
+/** Kept for importers of this path; the names live in src/protocol/search-attributes.ts. */
+export { SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTE_NAMES } from '../protocol/search-attributes.js';

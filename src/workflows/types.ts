@@ -1,4 +1,6 @@
 import type { ApprovalChannel, ApprovalRule, GivenApproval } from '../policy/approvals.js';
+import type { Stage } from '../protocol/stages.js';
+import type { Strategy } from '../protocol/strategies.js';
 import type { LedgerEntry } from '../policy/ledger.js';
 import type { Freeze, WindowVerdict } from '../policy/windows.js';
 
@@ -42,7 +44,7 @@ export interface VerifySpec {
 export interface DeploySpec {
   port: number;
   command: string[];
-  strategy: 'blue-green' | 'canary' | 'recreate';
+  strategy: Strategy;
   canarySteps: number[];
   canaryPauseMs?: number;
   keepPreviousMs: number;
@@ -80,8 +82,7 @@ export interface RefusedAttempt {
 }
 
 export interface EnvironmentProgress {
-  state:
-    'pending' | 'waiting' | 'deploying' | 'verifying' | 'succeeded' | 'failed' | 'rolled-back' | 'skipped';
+  state: 'pending' | 'waiting' | 'deploying' | 'verifying' | 'succeeded' | 'failed' | 'rolled-back';
   at: string | null;
 }
 
@@ -92,7 +93,7 @@ export interface ReleaseStatus {
   branch: string;
   actor: string;
   state: ReleaseState;
-  stage: string;
+  stage: Stage;
   reason: string | null;
   startedAt: string;
   endedAt: string | null;

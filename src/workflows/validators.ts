@@ -1,8 +1,8 @@
 /** Update validators: syntax only. Policy refusals are decided (and recorded) by the handlers. */
 import { LOGIN_PATTERN, VERSION_PATTERN } from '../policy/patterns.js';
+import { CHANNELS, isChannel } from '../protocol/channels.js';
 import type { ApproveInput, RejectInput, ReleaseRequest } from './types.js';
 
-const CHANNELS = ['cli', 'slack', 'github'];
 const MAX_TEXT = 4000;
 
 function fail(field: string, message: string): never {
@@ -15,8 +15,7 @@ export function validateLogin(field: string, value: unknown): void {
 }
 
 function validateChannel(value: unknown): void {
-  if (typeof value !== 'string' || !CHANNELS.includes(value))
-    fail('via', `must be one of ${CHANNELS.join(', ')}`);
+  if (!isChannel(value)) fail('via', `must be one of ${CHANNELS.join(', ')}`);
 }
 
 function validateText(field: string, value: unknown, required: boolean): void {
