@@ -49,11 +49,7 @@ import type {
 import { validateApproveInput, validateReasonInput } from '../validators.js';
 import { notify, recordAudit } from './activities.js';
 
-interface Override {
-  by: string;
-  at: string;
-  reason: string;
-}
+type Override = NonNullable<ReleaseStatus['override']>;
 
 type Admission = { ok: true } | { ok: false; type: string; message: string };
 
@@ -61,10 +57,11 @@ export class Release {
   readonly id: string;
   readonly status: ReleaseStatus;
   /** The config snapshot, set once it loads; handlers that run before then see undefined. */
-  plan: ReleasePlan | undefined;
-  waiting: Waiting = null;
-  gateEnv: EnvironmentPlan | null = null;
-  currentEnv: string | null = null;
+  private plan: ReleasePlan | undefined;
+  private waiting: Waiting = null;
+  /** The environment whose gates the release is passing; null while it deploys and between environments. */
+  private gateEnv: EnvironmentPlan | null = null;
+  private currentEnv: string | null = null;
   private readonly runId: string;
   private readonly searchable: boolean;
   private admission: Admission | undefined;
@@ -162,7 +159,7 @@ export class Release {
     })();
   }
 
-  setStage(stage: Stage): void {
+  private setStage(stage: Stage): void {
     this.status.stage = stage;
     if (this.searchable) {
       upsertSearchAttributes([
