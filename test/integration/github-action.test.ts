@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from '../helpers/processes.js';
-import { startStack, type Stack } from '../helpers/fixture.js';
+import { startStack, type ExampleConfig, type Stack } from '../helpers/fixture.js';
 
 interface ActionYml {
   inputs: Record<string, { default?: string | number }>;
@@ -98,24 +98,45 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     };
   }
 
-  const base = () => ({ address: stack.server.address, 'ui-url': stack.server.uiUrl, app: 'hello' });
+  /** Staging's smoke test checks /smoke, so a `-bad` version fails there. */
+  const smokeOnStaging = (c: ExampleConfig) => {
+    c.apps.hello.environments.staging.smoke = [
+      { path: '/smoke', status: 200 },
+      { path: '/version', json: { version: '{{version}}' } },
+    ];
+  };
+  /** Each test releases an app of its own, so no test depends on what an earlier one left behind. */
+  const newApp = (name: string) => stack.addApp(name, smokeOnStaging);
+  const inputsFor = (app: string) => ({
+    address: stack.server.address,
+    'ui-url': stack.server.uiUrl,
+    app,
+  });
 
-  async function releaseRuns(): Promise<{ workflowId: string; runId: string }[]> {
+  async function releaseRuns(app: string): Promise<{ workflowId: string; runId: string }[]> {
     const runs = [];
     for await (const wf of stack.sg.client.workflow.list({ query: `WorkflowType = 'releaseWorkflow'` }))
-      runs.push({ workflowId: wf.workflowId, runId: wf.runId });
+      if (wf.workflowId.startsWith(`release/${app}/`))
+        runs.push({ workflowId: wf.workflowId, runId: wf.runId });
     return runs;
   }
 
   /** Follows the release (the client's one follow loop) until it stands at `stage`. */
-  async function waitStage(version: string, stage: string) {
-    const { status } = await stack.sg.follow('hello', version, {
+  async function waitStage(app: string, version: string, stage: string) {
+    const { status } = await stack.sg.follow(app, version, {
       until: (s) => s.stage === stage,
       deadline: Date.now() + 60_000,
       intervalMs: 100,
     });
-    expect(status.stage, `${version}: ${status.state} at ${status.stage}`).toBe(stage);
+    expect(status.stage, `${app} ${version}: ${status.state} at ${status.stage}`).toBe(stage);
     return status;
+  }
+
+  /** Starts the release the way a first run of the job does (commit from GITHUB_SHA) and waits at the gate. */
+  async function startToGate(app: string, version: string) {
+    const r = await action({ ...inputsFor(app), version, 'wait-for': 'none' });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    return waitStage(app, version, 'awaiting-approval');
   }
 
   /** Waits until the running action has logged `text` (checked as its output grows). */
@@ -128,13 +149,7 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
   }
 
   beforeAll(async () => {
-    // Staging's smoke test checks /smoke, so a `-bad` version fails there.
-    stack = await startStack((c) => {
-      c.apps.hello.environments.staging.smoke = [
-        { path: '/smoke', status: 200 },
-        { path: '/version', json: { version: '{{version}}' } },
-      ];
-    });
+    stack = await startStack(smokeOnStaging);
   });
   afterAll(async () => {
     await stack?.stop();
@@ -145,17 +160,17 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     const noApp = await action({ address: stack.server.address, version: '1.0.0' });
     expect(noApp.code).toBe(2);
     expect(noApp.error).toBe('shipgate: Input required and not supplied: app');
-    const noVersion = await action({ ...base() });
+    const noVersion = await action(inputsFor('hello'));
     expect(noVersion.code).toBe(2);
     expect(noVersion.error).toBe('shipgate: Input required and not supplied: version');
     expect(noVersion.summary).toContain('Input required and not supplied: version');
     expect(noVersion.outputs).toEqual({});
-    expect(await releaseRuns()).toEqual([]);
+    expect(await releaseRuns('hello')).toEqual([]);
   });
 
   it('refuses an injected version with the CLI message, and starts nothing', async () => {
     for (const version of ['1.0.0; rm -rf /', '$(id)']) {
-      const r = await action({ ...base(), version });
+      const r = await action({ ...inputsFor('hello'), version });
       expect(r.code).toBe(2);
       const cli = await stack.run([
         'release',
@@ -174,75 +189,85 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
       expect(r.error).toMatch(/^shipgate: version: ".*" is not a valid version/);
       expect(r.stdout).not.toMatch(/uid=\d+/);
     }
-    expect(await releaseRuns()).toEqual([]);
+    expect(await releaseRuns('hello')).toEqual([]);
   });
 
   it('starts a release and succeeds once staging is done, while the release waits for approval', async () => {
-    const r = await action({ ...base(), version: '1.0.0' });
+    const app = await newApp('gha-start');
+    const r = await action({ ...inputsFor(app.name), version: '1.0.0' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.error).toBeUndefined();
-    expect(r.stdout).toContain('Started release hello 1.0.0 (release/hello/1.0.0)');
+    expect(r.stdout).toContain(`Started release ${app.name} 1.0.0 (release/${app.name}/1.0.0)`);
     expect(r.stdout).toMatch(/stage: (building|deploying-staging|smoke-staging)/);
     expect(r.stdout).toContain('staging: succeeded');
-    expect(r.outputs['release-id']).toBe('release/hello/1.0.0');
+    expect(r.outputs['release-id']).toBe(`release/${app.name}/1.0.0`);
     expect(r.outputs.state).toBe('running');
     expect(r.outputs.stage).toBeTruthy();
 
-    const runs = await releaseRuns();
+    const runs = await releaseRuns(app.name);
     expect(runs).toHaveLength(1);
-    const s = await waitStage('1.0.0', 'awaiting-approval');
+    const s = await waitStage(app.name, '1.0.0', 'awaiting-approval');
     expect(s.commit).toBe('3f2a9c0d1e4b5a6978877665544332211f0e9d8c');
     expect(s.branch).toBe('main');
     expect(s.actor).toBe('dave');
 
-    expect(r.summary).toContain('### ✅ shipgate: hello 1.0.0');
+    expect(r.summary).toContain(`### ✅ shipgate: ${app.name} 1.0.0`);
     expect(r.summary).toContain('| staging | ✅ succeeded |');
     expect(r.summary).toContain('| production |');
-    const link = `${stack.server.uiUrl}/namespaces/default/workflows/release%2Fhello%2F1.0.0/${runs[0]!.runId}/history`;
+    const link = `${stack.server.uiUrl}/namespaces/default/workflows/release%2F${app.name}%2F1.0.0/${runs[0]!.runId}/history`;
     expect(r.summary).toContain(`](${link})`);
   });
 
   it('attaches on a re-run instead of starting a second release', async () => {
-    const before = await releaseRuns();
-    const r = await action({ ...base(), version: '1.0.0' });
+    const app = await newApp('gha-attach');
+    await startToGate(app.name, '1.0.0');
+    const before = await releaseRuns(app.name);
+    expect(before).toHaveLength(1);
+    const r = await action({ ...inputsFor(app.name), version: '1.0.0' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain(
-      'Attached to the running release hello 1.0.0 (release/hello/1.0.0), started by dave',
+      `Attached to the running release ${app.name} 1.0.0 (release/${app.name}/1.0.0), started by dave`,
     );
     expect(r.outputs).toMatchObject({
-      'release-id': 'release/hello/1.0.0',
+      'release-id': `release/${app.name}/1.0.0`,
       state: 'running',
       stage: 'awaiting-approval',
     });
-    expect(await releaseRuns()).toEqual(before);
+    expect(await releaseRuns(app.name)).toEqual(before);
   });
 
   it('fails when the timeout passes, and leaves the release running', async () => {
+    const app = await newApp('gha-timeout');
+    await startToGate(app.name, '1.0.0');
     const r = await action({
-      ...base(),
+      ...inputsFor(app.name),
       version: '1.0.0',
       'wait-for': 'production',
       'timeout-minutes': '0.05',
     });
     expect(r.code).toBe(1);
     expect(r.error).toMatch(
-      /^shipgate: timed out after 0\.05 min waiting for production; release hello 1\.0\.0 is still running at stage awaiting-approval\. The timeout does not cancel the release/,
+      new RegExp(
+        `^shipgate: timed out after 0\\.05 min waiting for production; release ${app.name} 1\\.0\\.0 is still running at stage awaiting-approval\\. The timeout does not cancel the release`,
+      ),
     );
     expect(r.outputs).toMatchObject({ state: 'running', stage: 'awaiting-approval' });
-    expect(r.summary).toContain('### ⏱️ shipgate: hello 1.0.0');
-    expect((await stack.sg.status('hello', '1.0.0')).state).toBe('running');
+    expect(r.summary).toContain(`### ⏱️ shipgate: ${app.name} 1.0.0`);
+    expect((await app.status('1.0.0')).state).toBe('running');
   });
 
   it('waits for production through the approvals, logging each change', async () => {
+    const app = await newApp('gha-approvals');
+    await startToGate(app.name, '1.0.0');
     const r = await action(
-      { ...base(), version: '1.0.0', 'wait-for': 'production', 'timeout-minutes': '2' },
+      { ...inputsFor(app.name), version: '1.0.0', 'wait-for': 'production', 'timeout-minutes': '2' },
       {
         async whileRunning(log) {
           // Approve only once the action follows the release, so it sees every change.
-          await logged(log, 'Attached to the running release hello 1.0.0');
+          await logged(log, `Attached to the running release ${app.name} 1.0.0`);
           for (const by of ['alice', 'bob'])
             expect(
-              (await stack.run(['approve', 'hello', '1.0.0', '--as', by, '--comment', `ok from ${by}`])).code,
+              (await app.run('approve', app.name, '1.0.0', '--as', by, '--comment', `ok from ${by}`)).code,
             ).toBe(0);
         },
       },
@@ -259,48 +284,56 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
   });
 
   it('reports a re-run after the release succeeded as success, starting nothing', async () => {
-    const before = await releaseRuns();
-    const r = await action({ ...base(), version: '1.0.0' });
+    const app = await newApp('gha-rerun');
+    await app.shipApproved('1.0.0');
+    const before = await releaseRuns(app.name);
+    const r = await action({ ...inputsFor(app.name), version: '1.0.0' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/::notice::hello 1\.0\.0 was already released successfully/);
+    expect(r.stdout).toMatch(new RegExp(`::notice::${app.name} 1\\.0\\.0 was already released successfully`));
     expect(r.outputs).toMatchObject({
-      'release-id': 'release/hello/1.0.0',
+      'release-id': `release/${app.name}/1.0.0`,
       state: 'succeeded',
       stage: 'done',
     });
-    expect(await releaseRuns()).toEqual(before);
+    expect(await releaseRuns(app.name)).toEqual(before);
   });
 
   it('fails the job with the state when the release fails', async () => {
-    const r = await action({ ...base(), version: '1.2.0-bad' });
+    const app = await newApp('gha-fails');
+    // Staging serves 1.0.0 first, so the failed version has something to roll back to.
+    await app.toGate('1.0.0');
+    const r = await action({ ...inputsFor(app.name), version: '1.2.0-bad' });
     expect(r.code).toBe(1);
-    expect(r.error).toMatch(/^shipgate: release hello 1\.2\.0-bad ended failed at stage /);
-    expect(r.outputs).toMatchObject({ 'release-id': 'release/hello/1.2.0-bad', state: 'failed' });
-    expect(r.summary).toContain('### ❌ shipgate: hello 1.2.0-bad');
+    expect(r.error).toMatch(
+      new RegExp(`^shipgate: release ${app.name} 1\\.2\\.0-bad ended failed at stage `),
+    );
+    expect(r.outputs).toMatchObject({ 'release-id': `release/${app.name}/1.2.0-bad`, state: 'failed' });
+    expect(r.summary).toContain(`### ❌ shipgate: ${app.name} 1.2.0-bad`);
     // Staging's previous version (1.0.0) is restored automatically, so staging reads rolled-back.
     expect(r.summary).toMatch(/\| staging \| (❌ failed|↩️ rolled-back) \|/);
-    expect((await stack.sg.status('hello', '1.2.0-bad')).state).toBe('failed');
+    expect((await app.status('1.2.0-bad')).state).toBe('failed');
   });
 
   it('returns at once with wait-for none; a rejection while following fails the job, and a reason cannot inject workflow commands', async () => {
-    const started = await action({ ...base(), version: '1.3.0', 'wait-for': 'none' });
+    const app = await newApp('gha-reject');
+    const started = await action({ ...inputsFor(app.name), version: '1.3.0', 'wait-for': 'none' });
     expect(started.code, started.stdout + started.stderr).toBe(0);
-    expect(started.outputs).toMatchObject({ 'release-id': 'release/hello/1.3.0', state: 'running' });
+    expect(started.outputs).toMatchObject({ 'release-id': `release/${app.name}/1.3.0`, state: 'running' });
 
     const reason = 'not today\n::set-output name=state::hacked\n::error::injected';
     const r = await action(
-      { ...base(), version: '1.3.0', 'wait-for': 'production', 'timeout-minutes': '2' },
+      { ...inputsFor(app.name), version: '1.3.0', 'wait-for': 'production', 'timeout-minutes': '2' },
       {
         async whileRunning() {
-          await waitStage('1.3.0', 'awaiting-approval');
-          expect(
-            (await stack.run(['reject', 'hello', '1.3.0', '--as', 'alice', '--reason', reason])).code,
-          ).toBe(0);
+          await waitStage(app.name, '1.3.0', 'awaiting-approval');
+          expect((await app.run('reject', app.name, '1.3.0', '--as', 'alice', '--reason', reason)).code).toBe(
+            0,
+          );
         },
       },
     );
     expect(r.code).toBe(1);
-    expect(r.error).toMatch(/^shipgate: release hello 1\.3\.0 ended rejected/);
+    expect(r.error).toMatch(new RegExp(`^shipgate: release ${app.name} 1\\.3\\.0 ended rejected`));
     expect(r.outputs).toMatchObject({ state: 'rejected' });
     // The reason is logged and reported, but never on a line of its own, where the runner would obey it.
     expect(r.stdout).toContain('not today');
@@ -310,7 +343,8 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
   });
 
   it('fails with exit 3 and the policy reason when the branch is not allowed', async () => {
-    const r = await action({ ...base(), version: '1.5.0', branch: 'feature/x' });
+    const app = await newApp('gha-branch');
+    const r = await action({ ...inputsFor(app.name), version: '1.5.0', branch: 'feature/x' });
     expect(r.code).toBe(3);
     expect(r.error).toMatch(/^shipgate: .*feature\/x/);
   });
@@ -318,7 +352,7 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
   it('masks the API key, and fails within 15 s naming the address when Temporal cannot be reached', async () => {
     const key = 'sgk-test-0123456789abcdef';
     // An API key turns TLS on, which the plain-text dev server does not speak.
-    const r = await action({ ...base(), version: '1.4.0', 'api-key': key });
+    const r = await action({ ...inputsFor('hello'), version: '1.4.0', 'api-key': key });
     expect(r.code).toBe(4);
     expect(r.error).toContain(`shipgate: Temporal is unreachable at ${stack.server.address}`);
     expect(r.ms).toBeLessThan(15_000);

@@ -19,6 +19,7 @@ import {
 } from '../../src/integrations/slack/cards.js';
 import type { LedgerEntry } from '../../src/policy/ledger.js';
 import type { ReleaseStatus } from '../../src/workflows/types.js';
+import type { Stage } from '../../src/protocol/stages.js';
 
 const ctx: CardContext = {
   people: { alice: { slack: 'U0ALICE' }, bob: { slack: 'U0BOB' }, dave: { slack: 'U0DAVE' } },
@@ -170,13 +171,20 @@ describe('release card', () => {
     expect(allText(releaseCard(status(), { people: {} }).blocks)).not.toContain('Temporal UI');
   });
 
-  it('describes stages in words', () => {
-    const d = (stage: string, blockedBy: string | null = null) =>
+  it('describes every kind of stage in words, naming the environment of environment stages', () => {
+    const d = (stage: Stage, blockedBy: string | null = null) =>
       describeStage({ stage, blockedBy, blockedUntil: null });
+    expect(d('building')).toBe('Building');
+    expect(d('awaiting-approval')).toBe('Waiting for approval');
     expect(d('wait-timer')).toBe('Approved; in the wait timer');
     expect(d('awaiting-window', 'weeknight-maintenance')).toBe('Held by weeknight-maintenance');
+    expect(d('awaiting-gate', 'change-board')).toBe('Waiting for gate change-board');
+    expect(d('deploying-production')).toBe('Deploying to production');
     expect(d('verifying-production')).toBe('Verifying production');
     expect(d('smoke-staging')).toBe('Smoke tests on staging');
+    expect(d('done')).toBe('Done');
+    // An environment named like a stage keyword stays an environment.
+    expect(d('deploying-smoke-eu')).toBe('Deploying to smoke-eu');
   });
 
   it('counts approvals without group data as a plain tally', () => {

@@ -173,7 +173,7 @@ describe('Slack notifier against a stand-in for the Web API over real HTTP', () 
     const ended = {
       ...s,
       state: 'succeeded' as const,
-      stage: 'done',
+      stage: 'done' as const,
       environments: {
         staging: { state: 'succeeded' as const, at: null },
         production: { state: 'succeeded' as const, at: null },

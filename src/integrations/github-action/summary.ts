@@ -39,7 +39,6 @@ const ENV_ICON: Record<EnvironmentProgress['state'], string> = {
   succeeded: '✅',
   failed: '❌',
   'rolled-back': '↩️',
-  skipped: '⏭️',
 };
 
 /** A URL inside Markdown link parentheses. */

@@ -8,7 +8,7 @@ import type { LedgerEntry } from '../../policy/ledger.js';
 import { isValidVersion, LOGIN_PATTERN, NAME_PATTERN } from '../../policy/patterns.js';
 import { parseStage } from '../../protocol/stages.js';
 import { releaseUiLink } from '../../client/ui-link.js';
-import type { ReleaseStatus } from '../../workflows/types.js';
+import type { EnvironmentProgress, ReleaseStatus } from '../../workflows/types.js';
 import { mention, type People } from './identity.js';
 
 export const ACTION = {
@@ -131,7 +131,7 @@ export function releaseUrl(ctx: CardContext, app: string, version: string): stri
   return ctx.uiUrl ? releaseUiLink(ctx.uiUrl, ctx.namespace ?? 'default', app, version) : undefined;
 }
 
-const ENV_ICON: Record<string, string> = {
+const ENV_ICON: Record<EnvironmentProgress['state'], string> = {
   pending: '▫️',
   waiting: '⏸️',
   deploying: '🚀',
@@ -139,7 +139,6 @@ const ENV_ICON: Record<string, string> = {
   succeeded: '✅',
   failed: '❌',
   'rolled-back': '↩️',
-  skipped: '⏭️',
 };
 
 const STATE_LINE: Record<string, string> = {
