@@ -161,9 +161,13 @@ export class ShipgateClient {
       return await update();
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
-      const s = await this.status(app, version);
-      if (!isTerminal(s)) throw err;
-      throw new ReleaseEndedError(app, version, s.state, action);
+      // A closed run's status needs a worker to answer; without one, it is still a run that has ended.
+      const s = await this.status(app, version).catch((e: unknown) => {
+        if (e instanceof ReleaseNotFoundError) throw e;
+        return null;
+      });
+      if (s && !isTerminal(s)) throw err;
+      throw new ReleaseEndedError(app, version, s?.state ?? null, action);
     }
   }
 

@@ -76,16 +76,16 @@ export class ReleaseNotFoundError extends RefusedError {
   }
 }
 
-/** A decision reached a release that has already ended. */
+/** A decision reached a release that has already ended (`state` null: how it ended could not be read). */
 export class ReleaseEndedError extends RefusedError {
   constructor(
     readonly app: string,
     readonly version: string,
-    readonly state: string,
+    readonly state: string | null,
     action: 'approve' | 'reject' | 'cancel' | 'override',
   ) {
     super(
-      `release ${app} ${version} is not waiting for ${action === 'approve' ? 'approval' : 'a decision'}: it ended ${state}`,
+      `release ${app} ${version} is not waiting for ${action === 'approve' ? 'approval' : 'a decision'}: ${state ? `it ended ${state}` : 'it has ended'}`,
     );
   }
 }

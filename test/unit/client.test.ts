@@ -141,6 +141,10 @@ describe('failures map to exit codes by class and failure type, never by message
     expect(own).toBeInstanceOf(ShipgateError);
     expect(own.message).toBe('release hello 1.0.0 is not waiting for approval: it ended rejected');
     expect(own.name).toBe('ReleaseEndedError');
+    // When how it ended cannot be read (no worker to answer the query), it still says it ended.
+    expect(new ReleaseEndedError('hello', '1.0.0', null, 'reject').message).toBe(
+      'release hello 1.0.0 is not waiting for a decision: it has ended',
+    );
   });
 
   it('retries only gRPC answers that say try again (deadline, exhausted, unavailable)', () => {
