@@ -11,6 +11,7 @@ import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
 import { validateConfig } from '../../src/config/load.js';
 import { staticConfigSource } from '../../src/config/source.js';
 import { createLocalTarget } from '../../src/targets/local/local-target.js';
+import { createTargets } from '../../src/targets/registry.js';
 import { temporalTestServerPath } from '../../src/temporal/binaries.js';
 import { freePort } from '../../src/temporal/ports.js';
 import { workflowsPath } from '../../src/worker.js';
@@ -80,7 +81,7 @@ async function withWorker<T>(
   const taskQueue = `ts-${path.basename(home)}`;
   const activities = createActivities({
     config: staticConfigSource(loaded),
-    target: createLocalTarget({ home }),
+    targets: createTargets({ home }),
     audit: createJsonlAuditStore(path.join(home, 'audit.jsonl')),
     client: testEnv.client,
     home,
