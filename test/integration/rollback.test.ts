@@ -52,7 +52,7 @@ describe('rollback on a real dev server, worker process and local target', () =>
     expect(final.state).toBe('failed');
     expect(final.reason).toContain('preempted');
     expect(await app.serving()).toBe('1.0.0');
-    const seen = await traffic.stop();
+    const seen = await traffic.stop(200);
     expect(seen.failed, seen.failures.join('; ')).toBe(0);
     expect(seen.versions).not.toContain('2.0.0');
     // The held process never became ready: the cancelled deploy stopped it.
@@ -108,7 +108,8 @@ describe('rollback on a real dev server, worker process and local target', () =>
     const opId = (rb.json as { opId: string }).opId;
     const starting = await held.next(); // 1.0.0's process runs but is not ready yet
     await stack.worker.kill();
-    // With no worker, nothing switches: production keeps serving 1.2.0.
+    // With no worker, nothing switches: production keeps serving 1.2.0, and answering.
+    await traffic.answers(50);
     expect(await app.serving()).toBe('1.2.0');
     await stack.restartWorker();
     starting.release();
@@ -116,7 +117,7 @@ describe('rollback on a real dev server, worker process and local target', () =>
     held.stop();
     expect(entry.outcome).toBe('succeeded');
     expect(await app.serving()).toBe('1.0.0');
-    const seen = await traffic.stop();
+    const seen = await traffic.stop(200);
     expect(seen.failed, seen.failures.join('; ')).toBe(0);
     expect((await app.ledger()).filter((e) => e.reason === 'kill test')).toHaveLength(1);
     // The new worker resumed the process the killed one had started instead of starting a second one.
