@@ -1,16 +1,13 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
-import {
-  enqueueDeployUpdate,
-  environmentQuery,
-  environmentWorkflowId,
-  DEFAULT_TASK_QUEUE,
-} from '../workflows/messages.js';
-import type { DeployOp, EnvironmentSnapshot } from '../workflows/types.js';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { DEFAULT_TASK_QUEUE, environmentWorkflowId } from '../protocol/ids.js';
+import { enqueueDeployUpdate, environmentQuery } from '../workflows/messages.js';
+import type { DeployRequest, EnvironmentSnapshot } from '../workflows/types.js';
 
 /** Workflow code cannot start a workflow or send it an Update, so releases reach environments through here. */
 export function createEnvironmentClientActivities(client: Client, taskQueue = DEFAULT_TASK_QUEUE) {
   return {
-    async submitDeploy({ app, env, op }: { app: string; env: string; op: DeployOp }) {
+    async submitDeploy({ app, env, op }: { app: string; env: string; op: DeployRequest }) {
       const startWorkflowOperation = new WithStartWorkflowOperation('environmentWorkflow', {
         workflowId: environmentWorkflowId(app, env),
         taskQueue,
@@ -36,7 +33,7 @@ export async function readEnvironment(
   try {
     return await client.workflow.getHandle(environmentWorkflowId(app, env)).query(environmentQuery);
   } catch (err) {
-    if ((err as Error).name === 'WorkflowNotFoundError') return null;
+    if (err instanceof WorkflowNotFoundError) return null;
     throw err;
   }
 }

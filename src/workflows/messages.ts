@@ -4,8 +4,8 @@ import type {
   AdmitResult,
   ApproveInput,
   ApproveResult,
-  DeployOp,
   DeployReport,
+  DeployRequest,
   EnvironmentSnapshot,
   FreezeInput,
   ReleaseRequest,
@@ -32,7 +32,7 @@ export const recheckSignal = defineSignal('recheck-gate');
 export const statusQuery = defineQuery<ReleaseStatus>('status');
 
 // Environment
-export const enqueueDeployUpdate = defineUpdate<{ opId: string; position: number }, [DeployOp]>(
+export const enqueueDeployUpdate = defineUpdate<{ opId: string; position: number }, [DeployRequest]>(
   'enqueue-deploy',
 );
 export const rollbackUpdate = defineUpdate<RollbackAccepted, [RollbackInput]>('rollback');

@@ -2,6 +2,7 @@ import type { ApprovalChannel, ApprovalRule, GivenApproval } from '../policy/app
 import type { Stage } from '../protocol/stages.js';
 import type { Strategy } from '../protocol/strategies.js';
 import type { LedgerEntry } from '../policy/ledger.js';
+import type { WithArtifact } from '../policy/environment-artifact.js';
 import type { Freeze, WindowVerdict } from '../policy/windows.js';
 
 export type ReleaseState =
@@ -141,7 +142,8 @@ export interface DeployOp {
   releaseId: string;
   version: string;
   commit: string;
-  artifactDir: string;
+  /** Opaque reference to the built artifact, as the build returned it. */
+  artifact: string;
   actor: string;
   approvers: string[];
   spec: DeploySpec;
@@ -155,7 +157,7 @@ export interface RollbackOp {
   kind: 'rollback';
   opId: string;
   to: string;
-  artifactDir: string;
+  artifact: string;
   actor: string;
   via: ApprovalChannel;
   reason: string;
@@ -163,6 +165,9 @@ export interface RollbackOp {
 }
 
 export type EnvOp = DeployOp | RollbackOp;
+
+/** A deploy request as releases send it: those started before artifacts were opaque name it `artifactDir`. */
+export type DeployRequest = WithArtifact<DeployOp>;
 
 export interface RollbackInput {
   to?: string;
@@ -195,7 +200,7 @@ export interface UnfreezeInput {
 export interface EnvironmentSnapshot {
   app: string;
   env: string;
-  current: { version: string; since: string; artifactDir: string } | null;
+  current: { version: string; since: string; artifact: string } | null;
   running: string | null;
   queue: { opId: string; kind: EnvOp['kind']; version: string }[];
   ledger: LedgerEntry[];
@@ -207,10 +212,11 @@ export interface EnvironmentWorkflowInput {
   env: string;
   /** History length that triggers continue-as-new (default 2000); lowered by tests to exercise it. */
   historyLimit?: number;
+  /** State handed over by continue-as-new; runs started before artifacts were opaque name them `artifactDir`. */
   carried?: {
-    current: EnvironmentSnapshot['current'];
-    ledger: LedgerEntry[];
-    queue: EnvOp[];
+    current: WithArtifact<NonNullable<EnvironmentSnapshot['current']>> | null;
+    ledger: WithArtifact<LedgerEntry>[];
+    queue: WithArtifact<EnvOp>[];
     freezes: Freeze[];
     ledgerSize: number;
     /** When warm previous versions may next be stopped (epoch ms). */

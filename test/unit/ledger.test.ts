@@ -2,8 +2,13 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   chooseRollbackTarget,
+  deployOutcome,
   knownGoodVersions,
+  openEntry,
+  rolledBackFromIndex,
+  settlement,
   trimLedger,
+  type Settlement,
   type LedgerAction,
   type LedgerEntry,
   type LedgerOutcome,
@@ -21,7 +26,7 @@ function entry(
     opId: `op-${n}`,
     action: opts.action ?? 'deploy',
     version,
-    artifactDir: `/artifacts/${version}#${n}`,
+    artifact: `/artifacts/${version}#${n}`,
     commit: null,
     actor: 'alice',
     approvers: [],
@@ -44,7 +49,7 @@ describe('chooseRollbackTarget without --to', () => {
     expect(chooseRollbackTarget(ledger, '1.2.0')).toEqual({
       ok: true,
       to: '1.1.0',
-      artifactDir: ledger[1]!.artifactDir,
+      artifact: ledger[1]!.artifact,
     });
   });
 
@@ -69,7 +74,7 @@ describe('chooseRollbackTarget without --to', () => {
       entry('1.2.0', 'succeeded'),
     ];
     const choice = chooseRollbackTarget(ledger, '1.2.0');
-    expect(choice).toEqual({ ok: true, to: '1.0.0', artifactDir: ledger[2]!.artifactDir });
+    expect(choice).toEqual({ ok: true, to: '1.0.0', artifact: ledger[2]!.artifact });
   });
 
   it('after an automatic rollback, goes further back rather than to the bad version', () => {
@@ -128,7 +133,7 @@ describe('chooseRollbackTarget with --to', () => {
     expect(chooseRollbackTarget(ledger, '1.4.0', '1.3.0')).toEqual({
       ok: true,
       to: '1.3.0',
-      artifactDir: ledger[3]!.artifactDir,
+      artifact: ledger[3]!.artifact,
     });
   });
 
@@ -137,7 +142,7 @@ describe('chooseRollbackTarget with --to', () => {
     expect(chooseRollbackTarget(ledger, '1.4.0', '1.1.0')).toEqual({
       ok: true,
       to: '1.1.0',
-      artifactDir: ledger[4]!.artifactDir,
+      artifact: ledger[4]!.artifact,
     });
   });
 
@@ -272,7 +277,7 @@ describe('rollback properties', () => {
           }
           expect(choice.to).not.toBe(current);
           if (to !== undefined) expect(choice.to).toBe(to);
-          const source = ledger.find((e) => e.artifactDir === choice.artifactDir);
+          const source = ledger.find((e) => e.artifact === choice.artifact);
           expect(source?.version).toBe(choice.to);
           expect(source?.verifiedAt).not.toBeNull();
         },
@@ -287,6 +292,215 @@ describe('rollback properties', () => {
         if (choice.ok)
           expect(ledger.some((e) => e.version === choice.to && e.outcome === 'succeeded')).toBe(true);
       }),
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const AT = '2026-02-01T10:00:00.000Z';
+const LATER = '2026-02-01T10:05:00.000Z';
+
+describe('openEntry', () => {
+  it('opens a running entry that starts from what serves, requested and started now', () => {
+    expect(
+      openEntry(
+        { opId: 'o', action: 'deploy', version: '2.0.0', artifact: '/a/2', actor: 'dave' },
+        '1.0.0',
+        AT,
+      ),
+    ).toEqual({
+      opId: 'o',
+      action: 'deploy',
+      version: '2.0.0',
+      artifact: '/a/2',
+      actor: 'dave',
+      commit: null,
+      approvers: [],
+      reason: null,
+      fromVersion: '1.0.0',
+      outcome: 'running',
+      verifiedAt: null,
+      releaseId: null,
+      automatic: false,
+      requestedAt: AT,
+      startedAt: AT,
+      endedAt: null,
+      failure: null,
+    });
+  });
+
+  it('lets the caller say otherwise: an automatic rollback from the failed version, or an entry already failed', () => {
+    const auto = openEntry(
+      {
+        opId: 'o#auto-rollback',
+        action: 'rollback',
+        version: '1.0.0',
+        artifact: '/a/1',
+        actor: 'shipgate',
+        automatic: true,
+        fromVersion: '2.0.0',
+      },
+      '2.0.0',
+      AT,
+    );
+    expect(auto).toMatchObject({ automatic: true, fromVersion: '2.0.0', outcome: 'running' });
+    const failed = openEntry(
+      {
+        opId: 'r',
+        action: 'rollback',
+        version: '1.0.0',
+        artifact: '/a/1',
+        actor: 'alice',
+        outcome: 'failed',
+        failure: 'no config',
+        endedAt: AT,
+      },
+      null,
+      AT,
+    );
+    expect(failed).toMatchObject({ outcome: 'failed', failure: 'no config', endedAt: AT, fromVersion: null });
+  });
+});
+
+describe('settlement', () => {
+  const running = () =>
+    openEntry(
+      { opId: 'o', action: 'deploy', version: '2.0.0', artifact: '/a/2', actor: 'dave' },
+      '1.0.0',
+      AT,
+    );
+  const settle = (s: Settlement, entry: LedgerEntry = running()) => ({
+    ...entry,
+    ...settlement(entry, s, LATER),
+  });
+
+  it('verified: succeeded, verified and ended now', () => {
+    expect(settle({ kind: 'verified' })).toMatchObject({
+      outcome: 'succeeded',
+      verifiedAt: LATER,
+      endedAt: LATER,
+      failure: null,
+    });
+  });
+
+  it('failed: with the reason, never verified', () => {
+    expect(settle({ kind: 'failed', failure: 'could not start 2.0.0: not ready' })).toMatchObject({
+      outcome: 'failed',
+      failure: 'could not start 2.0.0: not ready',
+      verifiedAt: null,
+      endedAt: LATER,
+    });
+  });
+
+  it('preempted: names the rollback, or says a rollback when it is not known', () => {
+    expect(
+      settle({ kind: 'preempted', by: 'a rollback to 1.0.0 requested by carol', version: '2.0.0' }).failure,
+    ).toBe('preempted: a rollback to 1.0.0 requested by carol cancelled the deploy of 2.0.0');
+    expect(settle({ kind: 'preempted', by: null, version: '2.0.0' })).toMatchObject({
+      outcome: 'failed',
+      failure: 'preempted: a rollback cancelled the deploy of 2.0.0',
+      endedAt: LATER,
+    });
+  });
+
+  it('verification failed, then compensated: rolled back, or failed with why the rollback failed', () => {
+    const failed = settle({
+      kind: 'verification-failed',
+      version: '2.0.0',
+      env: 'production',
+      detail: 'GET /smoke answered 500',
+    });
+    expect(failed).toMatchObject({
+      outcome: 'failed',
+      failure: 'verification of 2.0.0 on production failed: GET /smoke answered 500',
+      endedAt: LATER,
+    });
+    const restored = {
+      ...failed,
+      ...settlement(failed, { kind: 'compensated', to: '1.0.0', restored: true, failure: null }, 'x'),
+    };
+    expect(restored).toMatchObject({
+      outcome: 'rolled-back',
+      failure: 'verification of 2.0.0 on production failed: GET /smoke answered 500; rolled back to 1.0.0',
+      endedAt: LATER,
+      verifiedAt: null,
+    });
+    const notRestored = {
+      ...failed,
+      ...settlement(
+        failed,
+        { kind: 'compensated', to: '1.0.0', restored: false, failure: 'GET /smoke answered 502' },
+        'x',
+      ),
+    };
+    expect(notRestored).toMatchObject({
+      outcome: 'failed',
+      failure:
+        'verification of 2.0.0 on production failed: GET /smoke answered 500; automatic rollback to 1.0.0 failed: GET /smoke answered 502',
+    });
+    const nothing = { ...failed, ...settlement(failed, { kind: 'nothing-to-restore' }, 'x') };
+    expect(nothing).toMatchObject({
+      outcome: 'failed',
+      failure:
+        'verification of 2.0.0 on production failed: GET /smoke answered 500; no earlier version to roll back to',
+    });
+  });
+});
+
+describe('rolledBackFromIndex and deployOutcome', () => {
+  it('marks the newest succeeded entry of the version rolled back from', () => {
+    const ledger = [
+      entry('1.0.0', 'succeeded'),
+      entry('1.1.0', 'succeeded'),
+      entry('1.1.0', 'failed'),
+      entry('1.0.0', 'succeeded'),
+    ];
+    expect(rolledBackFromIndex(ledger, '1.1.0')).toBe(1);
+    expect(rolledBackFromIndex(ledger, '1.0.0')).toBe(3);
+    expect(rolledBackFromIndex(ledger, '9.9.9')).toBe(-1);
+    expect(rolledBackFromIndex(ledger, null)).toBe(-1);
+  });
+
+  it('tells a release succeeded, rolled-back, or failed (also for an entry it cannot find)', () => {
+    expect(deployOutcome(entry('1', 'succeeded'))).toEqual({ outcome: 'succeeded', reason: undefined });
+    expect(deployOutcome({ ...entry('1', 'rolled-back'), failure: 'bad; rolled back to 0' })).toEqual({
+      outcome: 'rolled-back',
+      reason: 'bad; rolled back to 0',
+    });
+    expect(deployOutcome({ ...entry('1', 'failed'), failure: 'not ready' })).toEqual({
+      outcome: 'failed',
+      reason: 'not ready',
+    });
+    expect(deployOutcome(undefined)).toEqual({ outcome: 'failed', reason: undefined });
+  });
+
+  it('a settled entry always reads as one of the three outcomes a release knows (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<Settlement>(
+          { kind: 'verified' },
+          { kind: 'failed', failure: 'f' },
+          { kind: 'preempted', by: null, version: '2' },
+          { kind: 'verification-failed', version: '2', env: 'e', detail: 'd' },
+        ),
+        fc.constantFrom<Settlement | null>(
+          null,
+          { kind: 'compensated', to: '1', restored: true, failure: null },
+          { kind: 'compensated', to: '1', restored: false, failure: 'x' },
+          { kind: 'nothing-to-restore' },
+        ),
+        (first, then) => {
+          let e = entry('2', 'running', { verified: false });
+          e = { ...e, ...settlement(e, first, AT) };
+          if (then && first.kind === 'verification-failed') e = { ...e, ...settlement(e, then, LATER) };
+          const told = deployOutcome(e);
+          expect(told.outcome).toBe(e.outcome === 'running' ? 'failed' : e.outcome);
+          expect(e.outcome).not.toBe('running');
+          expect(told.reason === undefined).toBe(e.outcome === 'succeeded');
+          expect(e.endedAt).toBe(AT);
+        },
+      ),
     );
   });
 });

@@ -24,6 +24,7 @@ import { workflowsPath } from '../../src/worker.js';
 import { statusQuery } from '../../src/workflows/messages.js';
 import type {
   DeployOp,
+  DeployRequest,
   EnvironmentSnapshot,
   ReleaseRequest,
   ReleaseStatus,
@@ -68,7 +69,7 @@ export interface Harness {
   /** A deploy request as a release sends it, with the environment's deploy settings from the config. */
   deployOp(version: string, fields?: Partial<DeployOp>, env?: Env): DeployOp;
   /** Sends a deploy to the environment the way a release does (update-with-start, the op id as update id). */
-  enqueue(op: DeployOp, env?: Env): Promise<{ opId: string; position: number }>;
+  enqueue(op: DeployRequest, env?: Env): Promise<{ opId: string; position: number }>;
   /** The environment's query snapshot, once `pred` holds (polled). */
   waitFor(pred: (s: EnvironmentSnapshot) => boolean, env?: Env): Promise<EnvironmentSnapshot>;
   /** Waits until the ledger entry of `opId` has settled. */
@@ -147,7 +148,7 @@ export async function withEnvironment<T>(
         releaseId: releaseWorkflowId(app, version),
         version,
         commit: `c-${version}`,
-        artifactDir: path.join(home, 'artifacts', app, version),
+        artifact: path.join(home, 'artifacts', app, version),
         actor: 'dave',
         approvers: [],
         spec: policy.policy.deploy,

@@ -1,0 +1,44 @@
+/** The environment workflow's activity proxies. Names, task queues and options are part of its replayed history. */
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { FAILURE } from '../../protocol/failures.js';
+import { environmentTaskQueue } from '../../protocol/ids.js';
+
+/** Audit and notifications run on the workflow's own task queue. */
+const { recordAudit, notify } = proxyActivities<Activities>({ startToCloseTimeout: '1m' });
+
+/** Policy and gate reads are quick and local: they decide handler answers without a round trip. */
+const { loadEnvironmentPolicy, evaluateDeployGate } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30s',
+});
+
+export function environmentActivities(env: string, workflowTaskQueue: string) {
+  // Environment-specific work runs on the environment's own queue, so its credentials can stay on its workers.
+  const taskQueue = environmentTaskQueue(env, workflowTaskQueue);
+  const { reapWarmVersions } = proxyActivities<Activities>({ taskQueue, startToCloseTimeout: '1m' });
+  const { activateVersion, verifyVersion } = proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: '30m',
+    // Short heartbeats: work a killed worker left behind is retried within seconds.
+    heartbeatTimeout: '10s',
+    // A preempted deploy waits until the target has put the previous route back, so nothing is half-switched.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '1s',
+      maximumInterval: '10s',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [FAILURE.deployFailed],
+    },
+  });
+  return {
+    recordAudit,
+    notify,
+    loadEnvironmentPolicy,
+    evaluateDeployGate,
+    reapWarmVersions,
+    activateVersion,
+    verifyVersion,
+  };
+}
+
+export type EnvironmentActivities = ReturnType<typeof environmentActivities>;

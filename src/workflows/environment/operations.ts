@@ -1,0 +1,397 @@
+/**
+ * The environment workflow's steps: answering rollback, freeze and unfreeze requests, and running a deploy or
+ * a rollback from the queue. Each step reads and changes the state through EnvironmentState and asks the pure
+ * rules in src/policy/ what is allowed. The order of activity calls, timers, signals and cancellations here is
+ * the workflow's command sequence, which recorded histories replay: change it only behind patched().
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  patched,
+  sleep,
+} from '@temporalio/workflow';
+import {
+  authorise,
+  freezeUntilProblem,
+  preemptionCause,
+  rollbackHeldRefusal,
+  rollbackRefusal,
+  rollbackRequestKey,
+  unfreezeProblem,
+  type EnvironmentAction,
+} from '../../policy/environment-rules.js';
+import { SOAK_START, soakRound } from '../../policy/environment-soak.js';
+import type { LedgerEntry } from '../../policy/ledger.js';
+import type { Freeze } from '../../policy/windows.js';
+import { refusedType } from '../../protocol/audit-types.js';
+import { FAILURE } from '../../protocol/failures.js';
+import { deployReportSignal } from '../messages.js';
+import type {
+  DeployOp,
+  DeployReport,
+  DeploySpec,
+  FreezeInput,
+  RollbackAccepted,
+  RollbackInput,
+  RollbackOp,
+  UnfreezeInput,
+  VerifySpec,
+} from '../types.js';
+import type { EnvironmentActivities } from './activities.js';
+import type { Current, EnvironmentState } from './state.js';
+
+type Check = { ok: boolean; detail: string };
+/** How a deploy's activation and verification ended. */
+type Attempt =
+  { kind: 'preempted' } | { kind: 'not-started'; detail: string } | { kind: 'checked'; check: Check };
+
+const now = () => new Date().toISOString();
+
+export class EnvironmentOperations {
+  constructor(
+    private readonly state: EnvironmentState,
+    private readonly acts: EnvironmentActivities,
+    private readonly runId: string,
+  ) {}
+
+  private get app() {
+    return this.state.app;
+  }
+  private get env() {
+    return this.state.env;
+  }
+
+  /** Records the refusal and fails the request with a policy failure the client maps to its exit code. */
+  private refuse(action: EnvironmentAction, req: { by: string; via: string }, reason: string): never {
+    this.state.audit.add(refusedType(action), { actor: req.by, via: req.via, reason });
+    throw ApplicationFailure.create({ type: FAILURE.policy, message: reason, nonRetryable: true });
+  }
+
+  /** Loads the live policy and checks that `req.by` may take `action`. */
+  private async authorised(action: EnvironmentAction, req: { by: string; via: string }) {
+    const loaded = await this.acts.loadEnvironmentPolicy({ app: this.app, env: this.env });
+    const verdict = authorise(loaded, action, req.by, this.app, this.env);
+    return verdict.ok ? verdict.policy : this.refuse(action, req, verdict.reason);
+  }
+
+  // ---- requests (Update handlers) ----
+
+  async requestRollback(req: RollbackInput): Promise<RollbackAccepted> {
+    const { state, app, env } = this;
+    const key = rollbackRequestKey(req.requestId);
+    const prior = state.priorRollback(key);
+    if (prior) return prior;
+    const policy = await this.authorised('rollback', req);
+    if (policy.rollbackDuringWindows === 'deny') {
+      const verdict = await this.acts.evaluateDeployGate({
+        app,
+        env,
+        overridden: false,
+        freezes: state.activeFreezes(),
+        at: now(),
+      });
+      if (!verdict.allowed) this.refuse('rollback', req, rollbackHeldRefusal(verdict.blockedBy, app, env));
+    }
+    // Read after the awaits: a rollback queued meanwhile changes what this one starts from.
+    const { from, choice } = state.chooseRollback(req.to);
+    if (!choice.ok) return this.refuse('rollback', req, rollbackRefusal(choice, app, env));
+    const op: RollbackOp = {
+      kind: 'rollback',
+      opId: key ?? state.generatedRollbackId(this.runId),
+      to: choice.to,
+      artifact: choice.artifact,
+      actor: req.by,
+      via: req.via,
+      reason: req.reason,
+      requestedAt: now(),
+    };
+    const position = state.queueRollback(op);
+    const fields = { actor: req.by, via: req.via, reason: req.reason };
+    state.preemptDeploy(preemptionCause(choice.to, req.by), fields);
+    state.audit.add('rollback-requested', { ...fields, version: choice.to, fromVersion: from });
+    return { opId: op.opId, from, to: choice.to, position };
+  }
+
+  async freeze(req: FreezeInput): Promise<Freeze> {
+    const problem = freezeUntilProblem(req.until, Date.now());
+    if (problem) this.refuse('freeze', req, problem);
+    await this.authorised('freeze', req);
+    const freeze = this.state.addFreeze(req);
+    this.state.audit.add('freeze', {
+      actor: req.by,
+      via: req.via,
+      reason: req.reason,
+      outcome: `until ${req.until}`,
+    });
+    return freeze;
+  }
+
+  async unfreeze(req: UnfreezeInput): Promise<{ removed: number }> {
+    await this.authorised('unfreeze', req);
+    const removed = this.state.activeFreezes().length;
+    const problem = unfreezeProblem(removed, this.app, this.env);
+    if (problem) this.refuse('unfreeze', req, problem);
+    this.state.liftFreezes();
+    this.state.audit.add('unfreeze', { actor: req.by, via: req.via, reason: `lifted ${removed} freeze(s)` });
+    return { removed };
+  }
+
+  // ---- the main loop's steps ----
+
+  /** Writes the queued audit records. */
+  async flushAudit(): Promise<void> {
+    while (this.state.audit.size > 0) await this.acts.recordAudit(this.state.audit.take());
+  }
+
+  /** Tells releases again how deploys they asked for again ended. */
+  async resendReports(): Promise<void> {
+    for (const op of this.state.takeResends()) await this.report(op, this.state.finalReport(op));
+  }
+
+  /** Stops warm previous versions whose keepPrevious has passed (the reaper's durable timer fired). */
+  async reapWarmVersions(): Promise<void> {
+    this.state.reapAt = null;
+    await this.acts.reapWarmVersions({ app: this.app, env: this.env, at: now() });
+  }
+
+  /** Runs the next queued operation to its end. */
+  async runNext(): Promise<void> {
+    const op = this.state.start();
+    if (op.kind === 'deploy') await this.deploy(op);
+    else await this.rollback(op);
+    this.state.finish();
+    await this.flushAudit();
+  }
+
+  /** Gate check, activation and verification (preemptible), then settlement, and compensation on failure. */
+  private async deploy(op: DeployOp): Promise<void> {
+    const { state } = this;
+    if (op.gated && !(await this.gatePasses(op))) return;
+    const entry = state.open({
+      opId: op.opId,
+      action: 'deploy',
+      version: op.version,
+      artifact: op.artifact,
+      actor: op.actor,
+      approvers: op.approvers,
+      commit: op.commit,
+      releaseId: op.releaseId,
+      requestedAt: op.requestedAt,
+    });
+    const previous = state.current;
+    const who = { actor: op.actor, version: op.version, releaseId: op.releaseId };
+    state.audit.add('deploy-started', {
+      ...who,
+      fromVersion: previous?.version ?? null,
+      approvers: op.approvers,
+    });
+    await this.report(op, { phase: 'deploying' });
+    const attempt = await this.attempt(op, entry);
+    if (attempt.kind === 'preempted') {
+      state.settle(entry, { kind: 'preempted', by: state.takePreemption(), version: op.version });
+      state.audit.add('deploy-preempted', { ...who, reason: entry.failure, outcome: 'failed' });
+    } else if (attempt.kind === 'not-started') {
+      state.settle(entry, { kind: 'failed', failure: attempt.detail });
+      state.audit.add('deploy-failed', { ...who, reason: attempt.detail, outcome: 'failed' });
+    } else if (attempt.check.ok) {
+      state.settle(entry, { kind: 'verified' });
+      state.audit.add('deploy-succeeded', {
+        ...who,
+        fromVersion: previous?.version ?? null,
+        approvers: op.approvers,
+        outcome: 'succeeded',
+      });
+    } else {
+      state.settle(entry, {
+        kind: 'verification-failed',
+        version: op.version,
+        env: this.env,
+        detail: attempt.check.detail,
+      });
+      state.audit.add('verification-failed', { ...who, reason: entry.failure, outcome: 'failed' });
+      if (op.spec.autoRollback) await this.compensate(op, entry, previous);
+    }
+    await this.report(op, state.finalReport(op));
+  }
+
+  /** Windows, freezes and external gates, checked again now the deploy is dequeued; a blocked deploy goes back. */
+  private async gatePasses(op: DeployOp): Promise<boolean> {
+    const verdict = await this.acts.evaluateDeployGate({
+      app: this.app,
+      env: this.env,
+      overridden: op.overridden,
+      freezes: this.state.activeFreezes(),
+      at: now(),
+    });
+    if (!verdict.allowed)
+      await this.report(op, { phase: 'done', outcome: 'blocked', reason: verdict.reason, verdict });
+    return verdict.allowed;
+  }
+
+  /** Activation and verification in a scope a rollback can cancel; the target then restores the route. */
+  private attempt(op: DeployOp, entry: LedgerEntry): Promise<Attempt> {
+    const scope = new CancellationScope();
+    return this.state.preemptible(scope, async (): Promise<Attempt> => {
+      try {
+        const started = await scope.run(() => this.activate(entry, op.spec));
+        if (!started.ok) return { kind: 'not-started', detail: started.detail };
+        await this.report(op, { phase: 'verifying' });
+        return { kind: 'checked', check: await scope.run(() => this.verify(op.version, op.spec)) };
+      } catch (err) {
+        if (!isCancellation(err)) throw err;
+        return { kind: 'preempted' };
+      }
+    });
+  }
+
+  /** Compensation: verification failed, so the version that served before is put back and verified. */
+  private async compensate(op: DeployOp, entry: LedgerEntry, previous: Current | null): Promise<void> {
+    if (!previous) {
+      this.state.settle(entry, { kind: 'nothing-to-restore' });
+      return;
+    }
+    await this.report(op, { phase: 'rolling-back' });
+    const restore = this.state.open({
+      opId: `${op.opId}#auto-rollback`,
+      action: 'rollback',
+      version: previous.version,
+      artifact: previous.artifact,
+      actor: 'shipgate',
+      reason: `automatic: ${entry.failure}`,
+      automatic: true,
+      fromVersion: op.version,
+      releaseId: op.releaseId,
+    });
+    const restored = await this.restore(restore, op.spec);
+    this.state.settle(entry, {
+      kind: 'compensated',
+      to: previous.version,
+      restored,
+      failure: restore.failure,
+    });
+  }
+
+  /** A requested rollback: restores its version under the environment's live deploy settings. */
+  private async rollback(op: RollbackOp): Promise<void> {
+    const fields = {
+      opId: op.opId,
+      action: 'rollback',
+      version: op.to,
+      artifact: op.artifact,
+      actor: op.actor,
+      reason: op.reason,
+    } as const;
+    const policy = await this.acts.loadEnvironmentPolicy({ app: this.app, env: this.env });
+    if (!policy.ok) {
+      this.state.open({ ...fields, outcome: 'failed', failure: policy.message, endedAt: now() });
+      return;
+    }
+    this.state.setLedgerSize(policy.policy.ledgerSize);
+    await this.restore(this.state.open({ ...fields, requestedAt: op.requestedAt }), policy.policy.deploy);
+  }
+
+  /** Puts a known-good version back and verifies it. Used by automatic and requested rollbacks. */
+  private async restore(entry: LedgerEntry, spec: DeploySpec): Promise<boolean> {
+    const { state } = this;
+    const who = { actor: entry.actor, version: entry.version, fromVersion: entry.fromVersion };
+    state.audit.add('rollback-started', { ...who, reason: entry.reason });
+    const started = await this.activate(entry, spec);
+    const check = started.ok ? await this.verify(entry.version, spec) : started;
+    if (check.ok) {
+      state.settle(entry, { kind: 'verified' });
+      state.markRolledBackFrom(entry.fromVersion);
+      state.audit.add('rollback-succeeded', { ...who, reason: entry.reason, outcome: 'succeeded' });
+    } else {
+      state.settle(entry, { kind: 'failed', failure: check.detail });
+      state.audit.add('rollback-failed', { ...who, reason: check.detail, outcome: 'failed' });
+    }
+    await this.acts.notify({ kind: 'rollback', app: this.app, env: this.env, entry });
+    return check.ok;
+  }
+
+  /** Makes the entry's version take the traffic; a failure to start is an answer, a cancellation is not. */
+  private async activate(entry: LedgerEntry, spec: DeploySpec): Promise<Check> {
+    try {
+      await this.acts.activateVersion({
+        app: this.app,
+        env: this.env,
+        port: spec.port,
+        version: entry.version,
+        artifact: entry.artifact,
+        command: spec.command,
+        strategy: spec.strategy,
+        canarySteps: spec.canarySteps,
+        canaryPauseMs: spec.canaryPauseMs,
+        stepChecks: spec.verify.checks,
+        keepPreviousMs: spec.keepPreviousMs,
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return { ok: false, detail: `could not start ${entry.version}: ${failureMessage(err)}` };
+    }
+    this.state.serve(entry, spec.keepPreviousMs);
+    return { ok: true, detail: '' };
+  }
+
+  /**
+   * A soak (verify.duration > 0) runs as rounds of checks with durable timers between them, so its progress
+   * survives a worker restart and its timing is Temporal's. Without a duration the checks run once.
+   */
+  private async verify(version: string, spec: DeploySpec): Promise<Check> {
+    const soak = spec.verify;
+    if (soak.durationMs <= 0 || !patched('workflow-driven-soak')) return this.verifyOnce(version, spec, soak);
+    const single = { ...soak, durationMs: 0, failureLimit: 0 };
+    const deadline = Date.now() + soak.durationMs;
+    let progress = SOAK_START;
+    for (;;) {
+      const round = soakRound(
+        progress,
+        await this.verifyOnce(version, spec, single),
+        soak,
+        Date.now(),
+        deadline,
+      );
+      if (round.decision.done) return round.decision;
+      progress = round.progress;
+      await sleep(round.decision.sleepMs);
+    }
+  }
+
+  private async verifyOnce(version: string, spec: DeploySpec, verify: VerifySpec): Promise<Check> {
+    try {
+      return await this.acts.verifyVersion({
+        app: this.app,
+        env: this.env,
+        port: spec.port,
+        version,
+        verify,
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return { ok: false, detail: failureMessage(err) };
+    }
+  }
+
+  /** Tells the release how its deploy goes; a release that is gone (terminated) is not an error here. */
+  private async report(op: DeployOp, r: Omit<DeployReport, 'opId' | 'env'>): Promise<void> {
+    try {
+      await getExternalWorkflowHandle(op.releaseId).signal(deployReportSignal, {
+        opId: op.opId,
+        env: this.env,
+        ...r,
+      });
+    } catch {
+      // The release may have been terminated; the ledger still holds the outcome.
+    }
+  }
+}
+
+/** The message written for people: an ActivityFailure wraps the activity's own error. */
+function failureMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(err);
+}

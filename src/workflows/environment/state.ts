@@ -1,0 +1,291 @@
+/**
+ * The state of one (app, environment), held by its workflow: what serves, the ledger, the queue, the freezes,
+ * the operation running and the audit records not yet written. Every change goes through a method here; the
+ * rules behind them are pure functions in src/policy/. Nothing here issues a Temporal command except
+ * cancelling a preempted deploy's scope.
+ */
+import type { CancellationScope } from '@temporalio/workflow';
+import type { AuditInput } from '../../audit/types.js';
+import { withArtifact } from '../../policy/environment-artifact.js';
+import {
+  activeFreezes,
+  deployDedupe,
+  rollbackBaseline,
+  rollbackPosition,
+} from '../../policy/environment-rules.js';
+import {
+  chooseRollbackTarget,
+  deployOutcome,
+  openEntry,
+  rolledBackFromIndex,
+  settlement,
+  trimLedger,
+  type LedgerEntry,
+  type NewEntry,
+  type RollbackChoice,
+  type Settlement,
+} from '../../policy/ledger.js';
+import type { Freeze } from '../../policy/windows.js';
+import type { AuditType } from '../../protocol/audit-types.js';
+import { environmentWorkflowId } from '../../protocol/ids.js';
+import type {
+  DeployOp,
+  DeployReport,
+  DeployRequest,
+  EnvironmentSnapshot,
+  EnvironmentWorkflowInput,
+  EnvOp,
+  RollbackAccepted,
+  RollbackOp,
+} from '../types.js';
+
+export type Current = NonNullable<EnvironmentSnapshot['current']>;
+export type AuditFields = Partial<AuditInput> & { actor: string };
+type Carried = NonNullable<EnvironmentWorkflowInput['carried']>;
+
+const now = () => new Date().toISOString();
+
+/** Audit records wait here until the workflow writes them; ids are deterministic so a retry never doubles one. */
+export class AuditQueue {
+  private pending: AuditInput[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly app: string,
+    private readonly env: string,
+    private readonly runId: string,
+  ) {}
+
+  add(type: AuditType, fields: AuditFields): void {
+    const { app, env } = this;
+    const id = `${environmentWorkflowId(app, env)}@${this.runId}#${this.next++}`;
+    this.pending.push({ id, at: now(), type, app, env, ...fields });
+  }
+
+  /** How many records were ever queued in this run (part of generated rollback op ids). */
+  get seq(): number {
+    return this.next;
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  take(): AuditInput[] {
+    return this.pending.splice(0);
+  }
+}
+
+export class EnvironmentState {
+  readonly app: string;
+  readonly env: string;
+  current: Current | null;
+  private ledger: LedgerEntry[];
+  private readonly queue: EnvOp[];
+  private freezes: Freeze[];
+  private ledgerSize: number;
+  /** When warm previous versions may next be stopped (epoch ms, workflow time). */
+  reapAt: number | null;
+  private running: EnvOp | null = null;
+  /** Set while a deploy activates and verifies, so a rollback can cancel it. */
+  private deployScope: CancellationScope | null = null;
+  private preemptedBy: string | null = null;
+  /** Every op id seen, carried ones included: Update ids dedupe only within a run. */
+  private readonly known: Set<string>;
+  /** Settled deploys asked for again: their outcome is sent once more. */
+  private readonly resend: DeployOp[] = [];
+  readonly audit: AuditQueue;
+
+  constructor(input: EnvironmentWorkflowInput, runId: string) {
+    const carried = input.carried;
+    this.app = input.app;
+    this.env = input.env;
+    this.current = carried?.current ? withArtifact<Current>(carried.current) : null;
+    this.ledger = (carried?.ledger ?? []).map((e) => withArtifact<LedgerEntry>(e));
+    this.queue = (carried?.queue ?? []).map((o) => withArtifact<EnvOp>(o));
+    this.freezes = carried?.freezes ?? [];
+    this.ledgerSize = carried?.ledgerSize ?? 200;
+    this.reapAt = carried?.reapAt ?? null;
+    this.known = new Set([...this.ledger.map((e) => e.opId), ...this.queue.map((o) => o.opId)]);
+    this.audit = new AuditQueue(this.app, this.env, runId);
+  }
+
+  snapshot(): EnvironmentSnapshot {
+    return {
+      app: this.app,
+      env: this.env,
+      current: this.current,
+      running: this.running?.opId ?? null,
+      queue: this.queue.map((o) => ({
+        opId: o.opId,
+        kind: o.kind,
+        version: o.kind === 'deploy' ? o.version : o.to,
+      })),
+      ledger: this.ledger,
+      freezes: this.activeFreezes(),
+    };
+  }
+
+  /** What the next run starts from (continue-as-new). */
+  carried(): Carried {
+    const { current, ledger, queue, ledgerSize, reapAt } = this;
+    return { current, ledger, queue, freezes: this.activeFreezes(), ledgerSize, reapAt };
+  }
+
+  activeFreezes(): Freeze[] {
+    return activeFreezes(this.freezes, Date.now());
+  }
+
+  // ---- the queue ----
+
+  /** Queues a deploy, or answers for one whose op id was seen before. */
+  acceptDeploy(request: DeployRequest): { opId: string; position: number } {
+    const op = withArtifact<DeployOp>(request);
+    const seen = deployDedupe(op.opId, this.known, this.ledger, this.queue);
+    if (seen.seen) {
+      if (seen.resendOutcome) this.resend.push(op);
+      return { opId: op.opId, position: seen.position };
+    }
+    this.known.add(op.opId);
+    this.queue.push(op);
+    return { opId: op.opId, position: this.queue.length - 1 };
+  }
+
+  /** The answer already given to a rollback request with this key, if it was seen before. */
+  priorRollback(key: string | null): RollbackAccepted | null {
+    if (!key) return null;
+    const prior = this.queue.find((o) => o.opId === key) ?? this.ledger.find((e) => e.opId === key);
+    if (!prior) return null;
+    return {
+      opId: prior.opId,
+      from: this.current?.version ?? null,
+      to: 'to' in prior ? prior.to : prior.version,
+      position: this.queue.findIndex((o) => o.opId === prior.opId),
+    };
+  }
+
+  /** What a rollback requested now would roll back from, and what it may restore. */
+  chooseRollback(to: string | undefined): { from: string | null; choice: RollbackChoice } {
+    const from = rollbackBaseline(this.queue, this.running, this.current?.version ?? null);
+    return { from, choice: chooseRollbackTarget(this.ledger, from, to) };
+  }
+
+  /** An op id for a rollback the client gave no request id for: unique within the run. */
+  generatedRollbackId(runId: string): string {
+    return `rollback:${runId}:${this.audit.seq}:${this.queue.length}:${this.ledger.length}`;
+  }
+
+  /** Queues a rollback ahead of queued deploys; returns its position. */
+  queueRollback(op: RollbackOp): number {
+    this.known.add(op.opId);
+    const position = rollbackPosition(this.queue);
+    this.queue.splice(position, 0, op);
+    return position;
+  }
+
+  /** Cancels the deploy in flight, if one is, recording why; the deploy then settles as preempted. */
+  preemptDeploy(cause: string, fields: AuditFields): void {
+    if (!this.deployScope || this.running?.kind !== 'deploy') return;
+    this.preemptedBy = cause;
+    this.audit.add('deploy-preempt-requested', { ...fields, version: this.running.version });
+    this.deployScope.cancel();
+  }
+
+  /** Runs `body` in `scope`, which a rollback may cancel meanwhile. */
+  async preemptible<T>(scope: CancellationScope, body: () => Promise<T>): Promise<T> {
+    this.deployScope = scope;
+    try {
+      return await body();
+    } finally {
+      this.deployScope = null;
+    }
+  }
+
+  /** Who preempted the deploy that just ended, once (the next deploy starts unpreempted). */
+  takePreemption(): string | null {
+    const by = this.preemptedBy;
+    this.preemptedBy = null;
+    return by;
+  }
+
+  hasQueued(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /** Work that keeps the workflow from continuing as new. */
+  hasWork(): boolean {
+    return this.queue.length > 0 || this.resend.length > 0;
+  }
+
+  /** Anything for the main loop to do. */
+  hasWaiting(): boolean {
+    return this.hasWork() || this.audit.size > 0;
+  }
+
+  takeResends(): DeployOp[] {
+    return this.resend.splice(0);
+  }
+
+  start(): EnvOp {
+    const op = this.queue.shift()!;
+    this.running = op;
+    return op;
+  }
+
+  finish(): void {
+    this.running = null;
+    this.ledger = trimLedger(this.ledger, this.ledgerSize);
+  }
+
+  setLedgerSize(size: number): void {
+    this.ledgerSize = size;
+  }
+
+  // ---- freezes ----
+
+  addFreeze(req: { by: string; until: string; reason: string }): Freeze {
+    const freeze: Freeze = {
+      id: `freeze-${this.freezes.length + 1}-${Date.now()}`,
+      from: now(),
+      until: req.until,
+      by: req.by,
+      reason: req.reason,
+    };
+    this.freezes = [...this.activeFreezes(), freeze];
+    return freeze;
+  }
+
+  liftFreezes(): void {
+    this.freezes = [];
+  }
+
+  // ---- the ledger ----
+
+  /** Opens a running entry; it starts from what serves now unless `fields` says otherwise. */
+  open(fields: NewEntry): LedgerEntry {
+    const entry = openEntry(fields, this.current?.version ?? null, now());
+    this.ledger.push(entry);
+    return entry;
+  }
+
+  settle(entry: LedgerEntry, s: Settlement): void {
+    Object.assign(entry, settlement(entry, s, now()));
+  }
+
+  /** A restore succeeded: the version it rolled back from no longer counts as a default rollback target. */
+  markRolledBackFrom(version: string | null): void {
+    const i = rolledBackFromIndex(this.ledger, version);
+    if (i >= 0) this.ledger[i]!.outcome = 'rolled-back';
+  }
+
+  /** The version now takes the traffic; its predecessor stays warm for keepPrevious. */
+  serve(entry: LedgerEntry, keepPreviousMs: number): void {
+    this.current = { version: entry.version, since: now(), artifact: entry.artifact };
+    this.reapAt = Date.now() + keepPreviousMs;
+  }
+
+  /** The final report of a deploy, from its ledger entry. */
+  finalReport(op: DeployOp): Omit<DeployReport, 'opId' | 'env'> {
+    return { phase: 'done', ...deployOutcome(this.ledger.find((e) => e.opId === op.opId)) };
+  }
+}
