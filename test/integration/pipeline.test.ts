@@ -162,8 +162,7 @@ describe('release pipeline on a real dev server, worker process and local target
     expect(s.reason).toContain('changelog missing');
     const late = await app.run('approve', app.name, '1.4.0', '--as', 'alice');
     expect(late.code).toBe(3);
-    // The run has closed, so Temporal itself turns the approval away.
-    expect(late.stderr).toContain('already completed');
+    expect(late.stderr).toContain('is not waiting for approval: it ended rejected');
     await releaseToGate(app, '1.4.0');
   });
 
