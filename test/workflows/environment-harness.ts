@@ -13,8 +13,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities/index.js';
 import { buildEnvironmentPolicy } from '../../src/activities/plan.js';
-import type { AuditRecord, AuditStore } from '../../src/audit/types.js';
-import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
+import type { AuditRecord } from '../../src/audit/types.js';
 import { ShipgateClient } from '../../src/client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { staticConfigSource } from '../../src/config/source.js';
@@ -30,6 +29,7 @@ import type {
   ReleaseStatus,
 } from '../../src/workflows/types.js';
 import { exampleConfig, type ExampleConfig } from '../helpers/fixture.js';
+import { createMemoryAuditStore } from '../helpers/memory-audit-store.js';
 import { createMemoryTarget, type MemoryTarget } from '../helpers/memory-target.js';
 
 const testServer = temporalTestServerPath();
@@ -100,7 +100,7 @@ export async function withEnvironment<T>(
   );
   const taskQueue = `env-${path.basename(home)}`;
   const target = createMemoryTarget();
-  const auditStore: AuditStore = createJsonlAuditStore(path.join(home, 'audit.jsonl'));
+  const auditStore = createMemoryAuditStore();
   const activities = createActivities({
     config: staticConfigSource(loaded),
     targets: target,
