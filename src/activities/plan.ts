@@ -23,6 +23,7 @@ export function toDeploySpec(env: EnvironmentConfig, command: string[]): DeployS
     timeoutMs: c.timeout,
   }));
   return {
+    target: env.target,
     port: env.target.port,
     command,
     strategy: env.strategy,

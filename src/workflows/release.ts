@@ -63,30 +63,32 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
   if ('refused' in admitted) return release.end({ state: 'failed', reason: admitted.refused });
   const { plan } = admitted;
 
-  let artifactDir: string;
+  let artifact: string;
   try {
     const { app, version, commit } = request;
-    artifactDir = (await buildArtifact({ app, version, commit, source: plan.source })).artifactDir;
+    // Builds recorded before the opaque reference existed answered only `artifact`.
+    const built = await buildArtifact({ app, version, commit, source: plan.source });
+    artifact = built.artifact ?? built.artifact;
   } catch (err) {
     return release.end(buildFailed(err));
   }
 
   // The steps yield what they wait on; awaiting it here keeps each command at its turn (see ./release/steps.ts).
-  const steps = promote(release, plan, artifactDir);
+  const steps = promote(release, plan, artifact);
   for (let next = steps.next(); ; next = steps.next(await next.value)) {
     if (next.done) return release.end(next.value);
   }
 }
 
 /** Each environment in turn: enter, approval gate, wait timer, deploy (gate, hand over, await), leave. */
-function* promote(r: Release, plan: ReleasePlan, artifactDir: string): Step<Ending> {
+function* promote(r: Release, plan: ReleasePlan, artifact: string): Step<Ending> {
   for (const [index, env] of plan.environments.entries()) {
     const last = index === plan.environments.length - 1;
     const ending =
       r.enter(env) ??
       (yield* approvalGate(r, env)) ??
       (yield* waitTimer(r, env)) ??
-      (yield* deploy(r, env, last, artifactDir)) ??
+      (yield* deploy(r, env, last, artifact)) ??
       r.leave(last);
     if (ending) return ending;
   }
@@ -124,11 +126,11 @@ function* waitTimer(r: Release, env: EnvironmentPlan): Step {
 }
 
 /** Gate, hand over, await the report; again from the gate when the environment's own check held it. */
-function* deploy(r: Release, env: EnvironmentPlan, last: boolean, artifactDir: string): Step {
+function* deploy(r: Release, env: EnvironmentPlan, last: boolean, artifact: string): Step {
   for (let attempt = 1; ; attempt++) {
     const held = yield* deployGate(r, env);
     if (held) return held;
-    const report = yield* deployAndAwait(r, env, attempt, artifactDir);
+    const report = yield* deployAndAwait(r, env, attempt, artifact);
     const outcome = deployOutcome(report, env.name, last);
     switch (outcome.kind) {
       case 'blocked':
@@ -175,11 +177,11 @@ function* deployAndAwait(
   r: Release,
   env: EnvironmentPlan,
   attempt: number,
-  artifactDir: string,
+  artifact: string,
 ): Step<DeployReport> {
   const opId = r.opId(env.name, attempt);
   r.startDeploy(env.name);
-  yield* wait(submitDeploy({ app: r.request.app, env: env.name, op: r.deployOp(env, opId, artifactDir) }));
+  yield* wait(submitDeploy({ app: r.request.app, env: env.name, op: r.deployOp(env, opId, artifact) }));
   yield* wait(condition(() => r.deployDone(opId)));
   return r.reportOf(opId);
 }

@@ -1,3 +1,4 @@
+import type { TargetConfig } from '../targets/types.js';
 import type { ApprovalChannel, ApprovalRule, GivenApproval } from '../policy/approvals.js';
 import type { Stage } from '../protocol/stages.js';
 import type { Strategy } from '../protocol/strategies.js';
@@ -43,6 +44,8 @@ export interface VerifySpec {
 
 /** How an environment deploys, carried inside each deploy request so the release's snapshot applies. */
 export interface DeploySpec {
+  /** The environment's target block; absent from deploys requested before targets had kinds (local). */
+  target?: TargetConfig;
   port: number;
   command: string[];
   strategy: Strategy;

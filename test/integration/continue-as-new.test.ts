@@ -85,7 +85,7 @@ describe('the environment workflow continues-as-new and carries its ledger (dev 
       releaseId: entry.releaseId!,
       version: '9.9.9',
       commit: 'c-9.9.9',
-      artifactDir: entry.artifactDir,
+      artifact: entry.artifact,
       actor: 'dave',
       approvers: [],
       spec: {

@@ -318,6 +318,7 @@ export class EnvironmentOperations {
       await this.acts.activateVersion({
         app: this.app,
         env: this.env,
+        ...(spec.target ? { target: spec.target } : {}),
         port: spec.port,
         version: entry.version,
         artifact: entry.artifact,
@@ -365,6 +366,7 @@ export class EnvironmentOperations {
       return await this.acts.verifyVersion({
         app: this.app,
         env: this.env,
+        ...(spec.target ? { target: spec.target } : {}),
         port: spec.port,
         version,
         verify,

@@ -419,7 +419,7 @@ export class Release {
   }
 
   /** The deploy handed to the environment: it carries the release's snapshot of the environment's settings. */
-  deployOp(env: EnvironmentPlan, opId: string, artifactDir: string): DeployOp {
+  deployOp(env: EnvironmentPlan, opId: string, artifact: string): DeployOp {
     const { version, commit, actor } = this.request;
     return {
       kind: 'deploy',
@@ -427,7 +427,7 @@ export class Release {
       releaseId: this.id,
       version,
       commit,
-      artifactDir,
+      artifact,
       actor,
       approvers: this.approvers(env.name),
       spec: env.deploy,
