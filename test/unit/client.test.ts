@@ -361,7 +361,7 @@ describe('shared serialisers', () => {
       opId: 'op',
       action: 'deploy',
       version: '1.0.0',
-      artifactDir: '/a',
+      artifact: '/a',
       commit: 'c1',
       actor: 'dave',
       approvers: [],

@@ -90,7 +90,7 @@ function status(over: Partial<ReleaseStatus> = {}): ReleaseStatus {
 const snapshot = (current: string, ledger: Partial<LedgerEntry>[]): EnvironmentSnapshot => ({
   app: 'hello',
   env: 'production',
-  current: { version: current, since: '', artifactDir: '' },
+  current: { version: current, since: '', artifact: '' },
   running: null,
   queue: [],
   freezes: [],
@@ -99,7 +99,7 @@ const snapshot = (current: string, ledger: Partial<LedgerEntry>[]): EnvironmentS
       ({
         opId: `op${i}`,
         action: 'deploy',
-        artifactDir: `/a/${e.version}`,
+        artifact: `/a/${e.version}`,
         outcome: 'succeeded',
         verifiedAt: '2026-01-01T00:00:00.000Z',
         ...e,
