@@ -3,6 +3,8 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { Cron } from 'croner';
+import { channelsAllowedBy } from '../identity/channels.js';
+import { parsePublicKey } from '../identity/sshsig.js';
 import { configSchema, type ShipgateConfig } from './schema.js';
 import { environmentChain } from './chain.js';
 import { ConfigError } from './errors.js';
@@ -47,9 +49,15 @@ export function validateConfig(raw: unknown, file: string): LoadedConfig {
   if (!parsed.success) throw new ConfigError(file, parsed.error.issues.flatMap(describeIssue));
   const config = parsed.data;
   const dir = path.dirname(file);
-  const problems = crossCheck(config, dir);
+  const problems = [...crossCheck(config, dir), ...identityCheck(config, raw)];
   if (problems.length > 0) throw new ConfigError(file, problems);
-  for (const app of Object.values(config.apps)) app.build.source = path.resolve(dir, app.build.source);
+  // Each environment keeps only the channels its identity mode allows (`cli` stands for ssh and asserted).
+  const allowed = channelsAllowedBy(config.identity);
+  for (const app of Object.values(config.apps)) {
+    app.build.source = path.resolve(dir, app.build.source);
+    for (const env of Object.values(app.environments))
+      env.approvalChannels = env.approvalChannels.filter((c) => allowed.includes(c));
+  }
   return { file, dir, config };
 }
 
@@ -65,6 +73,65 @@ function describeIssue(issue: z.core.$ZodIssue): { path: string; message: string
   if (issue.path.length === 0 && /received undefined/.test(message))
     message = 'the config is empty; expected groups and apps';
   return [{ path: formatPath(issue.path), message }];
+}
+
+/**
+ * Identity rules that span fields: a person, GitHub user or SSH key belongs to one login only (else a proof
+ * would name two people), and `asserted` is listed as a channel only where identity: asserted allows it.
+ */
+function identityCheck(config: ShipgateConfig, raw: unknown): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const logins = new Map<string, string>();
+  const githubUsers = new Map<string, string>();
+  const keys = new Map<string, string>();
+  for (const [login, person] of Object.entries(config.people)) {
+    const other = logins.get(login.toLowerCase());
+    if (other !== undefined)
+      problems.push({
+        path: `people.${login}`,
+        message: `the same login as people.${other} (logins compare without regard to case)`,
+      });
+    logins.set(login.toLowerCase(), login);
+    if (person.github !== undefined) {
+      const user = person.github.trim().toLowerCase();
+      const owner = githubUsers.get(user);
+      if (owner !== undefined)
+        problems.push({
+          path: `people.${login}.github`,
+          message: `GitHub user ${person.github} is already linked to ${owner}`,
+        });
+      else githubUsers.set(user, login);
+    }
+    (person.sshKeys ?? []).forEach((line, i) => {
+      const key = parsePublicKey(line);
+      const owner = keys.get(key.fingerprint);
+      if (owner !== undefined && owner !== login)
+        problems.push({
+          path: `people.${login}.sshKeys[${i}]`,
+          message: `the key ${key.fingerprint} is already listed for ${owner}; a key signs for one person only`,
+        });
+      else keys.set(key.fingerprint, login);
+    });
+  }
+  if (config.identity !== 'asserted') {
+    const apps = (
+      raw as { apps?: Record<string, { environments?: Record<string, { approvalChannels?: unknown }> }> }
+    )?.apps;
+    for (const [appName, app] of Object.entries(apps ?? {})) {
+      for (const [envName, env] of Object.entries(app?.environments ?? {})) {
+        const listed = env?.approvalChannels;
+        if (!Array.isArray(listed)) continue;
+        listed.forEach((c, i) => {
+          if (c === 'asserted')
+            problems.push({
+              path: `apps.${appName}.environments.${envName}.approvalChannels[${i}]`,
+              message: `"asserted" needs identity: asserted (this config says identity: ${config.identity})`,
+            });
+        });
+      }
+    }
+  }
+  return problems;
 }
 
 /** Rules that span fields: references between groups, environments and ports. */

@@ -1,4 +1,14 @@
-import { CHANNELS, DEFAULT_APPROVAL_CHANNELS } from '../protocol/channels.js';
+import {
+  CHANNEL_ALIAS_NAMES,
+  DEFAULT_IDENTITY_MODE,
+  expandChannels,
+  IDENTITY_MODES,
+  PROVEN_CHANNELS,
+  type ProvenChannel,
+} from '../identity/channels.js';
+import { DEFAULT_OIDC_AUDIENCE, GITHUB_ACTIONS_ISSUER } from '../identity/oidc.js';
+import { parsePublicKey, SshFormatError } from '../identity/sshsig.js';
+import { httpsUnlessLoopbackProblem } from '../identity/urls.js';
 import { DEFAULT_STRATEGY, LOCAL_STRATEGIES } from '../protocol/strategies.js';
 import { z } from 'zod';
 import { Cron } from 'croner';
@@ -76,7 +86,33 @@ export const windowSchema = z.strictObject({
 });
 
 const approvalRule = z.strictObject({ group: name, count: positiveInt });
-const channel = z.enum(CHANNELS);
+/** A channel as written: its name, or an old name standing for some (`cli`, `github`). */
+const channel = z.enum([...PROVEN_CHANNELS, ...CHANNEL_ALIAS_NAMES], {
+  error: (i) =>
+    `unknown channel ${JSON.stringify(String(i.input))} (channels: ${PROVEN_CHANNELS.join(', ')}; old names: ${CHANNEL_ALIAS_NAMES.join(', ')})`,
+});
+
+/** An http(s) URL that is https unless it stays on this machine: it carries a secret or a trust root. */
+const httpsUrl = z.url({ error: 'expected an https URL' }).superRefine((text, ctx) => {
+  // Not a URL at all is z.url's message already.
+  const problem = URL.canParse(text) ? httpsUnlessLoopbackProblem(text) : null;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** An OpenSSH public key line, as in a `.pub` file or allowed_signers: parsed now, so a bad key fails the load. */
+const sshPublicKey = z.string({ error: 'expected an OpenSSH public key string' }).superRefine((line, ctx) => {
+  try {
+    parsePublicKey(line);
+  } catch (err) {
+    if (!(err instanceof SshFormatError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+  }
+});
+
+/** GitHub's `owner/name`. */
+const repository = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/, {
+  error: 'expected a GitHub repository as owner/name',
+});
 
 export const verifySchema = z.strictObject({
   checks: z.array(checkSchema).min(1),
@@ -105,10 +141,12 @@ export const environmentSchema = z.strictObject({
   approvals: z.array(approvalRule).default([]),
   allowSelfApproval: z.boolean().default(false),
   approvalTimeout: duration({ positive: true }).default(7 * 86_400_000),
+  /** Old names expanded; the loader then keeps only the channels the identity mode allows (default: all of them). */
   approvalChannels: z
     .array(channel)
     .min(1)
-    .default([...DEFAULT_APPROVAL_CHANNELS]),
+    .transform((names): ProvenChannel[] => expandChannels(names))
+    .default([...PROVEN_CHANNELS]),
   waitTimer: duration().default(0),
   windows: z.array(windowSchema).default([]),
   windowOverride: z.strictObject({ group: name }).optional(),
@@ -127,6 +165,8 @@ export const environmentSchema = z.strictObject({
 });
 
 export const appSchema = z.strictObject({
+  /** The GitHub repository a CI start's ID token must come from. */
+  repository: repository.optional(),
   build: z.discriminatedUnion(
     'kind',
     [
@@ -146,17 +186,38 @@ export const appSchema = z.strictObject({
   }),
 });
 
+export const personSchema = z.strictObject({
+  /** allowed_signers style: the keys this person signs with (the ones they sign git commits with). */
+  sshKeys: z.array(sshPublicKey).optional(),
+  slack: z.string().optional(),
+  github: z.string().optional(),
+  /** The dashboard's ID-token subject or email. */
+  oidc: z.string().min(1).optional(),
+});
+
+export const ciSchema = z.strictObject({
+  oidc: z
+    .strictObject({
+      issuer: httpsUrl.default(GITHUB_ACTIONS_ISSUER),
+      audience: z.string().min(1).default(DEFAULT_OIDC_AUDIENCE),
+    })
+    .default({ issuer: GITHUB_ACTIONS_ISSUER, audience: DEFAULT_OIDC_AUDIENCE }),
+});
+
 export const configSchema = z.strictObject({
+  /** `proven`: every privileged message carries a proof. `asserted`: an unsigned --as counts (local trials). */
+  identity: z
+    .enum(IDENTITY_MODES, { error: `expected ${IDENTITY_MODES.join(' or ')}` })
+    .default(DEFAULT_IDENTITY_MODE),
   groups: z.record(name, z.array(login)).default({}),
-  people: z
-    .record(login, z.strictObject({ slack: z.string().optional(), github: z.string().optional() }))
-    .default({}),
+  people: z.record(login, personSchema).default({}),
+  ci: ciSchema.default({ oidc: { issuer: GITHUB_ACTIONS_ISSUER, audience: DEFAULT_OIDC_AUDIENCE } }),
   slack: z
     .strictObject({
       channel: z.string().min(1),
       tokenEnv: z.string().min(1).default('SLACK_BOT_TOKEN'),
       signingSecretEnv: z.string().min(1).default('SLACK_SIGNING_SECRET'),
-      apiUrl: z.url().optional(),
+      apiUrl: httpsUrl.optional(),
     })
     .optional(),
   // Where audit records go. Only `jsonl` (under SHIPGATE_HOME) exists today; each store adds its own block.
@@ -172,4 +233,5 @@ export type EnvironmentConfig = z.output<typeof environmentSchema>;
 export type CheckConfig = z.output<typeof checkSchema>;
 export type WindowConfig = z.output<typeof windowSchema>;
 export type ApprovalRule = z.output<typeof approvalRule>;
-export type ApprovalChannel = z.output<typeof channel>;
+export type ApprovalChannel = ProvenChannel;
+export type PersonConfig = z.output<typeof personSchema>;

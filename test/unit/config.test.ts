@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { ConfigError, loadConfig, validateConfig, type LoadedConfig } from '../../src/config/load.js';
 import { environmentChain } from '../../src/config/chain.js';
 import { formatDuration, parseDuration } from '../../src/config/duration.js';
+import { generateKey, keyDir, type SshKey } from '../helpers/ssh-keys.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HELLO = path.join(ROOT, 'examples', 'hello-service');
@@ -128,7 +129,8 @@ describe('loadConfig: the reference example', () => {
     expect(staging.waitTimer).toBe(0);
     expect(staging.allowSelfApproval).toBe(false);
     expect(staging.autoRollback).toBe(true);
-    expect(staging.approvalChannels).toEqual(['cli', 'slack']);
+    // Under identity: proven (the default), every channel that proves who sent the message.
+    expect(staging.approvalChannels).toEqual(['ssh', 'slack', 'github-oidc', 'web-oidc']);
     expect(staging.ledgerSize).toBe(200);
     expect(staging.strategy).toBe('blue-green');
     expect(staging.smoke).toEqual([
@@ -537,3 +539,227 @@ describe('parseDuration / formatDuration', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('identity: proven by default, with people’s keys, the CI issuer and each app’s repository', () => {
+  const keys = keyDir();
+  let alice: SshKey;
+  let aliceRsa: SshKey;
+  let bob: SshKey;
+  beforeAll(async () => {
+    alice = await generateKey(keys.dir, 'alice', 'ed25519');
+    aliceRsa = await generateKey(keys.dir, 'alice-rsa', 'rsa');
+    bob = await generateKey(keys.dir, 'bob', 'ecdsa-256');
+  });
+  afterAll(() => keys.cleanup());
+
+  const load = (mutate: (c: Raw) => void) => {
+    const raw = example();
+    mutate(raw);
+    return validateConfig(raw, FILE).config;
+  };
+
+  it('defaults to identity: proven, GitHub’s issuer with audience shipgate, and every proven channel', () => {
+    const config = load(() => undefined);
+    expect(config.identity).toBe('proven');
+    expect(config.ci).toEqual({
+      oidc: { issuer: 'https://token.actions.githubusercontent.com', audience: 'shipgate' },
+    });
+    expect(config.apps.hello!.repository).toBeUndefined();
+    expect(config.apps.hello!.environments.production!.approvalChannels).toEqual([
+      'ssh',
+      'slack',
+      'github-oidc',
+      'web-oidc',
+    ]);
+  });
+
+  it('adds the asserted channel to the default only under identity: asserted', () => {
+    const config = load((c) => (c.identity = 'asserted'));
+    expect(config.apps.hello!.environments.production!.approvalChannels).toEqual([
+      'ssh',
+      'slack',
+      'github-oidc',
+      'web-oidc',
+      'asserted',
+    ]);
+  });
+
+  it('reads the old channel names: cli is ssh (and asserted, where allowed), github is github-oidc', () => {
+    const proven = load((c) => (prod(c).approvalChannels = ['cli', 'slack', 'github']));
+    expect(proven.apps.hello!.environments.production!.approvalChannels).toEqual([
+      'ssh',
+      'slack',
+      'github-oidc',
+    ]);
+    const asserted = load((c) => {
+      c.identity = 'asserted';
+      prod(c).approvalChannels = ['cli', 'ssh', 'slack'];
+    });
+    expect(asserted.apps.hello!.environments.production!.approvalChannels).toEqual([
+      'ssh',
+      'asserted',
+      'slack',
+    ]);
+  });
+
+  it('refuses the asserted channel where identity is proven, and an unknown identity mode', () => {
+    const err = refusal((c) => (prod(c).approvalChannels = ['ssh', 'asserted']));
+    expect(err.message).toBe(
+      `${FILE}: ${PROD}.approvalChannels[1]: "asserted" needs identity: asserted (this config says identity: proven)`,
+    );
+    const mode = refusal((c) => (c.identity = 'trusted'));
+    expect(mode.message).toBe(`${FILE}: identity: expected proven or asserted`);
+  });
+
+  it('names the channels when one is unknown', () => {
+    const err = refusal((c) => (prod(c).approvalChannels = ['email']));
+    expect(err.message).toBe(
+      `${FILE}: ${PROD}.approvalChannels[0]: unknown channel "email" (channels: ssh, slack, github-oidc, web-oidc, asserted; old names: cli, github)`,
+    );
+  });
+
+  it('loads people with SSH keys of any supported type, a Slack user, a GitHub login and an OIDC subject', () => {
+    const config = load((c) => {
+      c.people = {
+        alice: {
+          sshKeys: [alice.publicKey, aliceRsa.publicKey],
+          slack: 'U0ALICE',
+          github: 'alice-gh',
+          oidc: 'alice@example.com',
+        },
+        bob: { sshKeys: [bob.publicKey] },
+      };
+    });
+    expect(config.people.alice).toEqual({
+      sshKeys: [alice.publicKey, aliceRsa.publicKey],
+      slack: 'U0ALICE',
+      github: 'alice-gh',
+      oidc: 'alice@example.com',
+    });
+  });
+
+  it.each<[string, () => unknown, string]>([
+    [
+      'text that is no key',
+      () => 'my laptop key',
+      'expected an OpenSSH public key such as "ssh-ed25519 AAAAC3Nza… alice@laptop"',
+    ],
+    [
+      'a private key pasted by mistake',
+      () =>
+        '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----',
+      'this is a private key; list the public key (the .pub file) instead',
+    ],
+    [
+      'an unsupported key type',
+      () => 'ssh-dss AAAAB3NzaC1kc3MAAACBAP alice@old',
+      'unsupported key type "ssh-dss" (supported: ssh-ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-rsa)',
+    ],
+    [
+      'a truncated key',
+      () => `ssh-ed25519 ${alice.publicKey.split(' ')[1]!.slice(0, 40)}`,
+      'the public key is truncated',
+    ],
+    [
+      'a key whose type does not match its data',
+      () => alice.publicKey.replace('ssh-ed25519', 'ecdsa-sha2-nistp256'),
+      'the key says ecdsa-sha2-nistp256 but its data is a ssh-ed25519 key',
+    ],
+    ['a number', () => 42, 'expected an OpenSSH public key string'],
+  ])('refuses %s in people.<login>.sshKeys, naming the key', (_what, key, message) => {
+    const err = refusal((c) => (c.people = { alice: { sshKeys: [alice.publicKey, key()] } }));
+    expect(err.message).toBe(`${FILE}: people.alice.sshKeys[1]: ${message}`);
+  });
+
+  it('refuses an RSA key shorter than 2048 bits', async () => {
+    const weak = await generateKey(keys.dir, 'weak', 'rsa', 1024);
+    const err = refusal((c) => (c.people = { alice: { sshKeys: [weak.publicKey] } }));
+    expect(err.message).toBe(
+      `${FILE}: people.alice.sshKeys[0]: the RSA key has 1024 bits; at least 2048 are required`,
+    );
+  });
+
+  it('refuses one SSH key or one GitHub user for two logins, and two logins that differ only in case', () => {
+    const sharedKey = refusal(
+      (c) =>
+        (c.people = {
+          alice: { sshKeys: [alice.publicKey] },
+          bob: { sshKeys: [bob.publicKey, alice.publicKey] },
+        }),
+    );
+    expect(sharedKey.message).toMatch(
+      new RegExp(
+        `^${escape(FILE)}: people\\.bob\\.sshKeys\\[1\\]: the key SHA256:\\S+ is already listed for alice; a key signs for one person only$`,
+      ),
+    );
+    const sharedGithub = refusal(
+      (c) => (c.people = { alice: { github: 'alice-gh' }, bob: { github: 'Alice-GH' } }),
+    );
+    expect(sharedGithub.message).toBe(
+      `${FILE}: people.bob.github: GitHub user Alice-GH is already linked to alice`,
+    );
+    const twoAlices = refusal((c) => (c.people = { alice: {}, Alice: {} }));
+    expect(twoAlices.message).toBe(
+      `${FILE}: people.Alice: the same login as people.alice (logins compare without regard to case)`,
+    );
+  });
+
+  it('accepts an https issuer, or plain http on loopback (a local issuer), with an audience', () => {
+    const https = load(
+      (c) => (c.ci = { oidc: { issuer: 'https://issuer.example.com', audience: 'deploys' } }),
+    );
+    expect(https.ci.oidc).toEqual({ issuer: 'https://issuer.example.com', audience: 'deploys' });
+    const local = load((c) => (c.ci = { oidc: { issuer: 'http://127.0.0.1:8444' } }));
+    expect(local.ci.oidc).toEqual({ issuer: 'http://127.0.0.1:8444', audience: 'shipgate' });
+  });
+
+  it.each<[string, Record<string, unknown>, string, string]>([
+    [
+      'a plain http issuer off loopback',
+      { issuer: 'http://issuer.example.com' },
+      'ci.oidc.issuer',
+      'expected https: (plain http is allowed only on loopback), got http://issuer.example.com',
+    ],
+    [
+      'an issuer of another scheme',
+      { issuer: 'file:///etc/issuer' },
+      'ci.oidc.issuer',
+      'expected an https: URL, got file:',
+    ],
+    [
+      'an issuer that is no URL',
+      { issuer: 'token.actions.githubusercontent.com' },
+      'ci.oidc.issuer',
+      'expected an https URL',
+    ],
+    [
+      'an empty audience',
+      { audience: '' },
+      'ci.oidc.audience',
+      'Too small: expected string to have >=1 characters',
+    ],
+    ['an unknown key', { jwks: 'https://x' }, 'ci.oidc.jwks', 'unknown field'],
+  ])('refuses %s', (_what, oidc, at, message) => {
+    const err = refusal((c) => (c.ci = { oidc }));
+    expect(err.message).toBe(`${FILE}: ${at}: ${message}`);
+  });
+
+  it('accepts apps.<app>.repository as owner/name, and refuses anything else', () => {
+    expect(load((c) => (c.apps.hello.repository = 'acme/hello.service')).apps.hello!.repository).toBe(
+      'acme/hello.service',
+    );
+    for (const bad of ['acme', 'acme/hello/extra', 'https://github.com/acme/hello', '-acme/hello']) {
+      const err = refusal((c) => (c.apps.hello.repository = bad));
+      expect(err.message).toBe(`${FILE}: apps.hello.repository: expected a GitHub repository as owner/name`);
+    }
+  });
+
+  it('refuses slack.apiUrl over plain http off loopback, where the bot token would travel in clear', () => {
+    const err = refusal((c) => (c.slack = { channel: 'C0DEPLOYS', apiUrl: 'http://slack.example.com/api/' }));
+    expect(err.message).toBe(
+      `${FILE}: slack.apiUrl: expected https: (plain http is allowed only on loopback), got http://slack.example.com`,
+    );
+    const local = load((c) => (c.slack = { channel: 'C0DEPLOYS', apiUrl: 'http://127.0.0.1:4000/api/' }));
+    expect(local.slack!.apiUrl).toBe('http://127.0.0.1:4000/api/');
+  });
+});
