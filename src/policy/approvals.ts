@@ -3,7 +3,7 @@
  * met. A person's approval counts once toward every rule whose group they belong to, so one security lead who
  * is also a team lead fills a slot in each.
  */
-import type { Channel } from '../protocol/channels.js';
+import { channelAllowed, type Channel } from '../protocol/channels.js';
 
 export type ApprovalChannel = Channel;
 
@@ -79,7 +79,7 @@ export function decideApproval(
   if (policy.rules.length === 0) {
     return { ok: false, code: 'no-approvals-required', reason: 'this environment needs no approvals' };
   }
-  if (!policy.channels.includes(attempt.via)) {
+  if (!channelAllowed(policy.channels, attempt.via)) {
     return {
       ok: false,
       code: 'channel-not-allowed',
