@@ -188,9 +188,10 @@ async function timedRelease(stack: Stack, version: string, i: number) {
     actor: 'dave',
     via: 'cli',
   });
-  const gate = await sg.waitForRelease(APP, version, (s) => s.stage === 'awaiting-approval', {
+  const { status: gate } = await sg.follow(APP, version, {
+    until: (s) => s.stage === 'awaiting-approval',
     intervalMs: 10,
-    timeoutMs: RELEASE_TIMEOUT_MS,
+    deadline: Date.now() + RELEASE_TIMEOUT_MS,
   });
   if (gate.stage !== 'awaiting-approval')
     throw new Error(

@@ -184,30 +184,6 @@ export class ShipgateClient {
     return followStatus(read, opts.first, opts);
   }
 
-  /**
-   * @deprecated Use follow(). An adapter for callers not yet moved over (the demo, bench/pipeline.ts):
-   * `onChange` sees each new stage, and `timeoutMs` returns the last status instead of failing.
-   */
-  async waitForRelease(
-    app: string,
-    version: string,
-    done: (s: ReleaseStatus) => boolean,
-    opts: { timeoutMs?: number; onChange?: (s: ReleaseStatus) => void; intervalMs?: number } = {},
-  ): Promise<ReleaseStatus> {
-    let lastStage = '';
-    const onStatus = (s: ReleaseStatus) => {
-      if (s.stage !== lastStage) opts.onChange?.(s);
-      lastStage = s.stage;
-    };
-    const result = await this.follow(app, version, {
-      until: done,
-      deadline: opts.timeoutMs ? Date.now() + opts.timeoutMs : undefined,
-      intervalMs: opts.intervalMs,
-      onStatus,
-    });
-    return result.status;
-  }
-
   // ---- environments ----
 
   environment(app: string, env: string) {

@@ -240,7 +240,10 @@ function makeApp(
   return app;
 }
 
-/** Polls a release of `app` (default `hello`) until `pred` holds; fails with the last status seen. */
+/**
+ * Follows a release of `app` (default `hello`) until `pred` holds, as every channel follows one; fails with the
+ * last status seen when the release ends, or the timeout passes, without it.
+ */
 export async function waitForRelease(
   sg: ShipgateClient,
   version: string,
@@ -248,14 +251,14 @@ export async function waitForRelease(
   timeoutMs = 90_000,
   app = 'hello',
 ): Promise<ReleaseStatusOf> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await sg.status(app, version).catch(() => null);
-    if (s && pred(s)) return s;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting on ${app} ${version}: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const { status, timedOut } = await sg.follow(app, version, {
+    until: pred,
+    deadline: Date.now() + timeoutMs,
+    intervalMs: 100,
+  });
+  if (pred(status)) return status;
+  const why = timedOut ? 'timed out waiting on' : 'the release ended first:';
+  throw new Error(`${why} ${app} ${version}: ${JSON.stringify(status)}`);
 }
 
 /** Polls until `pred` returns a value other than undefined; fails with `what` after the timeout. */

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { environmentDone, historyRows, ShipgateClient } from '../../client.js';
+import { ShipgateClient, type FollowOptions } from '../../client.js';
+import { EXIT, toShipgateError } from '../../client/errors.js';
 import { createAuditStore } from '../../audit/registry.js';
 import { createConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
@@ -11,9 +12,7 @@ import { createTargets } from '../../targets/registry.js';
 import { startDevServer } from '../../temporal/dev-server.js';
 import { freePort } from '../../temporal/ports.js';
 import { PROJECT_ROOT } from '../../temporal/binaries.js';
-import { connectClient } from '../../temporal/connect.js';
 import type { Runner } from '../context.js';
-import { EXIT } from '../errors.js';
 import { loadWorker } from './worker.js';
 
 /** The demo's own config: short timers, and a maintenance window that opens 12 hours from now, never during the demo. */
@@ -91,8 +90,19 @@ export function registerDemo(program: Command, run: Runner) {
           logger,
         });
         const running = worker.run();
-        const { client, connection } = await connectClient(temporal);
-        const sg = new ShipgateClient(client);
+        const sg = await ShipgateClient.connect(temporal);
+        /** Follows the release until `until`, narrating each stage it enters. */
+        const follow = async (version: string, until: FollowOptions['until']) => {
+          let stage = '';
+          const { status } = await sg.follow('hello', version, {
+            until,
+            onStatus: (st) => {
+              if (st.stage !== stage) say(`  stage → ${st.stage}`);
+              stage = st.stage;
+            },
+          });
+          return status;
+        };
         say(
           `Temporal UI: ${server.uiUrl}  (staging http://127.0.0.1:${stagingPort}, production http://127.0.0.1:${productionPort})`,
         );
@@ -107,16 +117,15 @@ export function registerDemo(program: Command, run: Runner) {
               actor: 'carol',
               via: 'cli',
             });
-            let s = await sg.waitForRelease('hello', version, (st) => st.stage === 'awaiting-approval', {
-              onChange: (st) => say(`  stage → ${st.stage}`),
-            });
+            await follow(version, (st) => st.stage === 'awaiting-approval');
             say(
               `  staging answers: ${await (await fetch(`http://127.0.0.1:${stagingPort}/version`)).text()}`,
             );
             try {
               await sg.approve('hello', version, { by: 'carol', via: 'cli', comment: 'my own release' });
             } catch (err) {
-              say(`  ✘ carol, a team lead, tries to approve her own release — refused: ${rootMessage(err)}`);
+              const refused = toShipgateError(err, temporal.address).message;
+              say(`  ✘ carol, a team lead, tries to approve her own release — refused: ${refused}`);
             }
             for (const lead of ['alice', 'bob']) {
               const r = await sg.approve('hello', version, {
@@ -126,9 +135,7 @@ export function registerDemo(program: Command, run: Runner) {
               });
               say(`  ✔ ${lead} approves — team-leads ${r.tally[0]?.have}/${r.tally[0]?.count}`);
             }
-            s = await sg.waitForRelease('hello', version, environmentDone('production'), {
-              onChange: (st) => say(`  stage → ${st.stage}`),
-            });
+            const s = await follow(version, 'production');
             say(
               `  release ${version}: ${s.state}; production answers ${await (await fetch(`http://127.0.0.1:${productionPort}/version`)).text()}`,
             );
@@ -150,7 +157,7 @@ export function registerDemo(program: Command, run: Runner) {
             `  rollback ${entry.outcome} in ${Date.now() - t0} ms; production answers ${await (await fetch(`http://127.0.0.1:${productionPort}/version`)).text()}`,
           );
 
-          const history = historyRows((await sg.environmentState('hello', 'production'))?.ledger ?? []);
+          const { rows: history } = await sg.history('hello', 'production');
           process.stdout.write('\nProduction history (newest first):\n');
           for (const r of history) {
             const what =
@@ -176,17 +183,11 @@ export function registerDemo(program: Command, run: Runner) {
           say('Stopping the worker, the local targets and the dev server…');
           worker.shutdown();
           await running.catch(() => undefined);
-          await connection.close();
+          await sg.close();
           await createTargets({ home }).stopAll();
           await server.stop();
           await rm(home, { recursive: true, force: true });
         }
       }),
     );
-}
-
-function rootMessage(err: unknown): string {
-  let e = err as { cause?: unknown; message?: string };
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }
