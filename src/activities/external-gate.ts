@@ -12,7 +12,7 @@ import {
 } from '../policy/gate-url.js';
 
 /** A gate as configured; `allowPrivateNetwork` lets it reach private ranges. */
-export type ExternalGate = z.output<typeof externalGateSchema> & { allowPrivateNetwork?: boolean };
+export type ExternalGate = z.output<typeof externalGateSchema>;
 
 /** A status answer is a few KB; anything past this is not the page the gate was written for. */
 export const GATE_MAX_BODY_BYTES = 1024 * 1024;

@@ -11,6 +11,7 @@ import { parsePublicKey, SshFormatError } from '../identity/sshsig.js';
 import { httpsUnlessLoopbackProblem } from '../identity/urls.js';
 import { DEFAULT_STRATEGY, LOCAL_STRATEGIES } from '../protocol/strategies.js';
 import { z } from 'zod';
+import { checkGateUrl } from '../policy/gate-url.js';
 import { Cron } from 'croner';
 import { parseDuration } from './duration.js';
 import { LOGIN_PATTERN, NAME_PATTERN } from '../policy/patterns.js';
@@ -121,14 +122,22 @@ export const verifySchema = z.strictObject({
   failureLimit: z.number().int().min(0).default(0),
 });
 
-export const externalGateSchema = z.strictObject({
-  name: z.string().min(1),
-  url: z.url({ error: 'expected an http(s) URL' }),
-  field: z.string().min(1),
-  equals: z.union([z.string(), z.number(), z.boolean(), z.null()]),
-  interval: duration({ positive: true }).default(60_000),
-  timeout: duration({ positive: true }).default(3_600_000),
-});
+export const externalGateSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    url: z.url({ error: 'expected an http(s) URL' }),
+    field: z.string().min(1),
+    equals: z.union([z.string(), z.number(), z.boolean(), z.null()]),
+    interval: duration({ positive: true }).default(60_000),
+    timeout: duration({ positive: true }).default(3_600_000),
+    /** Lets a gate live on a private network (10/8, 192.168/16, ...); link-local and metadata stay refused. */
+    allowPrivateNetwork: z.boolean().default(false),
+  })
+  .superRefine((gate, ctx) => {
+    // Refused at load, not first at the deploy: a gate that can never be asked would hold every release.
+    const problem = checkGateUrl(gate.url, { allowPrivate: gate.allowPrivateNetwork });
+    if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
+  });
 
 export const environmentSchema = z.strictObject({
   after: name.optional(),

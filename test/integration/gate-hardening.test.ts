@@ -65,6 +65,7 @@ const gate = (url: string, extra: Partial<ExternalGate> = {}): ExternalGate => (
   equals: 'none',
   interval: 1000,
   timeout: 60_000,
+  allowPrivateNetwork: false,
   ...extra,
 });
 
@@ -147,10 +148,11 @@ describe('external gate hardening (real HTTP and HTTPS servers on loopback)', ()
   });
 
   afterAll(() => {
-    for (const s of [page, elsewhere, raw, endless, tls]) {
-      s?.closeAllConnections?.();
+    for (const s of [page, elsewhere, endless, tls]) {
+      s?.closeAllConnections();
       s?.close();
     }
+    raw?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -242,6 +242,34 @@ describe('validateConfig: bad input names the file and the field', () => {
     );
   });
 
+  it.each([
+    ['data:application/json,{"status":{"indicator":"none"}}', /scheme (data|file): is not allowed/],
+    ['file:///etc/passwd', /scheme (data|file): is not allowed/],
+    ['http://status.example.com/api.json', /plain http/],
+    ['https://169.254.169.254/latest/meta-data', /link-local|metadata/],
+    ['https://10.0.0.7/status.json', /allowPrivateNetwork/],
+  ])('refuses the external gate URL %s at load, naming the gate', (url, why) => {
+    const err = refusal((c) => {
+      prod(c).gates = [{ name: 'statuspage', url, field: 'status.indicator', equals: 'none' }];
+    });
+    expect(err.message).toContain(`${FILE}: ${PROD}.gates[0].url: `);
+    expect(err.message).toMatch(why);
+  });
+
+  it('accepts a private-network gate only with allowPrivateNetwork', () => {
+    const raw = example();
+    prod(raw).gates = [
+      {
+        name: 'ci',
+        url: 'https://10.0.0.7/status.json',
+        field: 'ok',
+        equals: true,
+        allowPrivateNetwork: true,
+      },
+    ];
+    expect(() => validateConfig(raw, FILE)).not.toThrow();
+  });
+
   it('accepts a count equal to the group size', () => {
     const raw = example();
     prod(raw).approvals[0].count = 3;
