@@ -11,19 +11,22 @@
  *
  * Every scenario below drives one app through the code that one patched() change guards, and is recorded twice:
  * - `<scenario>.before-<patch>.json`: against the parent of the commit that introduced patched('<patch>'), or
- *   HEAD while the patch is not committed yet, checked out in a temporary git worktree and compiled there;
+ *   HEAD while the patch is not committed yet, checked out in a temporary git worktree and compiled there (a
+ *   scenario's `beforeWith` files come from the patch's own code, for a guard that reads what only new
+ *   activities return);
  * - `<scenario>.after-<patch>.json`: against this working tree, compiled first.
  * Each side runs on a fresh Temporal dev server with a real `shipgate worker` and the local target, driven
  * through that code's own `shipgate` CLI, so the history is exactly what that code writes.
  *
  * Changing a workflow's commands: guard the change with patched('<name>'), add a scenario here that reaches the
  * guarded code (both branches of the guard must change the commands), run this script with `--only <scenario>`
- * before committing, and commit the two new files. The replay test fails while a patch in src/ has no history
+ * before committing, and commit the two new files. Then check, in a scratch copy, that replacing the guard by
+ * `true` fails replay of the `before` file and by `false` that of the `after` file. The replay test fails while a patch in src/ has no history
  * on either side, and replay of the `before` file is what proves the guard keeps old runs working.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +61,8 @@ interface Driver {
   waitRelease(app: string, version: string, until: (s: ReleaseView) => boolean): Promise<ReleaseView>;
   /** Waits until a workflow's history holds a completed activity of this type. */
   waitActivity(workflowId: string, activityType: string): Promise<void>;
+  /** SIGKILLs the process of `version` that the local target runs for `app` in `env`. */
+  killVersion(app: string, env: string, version: string): Promise<void>;
 }
 
 interface ReleaseView {
@@ -77,6 +82,12 @@ interface Scenario {
   run(d: Driver): Promise<void>;
   /** File stem (without side) to workflow id. */
   save: Record<string, string>;
+  /**
+   * Files (from the repository root) that the `before` side takes from the patch's own code: activities a fleet
+   * in the middle of an upgrade already runs while workflow tasks still run the old workflow code. Needed when
+   * the guard decides on something only the new activities return, which a wholly old run never holds.
+   */
+  beforeWith?: string[];
 }
 
 const GROUPS = { 'team-leads': ['alice', 'bob', 'carol'], 'release-managers': ['dave'] };
@@ -157,6 +168,36 @@ const SCENARIOS: Scenario[] = [
       await d.waitRelease('soak', '1.1.0-bad', (s) => s.state === 'rolled-back');
     },
     save: { 'environment-soak': envId('soak', 'production') },
+  },
+  {
+    // soak-fails-on-dead-version: a version whose process exits during a soak fails it at once, whatever the
+    // failureLimit. Older code counted each dead round as one failed round, so with failureLimit 1 it sleeps and
+    // checks again before failing: at the first dead round the two sides part ways (rollback against timer).
+    // The guard reads `dead`, which only the new verifyVersion returns: a wholly old run never holds it and
+    // replays the same with the guard or without. So the `before` side runs the new checks activity under the
+    // old workflow code, as a fleet mid-upgrade can, and its history shows old code taking a dead round calmly.
+    name: 'environment-soak-dead',
+    app: 'soak-dead',
+    patch: 'soak-fails-on-dead-version',
+    beforeWith: ['src/activities/checks.ts'],
+    config: async (port, source) =>
+      singleEnv(source, {
+        target: { kind: 'local', port: await port() },
+        // Long enough that the process is killed well inside 1.1.0's soak, even on a busy machine.
+        verify: { checks: [{ path: '/smoke' }], duration: '30s', interval: '1s', failureLimit: 1 },
+      }),
+    async run(d) {
+      await d.release('soak-dead', '1.0.0');
+      await d.waitRelease('soak-dead', '1.0.0', (s) => s.state === 'succeeded');
+      await d.release('soak-dead', '1.1.0');
+      await d.waitRelease('soak-dead', '1.1.0', (s) => s.stage === 'verifying-production');
+      await d.killVersion('soak-dead', 'production', '1.1.0');
+      const end = await d.waitRelease('soak-dead', '1.1.0', (s) => s.state !== 'running');
+      // Both sides end rolled back; what matters is that the soak saw the dead process, not some other failure.
+      if (end.state !== 'rolled-back' || !end.reason?.includes('exited during verification'))
+        throw new Error(`soak-dead 1.1.0 ended ${end.state}: ${end.reason}`);
+    },
+    save: { 'environment-soak-dead': envId('soak-dead', 'production') },
   },
   {
     // reap-warm-versions: a durable timer stops the warm previous version once keepPrevious has passed; a
@@ -254,12 +295,22 @@ const fileName = (stem: string, s: Scenario, side: Side) =>
 
 const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
 
+/** The commit that introduced patched('<patch>'), or null while the patch is uncommitted. */
+function introducedIn(patch: string): string | null {
+  const first = git('log', '--reverse', '--format=%H', `-S`, `patched('${patch}'`, 'HEAD').split('\n')[0];
+  return first || null;
+}
+
 /** The parent of the commit that introduced patched('<patch>'), or HEAD while the patch is uncommitted. */
 function beforeRef(patch: string): string {
-  const introduced = git('log', '--reverse', '--format=%H', `-S`, `patched('${patch}'`, 'HEAD').split(
-    '\n',
-  )[0];
+  const introduced = introducedIn(patch);
   return introduced ? git('rev-parse', `${introduced}^`) : git('rev-parse', 'HEAD');
+}
+
+/** A file as the patch's own code has it: from the commit that introduced it, or this working tree. */
+async function patchedFile(patch: string, file: string): Promise<string> {
+  const introduced = introducedIn(patch);
+  return introduced ? git('show', `${introduced}:${file}`) + '\n' : readFile(path.join(ROOT, file), 'utf8');
 }
 
 /** Compiles a tree's src/ into its build/, which its bin/shipgate.js runs. */
@@ -268,11 +319,15 @@ function compile(tree: string): void {
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: tree, stdio: 'inherit' });
 }
 
-/** A compiled checkout of `ref` in a temporary worktree, sharing this tree's node_modules. */
-async function checkout(ref: string): Promise<{ dir: string; remove(): Promise<void> }> {
+/** A compiled checkout of `ref` in a temporary worktree, sharing this tree's node_modules; `files` replace its own. */
+async function checkout(
+  ref: string,
+  files: Record<string, string> = {},
+): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `shipgate-record-${ref.slice(0, 8)}-`));
   git('worktree', 'add', '--detach', dir, ref);
   await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  for (const [file, text] of Object.entries(files)) await writeFile(path.join(dir, file), text);
   compile(dir);
   return {
     dir,
@@ -423,6 +478,16 @@ async function record(tree: string, side: Side, scenarios: Scenario[], out: stri
           },
         );
       },
+      async killVersion(app, env, version) {
+        // The local target's own record of the processes it started (targets/local/state.ts).
+        const file = path.join(home, 'targets', app, env, 'state.json');
+        const state = JSON.parse(await readFile(file, 'utf8')) as {
+          processes: { version: string; pid: number }[];
+        };
+        const pids = state.processes.filter((p) => p.version === version && p.pid > 0).map((p) => p.pid);
+        if (pids.length !== 1) throw new Error(`${app} ${env}: ${pids.length} processes of ${version}`);
+        process.kill(pids[0]!, 'SIGKILL');
+      },
     };
     await Promise.all(scenarios.map((s) => s.run(driver)));
     for (const s of scenarios) {
@@ -496,17 +561,26 @@ if (current.length > 0) {
     `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+changes' : ''}`,
   );
 }
-// The before side of each patch, grouped by the commit they run on.
-const byRef = new Map<string, Scenario[]>();
+// The before side of each patch, grouped by the commit they run on (and the patch's files they take, if any).
+const byRef = new Map<string, { ref: string; s: Scenario; scenarios: Scenario[] }>();
 for (const s of chosen) {
   if (!s.patch || !sides.includes('before') || !missing(s, 'before')) continue;
   const ref = beforeRef(s.patch);
-  byRef.set(ref, [...(byRef.get(ref) ?? []), s]);
+  const key = s.beforeWith ? `${ref} ${s.patch} ${s.beforeWith.join(',')}` : ref;
+  const group = byRef.get(key) ?? { ref, s, scenarios: [] };
+  group.scenarios.push(s);
+  byRef.set(key, group);
 }
-for (const [ref, scenarios] of byRef) {
-  const tree = await checkout(ref);
+for (const { ref, s, scenarios } of byRef.values()) {
+  const files: Record<string, string> = {};
+  for (const file of s.beforeWith ?? []) files[file] = await patchedFile(s.patch!, file);
+  const tree = await checkout(ref, files);
+  const from = introducedIn(s.patch!);
+  const taken = s.beforeWith
+    ? ` with ${s.beforeWith.join(', ')} from ${from ? git('rev-parse', '--short', from) : 'the working tree'}`
+    : '';
   try {
-    await record(tree.dir, 'before', scenarios, out, git('rev-parse', '--short', ref));
+    await record(tree.dir, 'before', scenarios, out, `${git('rev-parse', '--short', ref)}${taken}`);
   } finally {
     await tree.remove();
   }

@@ -56,7 +56,7 @@ export async function verify(
   heartbeat: (d: string) => void,
   /** Says why the version is no longer running, or null when it is; a dead version fails at once. */
   liveness: () => Promise<string | null> = async () => null,
-): Promise<{ ok: boolean; detail: string }> {
+): Promise<{ ok: boolean; detail: string; dead?: true }> {
   const round = async () => {
     if (spec.checks.length === 0) {
       try {
@@ -77,7 +77,8 @@ export async function verify(
   let rounds = 0;
   for (;;) {
     const dead = await liveness();
-    if (dead) return { ok: false, detail: `${dead} during verification` };
+    // `dead` tells a workflow-driven soak to stop at once: no failureLimit excuses a version that is not running.
+    if (dead) return { ok: false, detail: `${dead} during verification`, dead: true };
     const problem = await round();
     rounds++;
     if (problem) {

@@ -15,7 +15,8 @@ export type SoakDecision = { done: true; ok: boolean; detail: string } | { done:
 
 export function soakRound(
   before: SoakProgress,
-  round: { ok: boolean; detail: string },
+  /** `dead`: the version's process or pods are gone; the soak fails at once, whatever the failureLimit. */
+  round: { ok: boolean; detail: string; dead?: boolean },
   spec: { failureLimit: number; intervalMs: number },
   nowMs: number,
   deadlineMs: number,
@@ -26,7 +27,7 @@ export function soakRound(
     lastProblem: round.ok ? before.lastProblem : round.detail,
   };
   const { rounds, failures, lastProblem } = progress;
-  if (!round.ok && failures > spec.failureLimit) {
+  if (!round.ok && (round.dead || failures > spec.failureLimit)) {
     const detail = `${round.detail} (soak round ${rounds}, ${failures} failed of ${spec.failureLimit} allowed)`;
     return { progress, decision: { done: true, ok: false, detail } };
   }

@@ -89,4 +89,37 @@ describe('design notes: what the local target gives deployed apps (dev server, w
     expect(ledger.at(-2)).toMatchObject({ action: 'deploy', version: '1.1.0', outcome: 'rolled-back' });
     expect(ledger.at(-1)).toMatchObject({ action: 'rollback', version: '1.0.0', outcome: 'succeeded' });
   });
+
+  it('a process that exits during a soak fails it at once, whatever the failureLimit', async () => {
+    const app = await stack.addApp('soak-dead-limit', (c) => {
+      c.apps.hello.build.command = control.command;
+      c.apps.hello.environments.production.approvals = [];
+    });
+    await app.ship('1.0.0');
+    // As above, but 100 failed rounds are allowed: a soak that counted the dead process as one failed round
+    // would pass after 20 s while the proxy quietly served 1.0.0.
+    await app.writeConfig((c) => {
+      c.apps.hello.build.command = control.command;
+      c.apps.hello.environments.production.approvals = [];
+      c.apps.hello.environments.production.verify = {
+        checks: [{ path: '/smoke', status: 200 }],
+        duration: '20s',
+        interval: '1s',
+        failureLimit: 100,
+      };
+    });
+    const r = await app.run(...app.releaseArgs('1.1.0'));
+    expect(r.code, r.stderr).toBe(0);
+    await app.waitFor('1.1.0', (s) => s.stage === 'verifying-production');
+    // Staging's 1.1.0 started first; production's is the newest.
+    const pid = control.pids('1.1.0').at(-1)!;
+    process.kill(pid, 'SIGKILL');
+    const final = await app.ended('1.1.0');
+    expect(final.state).toBe('rolled-back');
+    expect(final.reason).toContain('the process of 1.1.0 exited during verification');
+    expect(await app.serving()).toBe('1.0.0');
+    const ledger = await app.ledger();
+    expect(ledger.at(-2)).toMatchObject({ action: 'deploy', version: '1.1.0', outcome: 'rolled-back' });
+    expect(ledger.at(-1)).toMatchObject({ action: 'rollback', version: '1.0.0', outcome: 'succeeded' });
+  });
 });

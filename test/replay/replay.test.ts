@@ -29,6 +29,7 @@ const PER_PATCH: Record<string, { before: number; after: number }> = {
   'notify-override': { before: 1, after: 1 },
   'workflow-driven-soak': { before: 1, after: 1 },
   'reap-warm-versions': { before: 1, after: 1 },
+  'soak-fails-on-dead-version': { before: 1, after: 1 },
 };
 /** The first recordings (a whole pipeline: approvals, rejection, rollbacks), older than every patch. */
 const BASELINE = 5;

@@ -43,7 +43,7 @@ import type {
 import type { EnvironmentActivities } from './activities.js';
 import type { Current, EnvironmentState } from './state.js';
 
-type Check = { ok: boolean; detail: string };
+type Check = { ok: boolean; detail: string; dead?: boolean };
 /** How a deploy's activation and verification ended. */
 type Attempt =
   { kind: 'preempted' } | { kind: 'not-started'; detail: string } | { kind: 'checked'; check: Check };
@@ -348,9 +348,12 @@ export class EnvironmentOperations {
     const deadline = Date.now() + soak.durationMs;
     let progress = SOAK_START;
     for (;;) {
+      const checked = await this.verifyOnce(version, spec, single);
+      // Soaks recorded before a dead version failed at once counted it as one failed round.
+      const dead = checked.dead === true && patched('soak-fails-on-dead-version');
       const round = soakRound(
         progress,
-        await this.verifyOnce(version, spec, single),
+        { ok: checked.ok, detail: checked.detail, dead },
         soak,
         Date.now(),
         deadline,
