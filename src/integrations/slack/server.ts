@@ -22,6 +22,7 @@ import {
   UnreachableError,
 } from '../../client/errors.js';
 import { settledWithin } from '../../client/timeout.js';
+import { closeAfterAnswer, readBody } from '../../http/read-body.js';
 import { tallyText } from '../../client.js';
 import { refusedType } from '../../protocol/audit-types.js';
 import type { Channel } from '../../protocol/channels.js';
@@ -109,9 +110,7 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
     const read = await readBody(req, MAX_BODY_BYTES);
     if (!read.ok) {
       log.warn({ reason: read.reason }, 'Slack request refused');
-      // Stop reading: close the connection once the answer is out.
-      res.setHeader('connection', 'close');
-      res.once('finish', () => req.socket.destroy());
+      closeAfterAnswer(req, res);
       return send(res, { status: 400, body: { error: read.reason } });
     }
     const rawBody = read.body.toString('utf8');
@@ -488,40 +487,6 @@ function send(res: http.ServerResponse, reply: Reply) {
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
-}
-
-type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: string };
-
-/** Reads at most `limit` bytes; a larger body is refused from its Content-Length, or as soon as it passes. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<BodyResult> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.pause();
-    return Promise.resolve({ ok: false, reason: `body over ${limit} bytes` });
-  }
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (r: BodyResult) => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      resolve(r);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.pause();
-        finish({ ok: false, reason: `body over ${limit} bytes` });
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => finish({ ok: true, body: Buffer.concat(chunks) }));
-    req.once('error', (err) => finish({ ok: false, reason: `could not read the body: ${err.message}` }));
-  });
 }
 
 /** The `shipgate slack` command's body: serve until SIGINT or SIGTERM. */

@@ -2,6 +2,7 @@ import { Agent, createServer, type IncomingMessage, type Server, type ServerResp
 import { Readable } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { createProxyServer } from 'http-proxy-3';
+import { closeAfterAnswer, readBody } from '../../http/read-body.js';
 import { readJson, writeJsonAtomic } from './json-file.js';
 import { routeProblem, WeightedPicker, type RouteEntry } from './route.js';
 
@@ -52,19 +53,8 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) req.destroy(new Error('body too large'));
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
+/** A route is a handful of entries; anything near this size is not one. */
+const MAX_ROUTE_BYTES = 64 * 1024;
 
 export async function runProxy(opts: ProxyServerOptions): Promise<RunningProxy> {
   const saved = readJson<{ route: RouteEntry[] }>(opts.routeFile);
@@ -121,9 +111,14 @@ export async function runProxy(opts: ProxyServerOptions): Promise<RunningProxy> 
       if (req.method === 'GET' && req.url === '/health') return reply(res, 200, { pid: process.pid, port });
       if (req.method === 'GET' && req.url === '/route') return reply(res, 200, { route: picker.route });
       if (req.method === 'PUT' && req.url === '/route') {
+        const read = await readBody(req, MAX_ROUTE_BYTES);
+        if (!read.ok) {
+          closeAfterAnswer(req, res);
+          return reply(res, 400, { error: read.reason });
+        }
         let body: { route?: unknown };
         try {
-          body = JSON.parse(await readBody(req, 64 * 1024)) as { route?: unknown };
+          body = JSON.parse(read.body.toString('utf8')) as { route?: unknown };
         } catch (err) {
           return reply(res, 400, { error: `invalid JSON: ${(err as Error).message}` });
         }
