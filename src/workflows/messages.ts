@@ -23,9 +23,6 @@ export const approveUpdate = defineUpdate<ApproveResult, [ApproveInput]>('approv
 export const rejectUpdate = defineUpdate<ReleaseStatus, [RejectInput]>('reject');
 export const cancelUpdate = defineUpdate<ReleaseStatus, [RejectInput]>('cancel');
 export const overrideUpdate = defineUpdate<ReleaseStatus, [RejectInput]>('override');
-/** Signal forms of approve and reject, for senders that cannot wait for an answer; refusals are still recorded. */
-export const approveSignal = defineSignal<[ApproveInput]>('approve-signal');
-export const rejectSignal = defineSignal<[RejectInput]>('reject-signal');
 export const deployReportSignal = defineSignal<[DeployReport]>('deploy-report');
 export const supersedeSignal = defineSignal<[{ by: string; version: string; env: string }]>('supersede');
 export const recheckSignal = defineSignal('recheck-gate');

@@ -18,15 +18,14 @@ import {
   supersededOnArrival,
   type Ending,
 } from '../policy/release-decisions.js';
+import { artifactOf } from '../policy/environment-artifact.js';
 import {
   admitUpdate,
-  approveSignal,
   approveUpdate,
   cancelUpdate,
   deployReportSignal,
   overrideUpdate,
   recheckSignal,
-  rejectSignal,
   rejectUpdate,
   statusQuery,
   supersedeSignal,
@@ -51,8 +50,6 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
   setHandler(admitUpdate, (req) => release.admit(req), { validator: validateReleaseRequest });
   setHandler(approveUpdate, (input) => release.approve(input), { validator: validateApproveInput });
   setHandler(rejectUpdate, (input) => release.reject(input), { validator: validateReasonInput });
-  setHandler(approveSignal, (input) => release.approveBySignal(input));
-  setHandler(rejectSignal, (input) => release.rejectBySignal(input));
   setHandler(cancelUpdate, (input) => release.cancel(input), { validator: validateReasonInput });
   setHandler(overrideUpdate, (input) => release.override(input), { validator: validateReasonInput });
   setHandler(supersedeSignal, (newer) => release.supersede(newer));
@@ -66,9 +63,8 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
   let artifact: string;
   try {
     const { app, version, commit } = request;
-    // Builds recorded before the opaque reference existed answered only `artifact`.
-    const built = await buildArtifact({ app, version, commit, source: plan.source });
-    artifact = built.artifact ?? built.artifact;
+    // Builds recorded before the opaque reference existed answered only `artifactDir`.
+    artifact = artifactOf(await buildArtifact({ app, version, commit, source: plan.source }));
   } catch (err) {
     return release.end(buildFailed(err));
   }

@@ -1,166 +1,68 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, Runtime, DefaultLogger } from '@temporalio/worker';
-import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import { createActivities } from '../../src/activities/index.js';
+import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
-import { validateConfig } from '../../src/config/load.js';
-import { staticConfigSource } from '../../src/config/source.js';
 import { createLocalTarget } from '../../src/targets/local/local-target.js';
 import { createTargets } from '../../src/targets/registry.js';
-import { temporalTestServerPath } from '../../src/temporal/binaries.js';
 import { freePort } from '../../src/temporal/ports.js';
-import { workflowsPath } from '../../src/worker.js';
 import { ShipgateClient } from '../../src/client.js';
 import {
-  approveSignal,
   approveUpdate,
   FAILURE,
   rejectUpdate,
   overrideUpdate,
   environmentQuery,
-  environmentTaskQueue,
   environmentWorkflowId,
   statusQuery,
 } from '../../src/workflows/messages.js';
-import type { ReleaseRequest, ReleaseStatus } from '../../src/workflows/types.js';
+import type { ReleaseStatus } from '../../src/workflows/types.js';
 import { exampleConfig, type ExampleConfig } from '../helpers/fixture.js';
+import {
+  poll,
+  refusal,
+  releaseEnded,
+  sandboxActivities,
+  timeSkippingEnv,
+  useTimeSkippingServer,
+  withSandbox,
+  type Sandbox,
+} from './time-skipping-harness.js';
 
-const testServer = temporalTestServerPath();
-if (!testServer) throw new Error('time-skipping test server not installed: run scripts/setup.sh');
+useTimeSkippingServer();
+const testEnv = () => timeSkippingEnv();
 
-let testEnv: TestWorkflowEnvironment;
-const homes: string[] = [];
-const started: string[] = [];
-
-beforeAll(() => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    /* installed */
-  }
-});
-
-// A fresh server per test: environment workflows live on with timers of their own (keepPrevious), and one
-// test's leftovers must not hold another test's clock.
-beforeEach(async () => {
-  testEnv = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: testServer } },
-  });
-});
-
-afterEach(async () => {
-  await testEnv?.teardown();
-});
-
-afterEach(async () => {
-  for (const home of homes.splice(0)) {
-    await createLocalTarget({ home }).stopAll();
-    await rm(home, { recursive: true, force: true });
-  }
-});
-
-/** Runs `body` with a worker on the time-skipping server, real activities and the real local target. */
+/** Runs `body` with workers on the time-skipping server, real activities and the real local target. */
 async function withWorker<T>(
   tweak: (c: ExampleConfig) => void,
-  body: (taskQueue: string) => Promise<T>,
+  body: (s: Sandbox) => Promise<T>,
 ): Promise<T> {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-ts-'));
-  homes.push(home);
   const ports = { staging: await freePort(), production: await freePort() };
-  const raw = exampleConfig(ports, tweak);
-  // Each test gets its own app, so its environment workflows are its own on the shared server.
-  const loaded = validateConfig(
-    { ...raw, apps: { [appFor(home)]: raw.apps.hello } },
-    path.join(home, 'shipgate.yaml'),
+  return withSandbox(
+    {
+      name: 'ts',
+      config: () => exampleConfig(ports, tweak),
+      activities: (s) =>
+        sandboxActivities(s, {
+          targets: createTargets({ home: s.home }),
+          audit: createJsonlAuditStore(path.join(s.home, 'audit.jsonl')),
+        }),
+      cleanup: (s) => createLocalTarget({ home: s.home }).stopAll(),
+    },
+    body,
   );
-  const taskQueue = `ts-${path.basename(home)}`;
-  const activities = createActivities({
-    config: staticConfigSource(loaded),
-    targets: createTargets({ home }),
-    audit: createJsonlAuditStore(path.join(home, 'audit.jsonl')),
-    client: testEnv.client,
-    home,
-    taskQueue,
-  });
-  const connection = testEnv.nativeConnection;
-  const workers = [
-    await Worker.create({ connection, taskQueue, workflowsPath: workflowsPath(), activities }),
-    ...(await Promise.all(
-      ['staging', 'production'].map((env) =>
-        Worker.create({ connection, taskQueue: environmentTaskQueue(env, taskQueue), activities }),
-      ),
-    )),
-  ];
-  const running = Promise.all(workers.map((w) => w.run()));
-  try {
-    return await body(taskQueue);
-  } finally {
-    // The time-skipping server stops skipping while any workflow task is pending, so nothing this test
-    // started may outlive its workers (environment workflows run forever and hold reaper timers).
-    const app = appFor(home);
-    const ids = [
-      environmentWorkflowId(app, 'staging'),
-      environmentWorkflowId(app, 'production'),
-      ...started.splice(0),
-    ];
-    for (const id of ids)
-      await testEnv.client.workflow
-        .getHandle(id)
-        .terminate('test finished')
-        .catch(() => undefined);
-    for (const w of workers) w.shutdown();
-    await running;
-  }
 }
 
-const appFor = (home: string) =>
-  `hello${path
-    .basename(home)
-    .replace(/[^a-z0-9]/gi, '')
-    .toLowerCase()}`;
-const request = (app: string, version: string): ReleaseRequest => ({
-  app,
-  version,
-  commit: `c-${version}`,
-  branch: 'main',
-  actor: 'dave',
-  via: 'cli',
-});
+type Handle = Awaited<ReturnType<Sandbox['startRelease']>>;
 
-async function startRelease(taskQueue: string, version: string) {
-  const app = appFor(taskQueue.slice('ts-'.length));
-  started.push(`release/${app}/${version}`);
-  return testEnv.client.workflow.start('releaseWorkflow', {
-    workflowId: `release/${app}/${version}`,
-    taskQueue,
-    args: [request(app, version)],
-  });
-}
+const waitStage = (handle: Handle, stage: string): Promise<ReleaseStatus> =>
+  poll(
+    () => handle.query(statusQuery),
+    (s) => s.stage === stage,
+    (last) => `never reached ${stage}: ${last?.stage}`,
+  );
 
-type Handle = Awaited<ReturnType<typeof startRelease>>;
-
-async function waitStage(handle: Handle, stage: string): Promise<ReleaseStatus> {
-  for (let i = 0; i < 600; i++) {
-    const s = await handle.query(statusQuery);
-    if (s.stage === stage) return s;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`never reached ${stage}: ${(await handle.query(statusQuery)).stage}`);
-}
-
-async function finalStatus(handle: Handle): Promise<ReleaseStatus> {
-  try {
-    return (await handle.result()) as ReleaseStatus;
-  } catch (err) {
-    if (err instanceof WorkflowFailedError) return handle.query(statusQuery);
-    throw err;
-  }
-}
+const finalStatus = async (handle: Handle): Promise<ReleaseStatus> => (await releaseEnded(handle)).status;
 
 /**
  * Approves as alice, then bob, through the approve Update, as the CLI and Slack do. The time-skipping server
@@ -173,25 +75,11 @@ const approveBoth = async (handle: Handle) => {
   expect(second).toMatchObject({ environment: 'production', met: true });
 };
 
-/** Approves through the signal form of approve, which answers nothing. */
-const approveBothBySignal = async (handle: Handle) => {
-  await handle.signal(approveSignal, { by: 'alice', via: 'cli' });
-  await handle.signal(approveSignal, { by: 'bob', via: 'cli' });
-};
-
 /** The policy refusal an Update failed with (what the CLI shows with exit 3); fails if it was accepted. */
 async function refusalOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected the Update to be refused, but it was accepted');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-  const cause = (err as WorkflowUpdateFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  expect((cause as ApplicationFailure).type).toBe(FAILURE.policy);
-  return (cause as ApplicationFailure).message;
+  const { type, message } = await refusal(p);
+  expect(type).toBe(FAILURE.policy);
+  return message;
 }
 
 describe('timer paths on the time-skipping server (real activities, real local target)', () => {
@@ -200,8 +88,8 @@ describe('timer paths on the time-skipping server (real activities, real local t
       (c) => {
         c.apps.hello.environments.production.waitTimer = '6h';
       },
-      async (tq) => {
-        const handle = await startRelease(tq, '1.0.0');
+      async (sb) => {
+        const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
         await approveBoth(handle);
         const waiting = await waitStage(handle, 'wait-timer');
@@ -220,7 +108,7 @@ describe('timer paths on the time-skipping server (real activities, real local t
   });
 
   it('a deny window holds an approved release in awaiting-window and it goes ahead when the window closes', async () => {
-    const now = new Date(await testEnv.currentTimeMs());
+    const now = new Date(await testEnv().currentTimeMs());
     await withWorker(
       (c) => {
         // Opens at the top of the current UTC hour and lasts 3 h, so it is open right now.
@@ -234,8 +122,8 @@ describe('timer paths on the time-skipping server (real activities, real local t
           },
         ];
       },
-      async (tq) => {
-        const handle = await startRelease(tq, '1.0.0');
+      async (sb) => {
+        const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
         await approveBoth(handle);
         const held = await waitStage(handle, 'awaiting-window');
@@ -248,8 +136,8 @@ describe('timer paths on the time-skipping server (real activities, real local t
     );
   });
 
-  it('approvals through the signal form count while a window is open, and the deploy waits for the window', async () => {
-    const now = new Date(await testEnv.currentTimeMs());
+  it('approvals through the approve Update count while a window is open, and the deploy waits for the window', async () => {
+    const now = new Date(await testEnv().currentTimeMs());
     await withWorker(
       (c) => {
         c.apps.hello.environments.production.windows = [
@@ -262,17 +150,19 @@ describe('timer paths on the time-skipping server (real activities, real local t
           },
         ];
       },
-      async (tq) => {
-        const handle = await startRelease(tq, '1.0.0');
+      async (sb) => {
+        const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
-        await approveBothBySignal(handle);
+        await approveBoth(handle);
         const held = await waitStage(handle, 'awaiting-window');
-        expect(held.approvals.given.map((a) => a.by)).toEqual(['alice', 'bob']);
+        expect(held.approvals.given.map((a) => [a.by, a.via])).toEqual([
+          ['alice', 'cli'],
+          ['bob', 'slack'],
+        ]);
         const final = await finalStatus(handle);
         expect(final.state).toBe('succeeded');
-        const app = appFor(tq.slice('ts-'.length));
-        const ledger = await testEnv.client.workflow
-          .getHandle(environmentWorkflowId(app, 'production'))
+        const ledger = await testEnv()
+          .client.workflow.getHandle(environmentWorkflowId(sb.app, 'production'))
           .query(environmentQuery);
         expect(ledger.ledger.at(-1)).toMatchObject({
           version: '1.0.0',
@@ -288,8 +178,8 @@ describe('timer paths on the time-skipping server (real activities, real local t
       (c) => {
         c.apps.hello.environments.production.approvalTimeout = '24h';
       },
-      async (tq) => {
-        const handle = await startRelease(tq, '1.0.0');
+      async (sb) => {
+        const handle = await sb.startRelease('1.0.0');
         const gate = await waitStage(handle, 'awaiting-approval');
         const final = await finalStatus(handle);
         expect(final.state).toBe('expired');
@@ -317,8 +207,8 @@ describe('timer paths on the time-skipping server (real activities, real local t
       (c) => {
         c.apps.hello.environments.production.waitTimer = '1h';
       },
-      async (tq) => {
-        const handle = await startRelease(tq, '1.0.0');
+      async (sb) => {
+        const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
         await approveBoth(handle);
         await waitStage(handle, 'wait-timer');
@@ -335,21 +225,21 @@ describe('timer paths on the time-skipping server (real activities, real local t
   });
 
   it('rollbacks: with nothing older one is refused; rollbackDuringWindows deny refuses one while a freeze is in force, and accepts it once lifted', async () => {
-    const now = new Date(await testEnv.currentTimeMs());
+    const now = new Date(await testEnv().currentTimeMs());
     await withWorker(
       (c) => {
         c.apps.hello.environments.production.approvals = [];
         (c.apps.hello.environments.production as Record<string, unknown>).rollbackDuringWindows = 'deny';
       },
-      async (tq) => {
-        const app = appFor(tq.slice('ts-'.length));
-        const sg = new ShipgateClient(testEnv.client, tq);
-        expect((await finalStatus(await startRelease(tq, '1.0.0'))).state).toBe('succeeded');
+      async (sb) => {
+        const app = sb.app;
+        const sg = new ShipgateClient(sb.env.client, sb.taskQueue);
+        expect((await finalStatus(await sb.startRelease('1.0.0'))).state).toBe('succeeded');
         const rollback = () => sg.rollback(app, 'production', { by: 'alice', via: 'cli', reason: 'test' });
         expect(await refusalOf(rollback())).toContain('no version older than 1.0.0');
         const s1 = await sg.environmentState(app, 'production');
         expect(s1?.ledger.filter((e) => e.action === 'rollback')).toHaveLength(0);
-        expect((await finalStatus(await startRelease(tq, '1.1.0'))).state).toBe('succeeded');
+        expect((await finalStatus(await sb.startRelease('1.1.0'))).state).toBe('succeeded');
         const until = new Date(now.getTime() + 10 * 3_600_000).toISOString();
         await sg.freeze(app, 'production', { by: 'carol', via: 'cli', until, reason: 'hold everything' });
         expect(await refusalOf(rollback())).toContain('rollbackDuringWindows: deny');
@@ -361,7 +251,7 @@ describe('timer paths on the time-skipping server (real activities, real local t
   });
 
   it('rollbackDuringWindows deny refuses a rollback while a deny window is open, and accepts it once the window has closed', async () => {
-    const nowMs = await testEnv.currentTimeMs();
+    const nowMs = await testEnv().currentTimeMs();
     // A nightly window that opens two hours from the top of this hour and lasts an hour: closed while the
     // two versions deploy, then reached by skipping time.
     const opensAt = Math.floor(nowMs / 3_600_000) * 3_600_000 + 2 * 3_600_000;
@@ -379,23 +269,23 @@ describe('timer paths on the time-skipping server (real activities, real local t
           },
         ];
       },
-      async (tq) => {
-        const app = appFor(tq.slice('ts-'.length));
-        const sg = new ShipgateClient(testEnv.client, tq);
+      async (sb) => {
+        const app = sb.app;
+        const sg = new ShipgateClient(sb.env.client, sb.taskQueue);
         // Polling (not awaiting results) keeps the server's clock still, so the window stays ahead.
         for (const v of ['1.0.0', '1.1.0']) {
-          expect((await waitStage(await startRelease(tq, v), 'done')).state).toBe('succeeded');
+          expect((await waitStage(await sb.startRelease(v), 'done')).state).toBe('succeeded');
         }
-        expect(await testEnv.currentTimeMs()).toBeLessThan(opensAt);
+        expect(await testEnv().currentTimeMs()).toBeLessThan(opensAt);
         const rollback = () => sg.rollback(app, 'production', { by: 'alice', via: 'cli', reason: 'test' });
-        await testEnv.sleep(opensAt - (await testEnv.currentTimeMs()) + 60_000);
+        await testEnv().sleep(opensAt - (await testEnv().currentTimeMs()) + 60_000);
         const refused = await refusalOf(rollback());
         expect(refused).toContain('while nightly-batch blocks deploys');
         expect(refused).toContain('rollbackDuringWindows: deny');
         const s = await sg.environmentState(app, 'production');
         expect(s?.ledger.filter((e) => e.action === 'rollback')).toHaveLength(0);
         expect(s?.current?.version).toBe('1.1.0');
-        await testEnv.sleep('1h');
+        await testEnv().sleep('1h');
         const accepted = await rollback();
         expect(accepted).toMatchObject({ from: '1.1.0', to: '1.0.0' });
         const entry = await sg.waitForOperation(app, 'production', accepted.opId);
@@ -410,12 +300,11 @@ describe('timer paths on the time-skipping server (real activities, real local t
         c.apps.hello.environments.production.approvals = [];
         c.apps.hello.environments.production.keepPrevious = '30m';
       },
-      async (tq) => {
-        const home = path.join(os.tmpdir(), tq.slice('ts-'.length));
-        const app = appFor(home);
-        // Polling (not awaiting results) keeps the server's clock still: only testEnv.sleep moves it below.
+      async (sb) => {
+        const { home, app } = sb;
+        // Polling (not awaiting results) keeps the server's clock still: only testEnv().sleep moves it below.
         for (const v of ['1.0.0', '1.1.0']) {
-          expect((await waitStage(await startRelease(tq, v), 'done')).state).toBe('succeeded');
+          expect((await waitStage(await sb.startRelease(v), 'done')).state).toBe('succeeded');
         }
         const target = createLocalTarget({ home });
         const warm = async () =>
@@ -424,9 +313,9 @@ describe('timer paths on the time-skipping server (real activities, real local t
             .map((p) => p.version)
             .sort();
         expect(await warm()).toEqual(['1.0.0', '1.1.0']);
-        await testEnv.sleep('20m');
+        await testEnv().sleep('20m');
         expect(await warm()).toEqual(['1.0.0', '1.1.0']);
-        await testEnv.sleep('11m');
+        await testEnv().sleep('11m');
         for (let i = 0; i < 100 && (await warm()).length > 1; i++)
           await new Promise((r) => setTimeout(r, 100));
         expect(await warm()).toEqual(['1.1.0']);
@@ -445,17 +334,16 @@ describe('timer paths on the time-skipping server (real activities, real local t
           failureLimit: 1,
         };
       },
-      async (tq) => {
-        const handle = await startRelease(tq, '1.0.0');
+      async (sb) => {
+        const handle = await sb.startRelease('1.0.0');
         const verifying = await waitStage(handle, 'verifying-production');
         const final = await finalStatus(handle);
         expect(final.state).toBe('succeeded');
         const elapsed =
           Date.parse(final.environments.production!.at!) - Date.parse(verifying.environments.production!.at!);
         expect(elapsed).toBeGreaterThanOrEqual(2 * 3_600_000);
-        const app = appFor(tq.slice('ts-'.length));
-        const ledger = await testEnv.client.workflow
-          .getHandle(environmentWorkflowId(app, 'production'))
+        const ledger = await testEnv()
+          .client.workflow.getHandle(environmentWorkflowId(sb.app, 'production'))
           .query(environmentQuery);
         expect(ledger.ledger.at(-1)).toMatchObject({ version: '1.0.0', outcome: 'succeeded' });
       },
@@ -474,9 +362,9 @@ describe('timer paths on the time-skipping server (real activities, real local t
         };
         // Staging checks only the version, so the bad build reaches the production soak.
       },
-      async (tq) => {
-        expect((await finalStatus(await startRelease(tq, '1.0.0'))).state).toBe('succeeded');
-        const final = await finalStatus(await startRelease(tq, '1.1.0-bad'));
+      async (sb) => {
+        expect((await finalStatus(await sb.startRelease('1.0.0'))).state).toBe('succeeded');
+        const final = await finalStatus(await sb.startRelease('1.1.0-bad'));
         expect(final.state).toBe('rolled-back');
         expect(final.reason).toContain('soak round 3');
       },
@@ -488,20 +376,20 @@ describe('timer paths on the time-skipping server (real activities, real local t
       (c) => {
         c.apps.hello.environments.production.waitTimer = '2h';
       },
-      async (tq) => {
-        const app = appFor(tq.slice('ts-'.length));
-        const handle = await startRelease(tq, '1.0.0');
+      async (sb) => {
+        const app = sb.app;
+        const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
         await approveBoth(handle);
         await waitStage(handle, 'wait-timer');
-        const until = new Date((await testEnv.currentTimeMs()) + 5 * 3_600_000).toISOString();
-        await new ShipgateClient(testEnv.client, tq).freeze(app, 'production', {
+        const until = new Date((await testEnv().currentTimeMs()) + 5 * 3_600_000).toISOString();
+        await new ShipgateClient(sb.env.client, sb.taskQueue).freeze(app, 'production', {
           by: 'carol',
           via: 'cli',
           until,
           reason: 'audit week',
         });
-        await testEnv.sleep('2h');
+        await testEnv().sleep('2h');
         const held = await waitStage(handle, 'awaiting-window');
         expect(held.blockedBy).toContain('carol');
         const final = await finalStatus(handle);
@@ -512,7 +400,7 @@ describe('timer paths on the time-skipping server (real activities, real local t
   });
 
   it('a break-glass override lets a release held by a window go before the window closes', async () => {
-    const now = new Date(await testEnv.currentTimeMs());
+    const now = new Date(await testEnv().currentTimeMs());
     await withWorker(
       (c) => {
         c.apps.hello.environments.production.windows = [
@@ -525,8 +413,8 @@ describe('timer paths on the time-skipping server (real activities, real local t
           },
         ];
       },
-      async (tq) => {
-        const handle = await startRelease(tq, '1.0.0');
+      async (sb) => {
+        const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
         await approveBoth(handle);
         const held = await waitStage(handle, 'awaiting-window');

@@ -46,7 +46,6 @@ import type {
   ReleaseRequest,
   ReleaseStatus,
 } from '../types.js';
-import { validateApproveInput, validateReasonInput } from '../validators.js';
 import { notify, recordAudit } from './activities.js';
 
 type Override = NonNullable<ReleaseStatus['override']>;
@@ -245,25 +244,6 @@ export class Release {
       env: verdict.env.name,
     });
     return result;
-  }
-
-  /** The signal forms, for senders that cannot wait for an answer; a refusal is recorded all the same. */
-  approveBySignal(input: ApproveInput): void {
-    try {
-      validateApproveInput(input);
-      this.approve(input);
-    } catch {
-      /* recorded by refuse() */
-    }
-  }
-
-  rejectBySignal(input: RejectInput): void {
-    try {
-      validateReasonInput(input);
-      this.reject(input);
-    } catch {
-      /* recorded by refuse() */
-    }
   }
 
   reject(input: RejectInput): ReleaseStatus {
