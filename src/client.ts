@@ -34,7 +34,7 @@ import type {
   UnfreezeInput,
 } from './workflows/types.js';
 import type { releaseWorkflow } from './workflows/release.js';
-import type { LedgerEntry } from './policy/ledger.js';
+import type { LedgerEntry, LedgerOutcome } from './policy/ledger.js';
 import type { Freeze } from './policy/windows.js';
 import { connectClient, type TemporalOptions } from './temporal/connect.js';
 import {
@@ -275,18 +275,11 @@ export class ShipgateClient {
   }
 }
 
-/** A row of `history --json`. */
-export interface HistoryRow {
-  version: string;
-  action: LedgerEntry['action'];
-  outcome: 'succeeded' | 'failed' | 'rolled-back';
-  actor: string;
-  approvers: string[];
-  reason: string | null;
-  fromVersion: string | null;
-  commit: string | null;
-  at: string;
-}
+/** A row of `history --json`: a settled ledger entry, with when it ended. */
+export type HistoryRow = Pick<
+  LedgerEntry,
+  'version' | 'action' | 'actor' | 'approvers' | 'reason' | 'fromVersion' | 'commit'
+> & { outcome: Exclude<LedgerOutcome, 'running'>; at: string };
 
 /** History rows, newest first; operations still running are left out. */
 export function historyRows(ledger: LedgerEntry[]): HistoryRow[] {

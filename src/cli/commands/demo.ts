@@ -6,14 +6,13 @@ import { stringify } from 'yaml';
 import { ShipgateClient, type FollowOptions } from '../../client.js';
 import { EXIT, toShipgateError } from '../../client/errors.js';
 import { createAuditStore } from '../../audit/registry.js';
-import { createConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
 import { createTargets } from '../../targets/registry.js';
 import { startDevServer } from '../../temporal/dev-server.js';
 import { freePort } from '../../temporal/ports.js';
 import { PROJECT_ROOT } from '../../temporal/binaries.js';
 import type { Runner } from '../context.js';
-import { loadWorker } from './worker.js';
+import { workerFor } from './worker.js';
 
 /** The demo's own config: short timers, and a maintenance window that opens 12 hours from now, never during the demo. */
 export function demoConfig(stagingPort: number, productionPort: number, now = new Date()) {
@@ -80,15 +79,7 @@ export function registerDemo(program: Command, run: Runner) {
         const server = await startDevServer({ home });
         const temporal = { ...ctx.temporal, address: server.address };
         const logger = createLogger('shipgate-demo', 'warn');
-        const config = createConfigSource(configFile);
-        const worker = await (
-          await loadWorker()
-        )({
-          config,
-          home,
-          temporal,
-          logger,
-        });
+        const { config, worker } = await workerFor(configFile, { home, temporal, logger });
         const running = worker.run();
         const sg = await ShipgateClient.connect(temporal);
         /** Follows the release until `until`, narrating each stage it enters. */

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { createConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
 import { createTargets } from '../../targets/registry.js';
 import { startDevServer } from '../../temporal/dev-server.js';
 import type { Runner } from '../context.js';
-import { loadWorker, slackNotifier } from './worker.js';
+import { workerFor } from './worker.js';
 
 export function registerDev(program: Command, run: Runner) {
   program
@@ -25,15 +24,11 @@ export function registerDev(program: Command, run: Runner) {
         });
         const temporal = { ...ctx.temporal, address: server.address };
         try {
-          const config = createConfigSource(loaded.file);
-          const worker = await (
-            await loadWorker()
-          )({
-            config,
+          const { worker } = await workerFor(loaded.file, {
             home: ctx.home,
             temporal,
             logger,
-            notifier: await slackNotifier({ config, home: ctx.home, temporal, logger, uiUrl: server.uiUrl }),
+            uiUrl: server.uiUrl,
           });
           ctx.print(
             [

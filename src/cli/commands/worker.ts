@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { createConfigSource } from '../../config/source.js';
+import { createConfigSource, type ConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
-import type { Runner } from '../context.js';
 import type { SlackSetupOptions } from '../../integrations/slack/setup.js';
+import type { RunningWorker, WorkerRunOptions } from '../../worker.js';
+import type { Runner } from '../context.js';
 
 export function registerWorker(program: Command, run: Runner) {
   program
@@ -16,14 +17,9 @@ export function registerWorker(program: Command, run: Runner) {
       run(async (ctx) => {
         const loaded = await ctx.requireConfig();
         const logger = createLogger('shipgate-worker');
-        const config = createConfigSource(loaded.file);
-        const worker = await (
-          await loadWorker()
-        )({
-          config,
+        const { worker } = await workerFor(loaded.file, {
           home: ctx.home,
           temporal: ctx.temporal,
-          notifier: await slackNotifier({ config, home: ctx.home, temporal: ctx.temporal, logger }),
           environments: o.environments
             ?.split(',')
             .map((s) => s.trim())
@@ -39,13 +35,23 @@ export function registerWorker(program: Command, run: Runner) {
     );
 }
 
-/** The worker pulls in the SDK's native runtime; client-only commands should not pay for loading it. */
-export async function loadWorker() {
-  return (await import('../../worker.js')).createShipgateWorker;
+/**
+ * A worker over the config file (re-read when it changes), notifying Slack where the config sets it up. The
+ * worker and Slack modules load only here: client-only commands do not pay for the SDK's native runtime.
+ */
+export async function workerFor(
+  file: string,
+  opts: Omit<WorkerRunOptions, 'config' | 'notifier'> & { uiUrl?: string },
+): Promise<{ config: ConfigSource; worker: RunningWorker }> {
+  const { uiUrl, ...run } = opts;
+  const config = createConfigSource(file);
+  const { createShipgateWorker } = await import('../../worker.js');
+  const notifier = await slackNotifier({ ...run, config, uiUrl });
+  return { config, worker: await createShipgateWorker({ ...run, config, notifier }) };
 }
 
 /** Slack notifications when `slack` is configured and its token is set (loaded only then). */
-export async function slackNotifier(opts: SlackSetupOptions) {
+async function slackNotifier(opts: SlackSetupOptions) {
   if (!opts.config.get().config.slack) return undefined;
   return (await import('../../integrations/slack/setup.js')).slackNotifierFromConfig(opts);
 }
