@@ -34,14 +34,14 @@ const testEnv = () => timeSkippingEnv();
 
 /** Runs `body` with workers on the time-skipping server, real activities and the real local target. */
 async function withWorker<T>(
-  tweak: (c: ExampleConfig) => void,
+  tweak: (c: ExampleConfig, now: Date) => void,
   body: (s: Sandbox) => Promise<T>,
 ): Promise<T> {
   const ports = { staging: await freePort(), production: await freePort() };
   return withSandbox(
     {
       name: 'ts',
-      config: () => exampleConfig(ports, tweak),
+      config: (now) => exampleConfig(ports, (c) => tweak(c, now)),
       activities: (s) =>
         sandboxActivities(s, {
           targets: createTargets({ home: s.home }),
@@ -63,6 +63,15 @@ const waitStage = (handle: Handle, stage: string): Promise<ReleaseStatus> =>
   );
 
 const finalStatus = async (handle: Handle): Promise<ReleaseStatus> => (await releaseEnded(handle)).status;
+
+/** A deny window that opened at the top of the server's current UTC hour and lasts `hours`: open right now. */
+const denyWindowOpenAt = (now: Date, name: string, hours: number) => ({
+  name,
+  kind: 'deny',
+  schedule: `0 ${now.getUTCHours()} * * *`,
+  duration: `${hours}h`,
+  timezone: 'UTC',
+});
 
 /**
  * Approves as alice, then bob, through the approve Update, as the CLI and Slack do. The time-skipping server
@@ -107,20 +116,10 @@ describe('timer paths on the time-skipping server (real activities, real local t
     );
   });
 
-  it('a deny window holds an approved release in awaiting-window and it goes ahead when the window closes', async () => {
-    const now = new Date(await testEnv().currentTimeMs());
+  it('a deny window holds an approved release in awaiting-window; approvals given while it is open count, and it goes ahead when the window closes', async () => {
     await withWorker(
-      (c) => {
-        // Opens at the top of the current UTC hour and lasts 3 h, so it is open right now.
-        c.apps.hello.environments.production.windows = [
-          {
-            name: 'change-freeze',
-            kind: 'deny',
-            schedule: `0 ${now.getUTCHours()} * * *`,
-            duration: '3h',
-            timezone: 'UTC',
-          },
-        ];
+      (c, now) => {
+        c.apps.hello.environments.production.windows = [denyWindowOpenAt(now, 'change-freeze', 3)];
       },
       async (sb) => {
         const handle = await sb.startRelease('1.0.0');
@@ -128,39 +127,14 @@ describe('timer paths on the time-skipping server (real activities, real local t
         await approveBoth(handle);
         const held = await waitStage(handle, 'awaiting-window');
         expect(held.blockedBy).toBe('change-freeze');
-        const windowEnd = Date.parse(held.blockedUntil!);
-        const final = await finalStatus(handle);
-        expect(final.state).toBe('succeeded');
-        expect(Date.parse(final.environments.production!.at!)).toBeGreaterThanOrEqual(windowEnd);
-      },
-    );
-  });
-
-  it('approvals through the approve Update count while a window is open, and the deploy waits for the window', async () => {
-    const now = new Date(await testEnv().currentTimeMs());
-    await withWorker(
-      (c) => {
-        c.apps.hello.environments.production.windows = [
-          {
-            name: 'nightly',
-            kind: 'deny',
-            schedule: `0 ${now.getUTCHours()} * * *`,
-            duration: '2h',
-            timezone: 'UTC',
-          },
-        ];
-      },
-      async (sb) => {
-        const handle = await sb.startRelease('1.0.0');
-        await waitStage(handle, 'awaiting-approval');
-        await approveBoth(handle);
-        const held = await waitStage(handle, 'awaiting-window');
         expect(held.approvals.given.map((a) => [a.by, a.via])).toEqual([
           ['alice', 'cli'],
           ['bob', 'slack'],
         ]);
+        const windowEnd = Date.parse(held.blockedUntil!);
         const final = await finalStatus(handle);
         expect(final.state).toBe('succeeded');
+        expect(Date.parse(final.environments.production!.at!)).toBeGreaterThanOrEqual(windowEnd);
         const ledger = await testEnv()
           .client.workflow.getHandle(environmentWorkflowId(sb.app, 'production'))
           .query(environmentQuery);
@@ -400,18 +374,9 @@ describe('timer paths on the time-skipping server (real activities, real local t
   });
 
   it('a break-glass override lets a release held by a window go before the window closes', async () => {
-    const now = new Date(await testEnv().currentTimeMs());
     await withWorker(
-      (c) => {
-        c.apps.hello.environments.production.windows = [
-          {
-            name: 'nightly',
-            kind: 'deny',
-            schedule: `0 ${now.getUTCHours()} * * *`,
-            duration: '6h',
-            timezone: 'UTC',
-          },
-        ];
+      (c, now) => {
+        c.apps.hello.environments.production.windows = [denyWindowOpenAt(now, 'nightly', 6)];
       },
       async (sb) => {
         const handle = await sb.startRelease('1.0.0');
