@@ -281,25 +281,6 @@ export async function getVersion(port: number): Promise<string> {
   return ((await res.json()) as { version: string }).version;
 }
 
-/** The CLI arguments of a release of `hello` by dave from main, with commit `c-<version>`. */
-export const releaseArgs = (version: string, ...extra: string[]) => [
-  ...['release', 'hello', version, '--commit', `c-${version}`, '--branch', 'main', '--actor', 'dave'],
-  ...extra,
-];
-
-/** Releases through production and waits for it (for stacks whose production needs no approvals). */
-export async function shipToProduction(stack: Stack, version: string): Promise<void> {
-  const r = await stack.run(releaseArgs(version, '--wait', 'production'));
-  expect(r.code, r.stderr).toBe(0);
-}
-
-/** Starts a release and waits until it stands at production's approval gate. */
-export async function releaseToApprovalGate(stack: Stack, version: string) {
-  const r = await stack.run(releaseArgs(version));
-  expect(r.code, r.stderr).toBe(0);
-  return waitForRelease(stack.sg, version, (s) => s.stage === 'awaiting-approval');
-}
-
 /** One start of an app process that a test holds: its pid, and `release()` to let it go on starting. */
 export interface HeldStart {
   pid: number;
