@@ -102,29 +102,6 @@ describe('release approvals on the time-skipping server (memory target and audit
     );
   });
 
-  it('the signal form of approve counts like the Update, and a refused signal is still recorded', async () => {
-    await withReleases(
-      () => {},
-      async (h) => {
-        const r = await h.start('1.0.0');
-        await r.waitStage('awaiting-approval');
-        await r.approveBySignal('mallory');
-        await r.approveBySignal('alice');
-        await r.approveBySignal('carol');
-        const { status } = await r.ended();
-        expect(status.state).toBe('succeeded');
-        expect(status.approvals.given.map((a) => a.by)).toEqual(['alice', 'carol']);
-        expect(status.approvals.refused).toMatchObject([{ by: 'mallory', action: 'approve' }]);
-        expect(
-          r
-            .audit()
-            .filter((a) => a.type === 'approve-refused')
-            .map((a) => a.actor),
-        ).toEqual(['mallory']);
-      },
-    );
-  });
-
   it('refuses a non-member, self-approval, a second approval and a channel the environment does not accept', async () => {
     await withReleases(
       (c) => {
@@ -146,7 +123,7 @@ describe('release approvals on the time-skipping server (memory target and audit
           'erin started this release and cannot approve it (self-approval is not allowed)',
         );
         expect(await refused(r.approve('alice', 'slack'))).toBe(
-          'approvals through slack are not accepted here; use cli',
+          'approvals through slack are not accepted here; use ssh',
         );
         await r.approve('alice');
         expect(await refused(r.approve('alice'))).toBe('alice already approved this release');
