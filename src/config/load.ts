@@ -175,13 +175,16 @@ function crossCheck(config: ShipgateConfig, dir: string): { path: string; messag
       needGroup(`${at}.windowOverride.group`, env.windowOverride?.group);
       needGroup(`${at}.rollbackGroup`, env.rollbackGroup);
       needGroup(`${at}.freezeGroup`, env.freezeGroup);
-      const owner = ports.get(env.target.port);
-      if (owner)
-        problems.push({
-          path: `${at}.target.port`,
-          message: `port ${env.target.port} is already used by ${owner}`,
-        });
-      ports.set(env.target.port, `${appName}/${envName}`);
+      // Only local targets listen on this machine; other kinds have no port to share.
+      if (env.target.kind === 'local') {
+        const owner = ports.get(env.target.port);
+        if (owner)
+          problems.push({
+            path: `${at}.target.port`,
+            message: `port ${env.target.port} is already used by ${owner}`,
+          });
+        ports.set(env.target.port, `${appName}/${envName}`);
+      }
       env.windows.forEach((w, i) => {
         if (w.kind !== 'allow') return;
         const next = new Cron(w.schedule, { timezone: w.timezone, paused: true }).nextRun(new Date());
