@@ -1,17 +1,22 @@
 import type { LedgerEntry } from '../policy/ledger.js';
 import type { ReleaseStatus } from '../workflows/types.js';
 
+/**
+ * `run` is the release's first-execution run id, which Slack's Approve and Reject buttons name. Events recorded
+ * before it was sent lack it; the notifier then asks Temporal.
+ */
 export type NotifyEvent =
-  | { kind: 'awaiting-approval'; status: ReleaseStatus }
+  | { kind: 'awaiting-approval'; status: ReleaseStatus; run?: string }
   /** After the approval gate was reached: an approval arrived or the stage changed (behind patched('slack-card-updates')). */
-  | { kind: 'release-progress'; status: ReleaseStatus }
-  | { kind: 'release-ended'; status: ReleaseStatus }
+  | { kind: 'release-progress'; status: ReleaseStatus; run?: string }
+  | { kind: 'release-ended'; status: ReleaseStatus; run?: string }
   | { kind: 'rollback'; app: string; env: string; entry: LedgerEntry }
   | {
       kind: 'override';
       status: ReleaseStatus;
       env: string;
       override: { by: string; at: string; reason: string };
+      run?: string;
     };
 
 /** Where people hear about releases (Slack: src/integrations/slack). Implementations must never throw. */

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import { createHmac } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 
 export interface SlackApiCall {
   method: string;
@@ -296,4 +296,63 @@ export function postToEndpoint(
       pump();
     } else req.end(body);
   });
+}
+
+// ---- raw sockets: what a slow or hostile client does ----
+
+export interface RawAnswer {
+  /** The HTTP status the server answered with (0: it closed without answering). */
+  status: number;
+  /** Everything the server sent. */
+  text: string;
+}
+
+/**
+ * Sends `head` (request line and headers; the blank line is added) and then `body`, over a raw TCP socket, and
+ * never finishes the request: the declared Content-Length may promise more than is sent. Resolves once the
+ * server has answered and closed the connection, so it resolves only if the server answers without the rest.
+ */
+export function rawExchange(endpoint: string, head: string[], body = ''): Promise<RawAnswer> {
+  const u = new URL(endpoint);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: u.hostname, port: Number(u.port) });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A reset after the answer is how some closes look from here.
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') reject(err);
+    });
+    socket.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      resolve({ status: m ? Number(m[1]) : 0, text });
+    });
+    socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  });
+}
+
+export interface SlowConnection {
+  /** Resolves when the server closed the connection. */
+  closed: Promise<void>;
+  isClosed(): boolean;
+  destroy(): void;
+}
+
+/** A connection that sends the start of a request's headers and then nothing: a slowloris client. */
+export function slowConnection(endpoint: string): SlowConnection {
+  const u = new URL(endpoint);
+  const socket = net.connect({ host: u.hostname, port: Number(u.port) });
+  let closed = false;
+  socket.on('error', () => undefined);
+  socket.write(`POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nX-Slack-Request-Timestamp: `);
+  return {
+    closed: new Promise((resolve) =>
+      socket.once('close', () => {
+        closed = true;
+        resolve();
+      }),
+    ),
+    isClosed: () => closed,
+    destroy: () => socket.destroy(),
+  };
 }

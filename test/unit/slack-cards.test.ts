@@ -9,6 +9,7 @@ import {
   releaseCard,
   releaseOutcome,
   releaseUrl,
+  releaseValue,
   rollbackModal,
   rollbackOutcome,
   rollbackValue,
@@ -65,6 +66,8 @@ const buttons = (blocks: SlackBlock[]) =>
     );
 
 const allText = (blocks: SlackBlock[]) => JSON.stringify(blocks);
+/** The release's first-execution run id, as Temporal gives it. */
+const RUN = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 
 describe('release card', () => {
   it('shows app, version, commit, actor, the staging result with a link, and the tally', () => {
@@ -86,18 +89,25 @@ describe('release card', () => {
     expect(card.text).toBe('hello 1.2.0 → production: waiting for approval (team-leads 0/2)');
   });
 
-  it('has Approve and Reject buttons with the Contract action ids and {"app","version"} values', () => {
-    const b = buttons(releaseCard(status(), ctx).blocks);
+  it('has Approve and Reject buttons with the Contract action ids and {"app","version","run"} values', () => {
+    const b = buttons(releaseCard(status(), ctx, RUN).blocks);
     expect(b.map((x) => x.action_id)).toEqual([ACTION.approve, ACTION.reject]);
     expect(ACTION).toEqual({
       approve: 'shipgate.approve',
       reject: 'shipgate.reject',
       rollback: 'shipgate.rollback',
     });
-    for (const x of b) expect(JSON.parse(x.value)).toEqual({ app: 'hello', version: '1.2.0' });
+    for (const x of b) expect(JSON.parse(x.value)).toEqual({ app: 'hello', version: '1.2.0', run: RUN });
     expect(b.map((x) => x.text.text)).toEqual(['Approve', 'Reject']);
     expect(b[0]!.style).toBe('primary');
     expect(b[1]).toMatchObject({ style: 'danger', confirm: { confirm: { text: 'Reject' } } });
+  });
+
+  it('shows no buttons while the release’s run is unknown (a click must name the run), and points to the CLI', () => {
+    const card = releaseCard(status(), ctx);
+    expect(buttons(card.blocks)).toEqual([]);
+    expect(allText(card.blocks)).toContain('Decide with the CLI: `shipgate approve hello 1.2.0`');
+    expect(card.text).toBe('hello 1.2.0 → production: waiting for approval (team-leads 0/2)');
   });
 
   it('updates the tally and lists approvers as approvals arrive (counting members per rule)', () => {
@@ -112,7 +122,7 @@ describe('release card', () => {
         refused: [],
       },
     });
-    const card = releaseCard(s, ctx);
+    const card = releaseCard(s, ctx, RUN);
     const text = allText(card.blocks);
     expect(text).toContain('team-leads 1/2, security 0/1');
     expect(text).toContain('<@U0ALICE> via slack');
@@ -130,6 +140,7 @@ describe('release card', () => {
         },
       }),
       ctx,
+      RUN,
     );
     expect(buttons(card.blocks)).toEqual([]);
     expect(allText(card.blocks)).toContain('⏳ Deploying to production');
@@ -146,6 +157,7 @@ describe('release card', () => {
       const card = releaseCard(
         status({ state, stage: 'done', reason: state === 'rejected' ? 'rejected by bob: no' : null }),
         ctx,
+        RUN,
       );
       expect(buttons(card.blocks)).toEqual([]);
       expect(allText(card.blocks)).toContain(line);
@@ -301,6 +313,9 @@ describe('rollback dialog', () => {
 
 describe('button values', () => {
   it('round-trip', () => {
+    const release = { app: 'hello', version: '1.2.0', run: RUN };
+    expect(parseReleaseValue(releaseValue(release))).toEqual({ ok: true, value: release });
+    // A card posted before buttons named their run parses without one (the endpoint then refuses the click).
     expect(parseReleaseValue(JSON.stringify({ app: 'hello', version: '1.2.0' }))).toEqual({
       ok: true,
       value: { app: 'hello', version: '1.2.0' },
@@ -318,6 +333,8 @@ describe('button values', () => {
       ['{"app":"Hello","version":"1.0.0"}', /value.app/],
       ['{"app":"hello","version":"../x"}', /value.version/],
       ['{"app":"hello"}', /value.version/],
+      ['{"app":"hello","version":"1.0.0","run":"a b"}', /value.run/],
+      ['{"app":"hello","version":"1.0.0","run":7}', /value.run/],
     ];
     for (const [v, re] of bad) {
       const r = parseReleaseValue(v);

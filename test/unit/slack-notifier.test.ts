@@ -6,7 +6,7 @@ import pino from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import { staticConfigSource } from '../../src/config/source.js';
 import { createSlackNotifier } from '../../src/integrations/slack/notifier.js';
-import { DEFAULT_CALL_POLICY } from '../../src/integrations/slack/web.js';
+import { createWebClient, DEFAULT_CALL_POLICY } from '../../src/integrations/slack/web.js';
 import { slackNotifierFromConfig } from '../../src/integrations/slack/setup.js';
 import type { Notifier } from '../../src/integrations/notifier.js';
 import type { LedgerEntry } from '../../src/policy/ledger.js';
@@ -108,7 +108,11 @@ const snapshot = (current: string, ledger: Partial<LedgerEntry>[]): EnvironmentS
 });
 
 async function notifier(
-  opts: { withSlack?: boolean; env?: EnvironmentSnapshot | null } = {},
+  opts: {
+    withSlack?: boolean;
+    env?: EnvironmentSnapshot | null;
+    releaseRun?: (app: string, version: string) => Promise<string | null>;
+  } = {},
 ): Promise<Notifier> {
   home ??= await mkdtemp(path.join(os.tmpdir(), 'shipgate-slack-'));
   return createSlackNotifier({
@@ -117,8 +121,17 @@ async function notifier(
     logger,
     home,
     environmentState: async () => opts.env ?? null,
+    releaseRun: opts.releaseRun,
   });
 }
+
+/** A release's first-execution run id, as Temporal gives it. */
+const RUN = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+const buttonValues = (c: SlackApiCall) =>
+  (c.body.blocks as { type: string; elements?: { value?: string }[] }[])
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => b.elements ?? [])
+    .map((e) => JSON.parse(e.value ?? 'null') as unknown);
 
 const since = (n: number) => standin.answered.slice(n);
 const actionIds = (c: SlackApiCall) => JSON.stringify(c.body.blocks).match(/shipgate\.[a-z]+/g) ?? [];
@@ -128,21 +141,48 @@ describe('Slack notifier against a stand-in for the Web API over real HTTP', () 
     const n = await notifier();
     const mark = standin.answered.length;
     const s = status();
-    await n.notify({ kind: 'awaiting-approval', status: s });
+    await n.notify({ kind: 'awaiting-approval', status: s, run: RUN });
     const [post, ...more] = since(mark);
     expect(more).toEqual([]);
     expect(post).toMatchObject({ method: 'chat.postMessage', token: STANDIN_TOKEN });
     expect(post!.contentType).toMatch(/x-www-form-urlencoded/);
     expect(post!.body.channel).toBe('C0DEPLOYS');
     expect(actionIds(post!)).toEqual(['shipgate.approve', 'shipgate.reject']);
+    expect(buttonValues(post!)).toEqual([
+      { app: 'hello', version: s.version, run: RUN },
+      { app: 'hello', version: s.version, run: RUN },
+    ]);
 
     s.approvals.given = [{ by: 'alice', at: new Date().toISOString(), via: 'slack' }];
-    await n.notify({ kind: 'release-progress', status: s });
+    await n.notify({ kind: 'release-progress', status: s, run: RUN });
     const update = since(mark)[1]!;
     expect(update.method).toBe('chat.update');
     expect(update.body.channel).toBe('C0DEPLOYS');
     expect(update.body.ts).toBeTypeOf('string');
     expect(JSON.stringify(update.body.blocks)).toContain('team-leads 1/2');
+  });
+
+  it('asks Temporal for the release’s run when the event does not carry it; without one, shows no buttons', async () => {
+    const asked: string[] = [];
+    const n = await notifier({
+      releaseRun: async (app, version) => {
+        asked.push(`${app} ${version}`);
+        return version.endsWith('.1') ? null : RUN;
+      },
+    });
+    const s = status({ version: '4.0.0' });
+    const mark = standin.answered.length;
+    await n.notify({ kind: 'awaiting-approval', status: s });
+    expect(buttonValues(since(mark)[0]!)).toEqual([
+      { app: 'hello', version: '4.0.0', run: RUN },
+      { app: 'hello', version: '4.0.0', run: RUN },
+    ]);
+    // A release that no longer runs (or a lookup that failed) gets a card without buttons.
+    const gone = status({ version: '4.0.1' });
+    await n.notify({ kind: 'awaiting-approval', status: gone });
+    expect(actionIds(since(mark)[1]!)).toEqual([]);
+    expect(JSON.stringify(since(mark)[1]!.body.blocks)).toContain('Decide with the CLI');
+    expect(asked).toEqual(['hello 4.0.0', 'hello 4.0.1']);
   });
 
   it('remembers the message under SHIPGATE_HOME, so a restarted worker updates it instead of posting again', async () => {
@@ -305,6 +345,22 @@ describe('Slack notifier against a stand-in for the Web API over real HTTP', () 
   });
 });
 
+describe('the Web API client', () => {
+  it('refuses a plain-http slack.apiUrl off loopback, where the bot token would travel in clear', () => {
+    expect(() => createWebClient(STANDIN_TOKEN, { apiUrl: 'http://slack.example.com/api/', logger })).toThrow(
+      /slack\.apiUrl: expected https: \(plain http is allowed only on loopback\).*in clear/,
+    );
+    expect(() => createWebClient(STANDIN_TOKEN, { apiUrl: 'ftp://127.0.0.1/api/', logger })).toThrow(
+      /slack\.apiUrl: expected an https: URL/,
+    );
+    expect(
+      createWebClient(STANDIN_TOKEN, { apiUrl: 'https://slack.example.com/api/', logger }),
+    ).toBeDefined();
+    expect(createWebClient(STANDIN_TOKEN, { apiUrl: standin.apiUrl, logger })).toBeDefined();
+    expect(createWebClient(STANDIN_TOKEN, { logger })).toBeDefined();
+  });
+});
+
 describe('wiring the notifier into the worker', () => {
   const temporal = { address: '127.0.0.1:1', namespace: 'default' };
   it('runs without Slack when `slack` is not configured', async () => {
@@ -344,7 +400,7 @@ describe('wiring the notifier into the worker', () => {
     expect(n).toBeDefined();
     const mark = standin.answered.length;
     const s = status();
-    await n!.notify({ kind: 'awaiting-approval', status: s });
+    await n!.notify({ kind: 'awaiting-approval', status: s, run: RUN });
     const [post, ...more] = since(mark);
     expect(more).toEqual([]);
     expect(post).toMatchObject({ method: 'chat.postMessage', token: STANDIN_TOKEN });

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifySignature } from '../../src/integrations/slack/signature.js';
+import { checkSlackHeaders, verifySignature } from '../../src/integrations/slack/signature.js';
 
 const secret = '8f742231b10e8888abcd99yyyzzz85a5';
 const body = 'payload=%7B%22type%22%3A%22block_actions%22%7D';
@@ -86,5 +86,30 @@ describe("Slack request signature (v0, Bolt's verifySlackRequest)", () => {
 
   it('refuses everything when no signing secret is configured', () => {
     expect(check({ signingSecret: '' }).ok).toBe(false);
+  });
+});
+
+describe('the header check made before a request body is read', () => {
+  const headers = (over: Partial<Parameters<typeof checkSlackHeaders>[0]> = {}) =>
+    checkSlackHeaders({ signature: sign(ts), timestamp: String(ts), ...over }, now);
+
+  it('passes well-formed headers inside the window, without the body', () => {
+    expect(headers()).toEqual({ ok: true, timestamp: String(ts), signature: sign(ts) });
+    // Only the form is checked here: the HMAC needs the body.
+    expect(headers({ signature: `v0=${'0'.repeat(64)}` }).ok).toBe(true);
+  });
+
+  it('names what is wrong: missing (401), malformed (400), outside the window (401)', () => {
+    expect(headers({ signature: undefined })).toMatchObject({ ok: false, problem: 'missing' });
+    expect(headers({ timestamp: '' })).toMatchObject({ ok: false, problem: 'missing' });
+    expect(headers({ timestamp: '1e9' })).toMatchObject({ ok: false, problem: 'malformed' });
+    expect(headers({ timestamp: [String(ts), String(ts)] })).toMatchObject({
+      ok: false,
+      problem: 'malformed',
+    });
+    expect(headers({ signature: 'v0=abc' })).toMatchObject({ ok: false, problem: 'malformed' });
+    expect(headers({ timestamp: String(ts - 301) })).toMatchObject({ ok: false, problem: 'stale' });
+    expect(headers({ timestamp: String(ts + 301) })).toMatchObject({ ok: false, problem: 'stale' });
+    expect(headers({ timestamp: String(ts - 300) }).ok).toBe(true);
   });
 });

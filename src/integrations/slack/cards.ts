@@ -6,6 +6,7 @@
 import { tally, type ApprovalPolicy } from '../../policy/approvals.js';
 import type { LedgerEntry } from '../../policy/ledger.js';
 import { isValidVersion, LOGIN_PATTERN, NAME_PATTERN } from '../../policy/patterns.js';
+import { RUN_ID_PATTERN } from '../../identity/statement.js';
 import { parseStage } from '../../protocol/stages.js';
 import { releaseUiLink } from '../../client/ui-link.js';
 import type { EnvironmentProgress, ReleaseStatus } from '../../workflows/types.js';
@@ -48,6 +49,12 @@ export interface CardContext {
 export interface ReleaseRef {
   app: string;
   version: string;
+  /**
+   * The release's run (its first-execution run id): a click counts only for the run whose card it was on, so
+   * a card left over from a rejected run can never approve the next run of the same version. Cards posted
+   * before proofs existed carry none.
+   */
+  run?: string;
 }
 export interface RollbackRef {
   app: string;
@@ -57,8 +64,8 @@ export interface RollbackRef {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-export function releaseValue(ref: ReleaseRef): string {
-  return JSON.stringify({ app: ref.app, version: ref.version });
+export function releaseValue(ref: ReleaseRef & { run: string }): string {
+  return JSON.stringify({ app: ref.app, version: ref.version, run: ref.run });
 }
 
 export function rollbackValue(ref: RollbackRef): string {
@@ -78,16 +85,19 @@ function parseObject(value: unknown): Parsed<Record<string, unknown>> {
   return { ok: true, value: parsed as Record<string, unknown> };
 }
 
-/** `{"app","version"}` from an Approve or Reject button. */
+/** `{"app","version","run"}` from an Approve or Reject button (`run` absent on cards from before proofs). */
 export function parseReleaseValue(value: unknown): Parsed<ReleaseRef> {
   const o = parseObject(value);
   if (!o.ok) return o;
-  const { app, version } = o.value;
+  const { app, version, run } = o.value;
   if (typeof app !== 'string' || !NAME_PATTERN.test(app))
     return { ok: false, reason: 'value.app is not an app name' };
   if (typeof version !== 'string' || !isValidVersion(version))
     return { ok: false, reason: 'value.version is not a valid version' };
-  return { ok: true, value: { app, version } };
+  if (run === undefined) return { ok: true, value: { app, version } };
+  if (typeof run !== 'string' || !RUN_ID_PATTERN.test(run))
+    return { ok: false, reason: 'value.run is not a run id' };
+  return { ok: true, value: { app, version, run } };
 }
 
 /** `{"app","env","to"}` from a "Roll back to X" button (or the dialog's private metadata). */
@@ -193,8 +203,11 @@ export function tallyText(status: ReleaseStatus, groups?: Record<string, string[
 
 // ---- the release card ----
 
-/** The card at the approval gate. Buttons show only while the release waits for approval. */
-export function releaseCard(status: ReleaseStatus, ctx: CardContext): SlackMessage {
+/**
+ * The card at the approval gate. Buttons show only while the release waits for approval, and only when the
+ * release's run is known (`run`): a button names the run it decides on, and a click without one never counts.
+ */
+export function releaseCard(status: ReleaseStatus, ctx: CardContext, run?: string | null): SlackMessage {
   const gate = status.approvals.environment ?? 'production';
   const title = `${status.app} ${status.version} → ${gate}`;
   const url = releaseUrl(ctx, status.app, status.version);
@@ -255,8 +268,19 @@ export function releaseCard(status: ReleaseStatus, ctx: CardContext): SlackMessa
       ],
     });
   }
-  if (waiting) {
-    const value = releaseValue(status);
+  if (waiting && !run) {
+    blocks.push({
+      type: 'context',
+      block_id: 'decision',
+      elements: [
+        mrkdwn(
+          `Decide with the CLI: \`shipgate approve ${escapeText(status.app)} ${escapeText(status.version)}\` (the buttons appear once shipgate knows this release's run)`,
+        ),
+      ],
+    });
+  }
+  if (waiting && run) {
+    const value = releaseValue({ app: status.app, version: status.version, run });
     blocks.push({
       type: 'actions',
       block_id: 'decision',
@@ -431,7 +455,8 @@ export function rollbackModal(ref: RollbackRef): Record<string, unknown> & { typ
         element: {
           type: 'plain_text_input',
           action_id: ROLLBACK_VIEW.reasonAction,
-          multiline: true,
+          // One line: reasons with control characters (newlines among them) are refused.
+          multiline: false,
           max_length: 3000,
         },
       },

@@ -36,6 +36,11 @@ export interface SlackNotifierOptions {
   namespace?: string;
   /** Reads an environment's state, to offer the right "Roll back to X" button. */
   environmentState?: (app: string, env: string) => Promise<EnvironmentSnapshot | null>;
+  /**
+   * The first-execution run id of the release running for app and version (null when none runs), for events
+   * that do not carry it: Approve and Reject buttons name the run they decide on.
+   */
+  releaseRun?: (app: string, version: string) => Promise<string | null>;
   policy?: SlackCallPolicy;
   /** How long to fail fast after a call gave up. */
   coolDownMs?: number;
@@ -93,14 +98,38 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
       c.chat.postMessage({ channel, text: msg.text, blocks: msg.blocks, unfurl_links: false }),
     );
 
+  /** The release's run for its buttons: from the event, else asked of Temporal (bounded; null when unknown). */
+  const runOf = async (status: ReleaseStatus, given: string | undefined): Promise<string | null> => {
+    if (given) return given;
+    if (!opts.releaseRun) return null;
+    try {
+      return await withBudget(5000, `release run of ${status.app} ${status.version}`, () =>
+        opts.releaseRun!(status.app, status.version),
+      );
+    } catch (err) {
+      log.warn(
+        { app: status.app, version: status.version, error: (err as Error).message },
+        'could not learn the release’s run; the card shows no buttons',
+      );
+      return null;
+    }
+  };
+
   /** Posts the card for this run, or updates it when it was already posted. */
-  const upsertCard = async (status: ReleaseStatus, mode: 'post' | 'update-only', final = false) => {
+  const upsertCard = async (
+    status: ReleaseStatus,
+    mode: 'post' | 'update-only',
+    final = false,
+    givenRun?: string,
+  ) => {
     const conf = slack();
     if (!conf) return;
     const key = cardKey(status);
     const existing = await store.get(key);
     if (existing?.final) return;
-    const msg = releaseCard(status, context());
+    const waiting = status.state === 'running' && status.stage === 'awaiting-approval';
+    const run = waiting ? await runOf(status, givenRun) : null;
+    const msg = releaseCard(status, context(), run);
     if (existing) {
       const ok = await call(`chat.update ${key}`, (c) =>
         c.chat.update({ channel: existing.channel, ts: existing.ts, text: msg.text, blocks: msg.blocks }),
@@ -138,11 +167,11 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
     if (!conf) return;
     switch (event.kind) {
       case 'awaiting-approval':
-        return upsertCard(event.status, 'post');
+        return upsertCard(event.status, 'post', false, event.run);
       case 'release-progress': {
         // A card missed at the gate (Slack was down) is posted while the release still waits for approval.
         const waiting = event.status.state === 'running' && event.status.stage === 'awaiting-approval';
-        return upsertCard(event.status, waiting ? 'post' : 'update-only');
+        return upsertCard(event.status, waiting ? 'post' : 'update-only', false, event.run);
       }
       case 'release-ended': {
         const s = event.status;
@@ -156,7 +185,7 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
       }
       case 'override': {
         // Break-glass is announced in the channel, and the card shows it.
-        await upsertCard(event.status, 'update-only');
+        await upsertCard(event.status, 'update-only', false, event.run);
         await post(
           conf.channel,
           overrideNotice(event.status, event.env, event.override, context()),

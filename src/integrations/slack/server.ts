@@ -1,7 +1,13 @@
 /**
  * Slack's interactivity endpoint: `POST /slack/events`. Button clicks (Approve, Reject, Roll back to X) and the
- * rollback dialog's submission arrive here, signed by Slack. A verified click is mapped to a person through
- * `people` and becomes the same Update the CLI sends, with `via: "slack"`.
+ * rollback dialog's submission arrive here, signed by Slack. A verified click becomes the same Update the CLI
+ * sends, and its proof is the original request itself (raw body, timestamp, signature): the worker checks
+ * Slack's signature again, maps the Slack user through `people`, and refuses a request it has seen before or
+ * whose button names another run of the release. This endpoint believes nothing the worker would not.
+ *
+ * Unsigned traffic costs it little: the signature headers are checked (present, well-formed, within five
+ * minutes) before a byte of the body is read, a body is at most 64 KiB, connections are bounded in number and
+ * each request must arrive within a deadline, and a request seen before is refused here too.
  *
  * Accepting a click needs no call to Slack's API: the answer is the HTTP response, sent once the Update was
  * accepted or refused and always within Slack's 3 s. Ephemeral replies are also posted to the click's
@@ -9,7 +15,7 @@
  * itself is updated by the worker's notifier.
  */
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type { AuditStore } from '../../audit/types.js';
 import type { ShipgateClient } from '../../client.js';
@@ -22,10 +28,11 @@ import {
   UnreachableError,
 } from '../../client/errors.js';
 import { settledWithin } from '../../client/timeout.js';
-import { closeAfterAnswer, readBody } from '../../http/read-body.js';
+import { closeAfterAnswer } from '../../http/read-body.js';
 import { tallyText } from '../../client.js';
+import type { Prover } from '../../client/prove.js';
+import type { Proof } from '../../identity/types.js';
 import { refusedType } from '../../protocol/audit-types.js';
-import type { Channel } from '../../protocol/channels.js';
 import { releaseWorkflowId } from '../../protocol/ids.js';
 import {
   ACTION,
@@ -37,11 +44,18 @@ import {
   type RollbackRef,
 } from './cards.js';
 import { loginForSlackUser } from './identity.js';
-import { verifySignature } from './signature.js';
+import { checkSlackHeaders, MAX_SKEW_SECONDS, verifySignature } from './signature.js';
 import { slackError } from './web.js';
 
 export const EVENTS_PATH = '/slack/events';
-export const MAX_BODY_BYTES = 1024 * 1024;
+/** Slack's interaction payloads are a few KiB; a rollback reason is at most 3000 characters. */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** Open connections at once; more are closed as they arrive. Each holds at most one body. */
+export const DEFAULT_MAX_CONNECTIONS = 64;
+/** From the request's headers to its last body byte. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+/** From the connection (or the previous request on it) to the end of the headers. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 
 export interface SlackServerOptions {
   config: ConfigSource;
@@ -57,6 +71,12 @@ export interface SlackServerOptions {
   replyWithinMs?: number;
   /** Temporal's address, for messages. */
   address?: string;
+  /** Open connections at once (default 64); further connections are closed at once. */
+  maxConnections?: number;
+  /** How long a request's body may take to arrive once its headers are in (default 10 s): 408 after. */
+  bodyTimeoutMs?: number;
+  /** How long a request's headers may take (default 10 s): the connection is closed after. */
+  headersTimeoutMs?: number;
 }
 
 export interface SlackServer {
@@ -64,6 +84,8 @@ export interface SlackServer {
   close(): Promise<void>;
   /** Settles when background work (dialogs, response_url posts) started so far is done; for tests. */
   idle(): Promise<void>;
+  /** Connections open right now. */
+  connections(): Promise<number>;
 }
 
 /** What an interaction comes to: an HTTP status and body, plus an ephemeral message for the user. */
@@ -91,42 +113,90 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
 
   // ---- the HTTP layer ----
 
-  const server = http.createServer((req, res) => {
-    void handle(req, res).catch((err: unknown) => {
-      log.error({ error: (err as Error)?.message ?? String(err) }, 'Slack request failed');
-      if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
-    });
+  const headersTimeoutMs = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const server = http.createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      // Node's own bound on the whole request, behind the body deadline below.
+      requestTimeout: headersTimeoutMs + bodyTimeoutMs + 1000,
+      // How often Node looks for requests past those bounds (default 30 s).
+      connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
+      maxHeaderSize: 16 * 1024,
+    },
+    (req, res) => {
+      void handle(req, res).catch((err: unknown) => {
+        log.error({ error: (err as Error)?.message ?? String(err) }, 'Slack request failed');
+        if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
+      });
+    },
+  );
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  server.keepAliveTimeout = 5000;
+  let dropped = 0;
+  server.on('drop', () => {
+    // Logged once per hundred, so a flood does not flood the log too.
+    if (dropped++ % 100 === 0)
+      log.warn(
+        { maxConnections: server.maxConnections, dropped },
+        'connection limit reached; connection closed',
+      );
   });
-  server.requestTimeout = 15_000;
-  server.headersTimeout = 10_000;
+
+  const replays = createReplayCache();
+
+  /** Answers without reading the rest of the body, then closes the connection. */
+  const refuse = (req: http.IncomingMessage, res: http.ServerResponse, status: number, error: string) => {
+    closeAfterAnswer(req, res);
+    send(res, { status, body: { error } });
+  };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== EVENTS_PATH) return send(res, { status: 404, body: { error: 'not found' } });
+    if (url.pathname !== EVENTS_PATH) return refuse(req, res, 404, 'not found');
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return send(res, { status: 405, body: { error: 'use POST' } });
+      return refuse(req, res, 405, 'use POST');
     }
-    const read = await readBody(req, MAX_BODY_BYTES);
+    // Before the body: anything Slack did not send is refused for the price of its headers.
+    const headers = checkSlackHeaders({
+      signature: req.headers['x-slack-signature'],
+      timestamp: req.headers['x-slack-request-timestamp'],
+    });
+    if (!headers.ok) {
+      log.warn({ reason: headers.reason }, 'Slack request refused before its body');
+      return refuse(req, res, headers.problem === 'malformed' ? 400 : 401, 'invalid signature');
+    }
+    const read = await readLimitedBody(req, MAX_BODY_BYTES, bodyTimeoutMs);
     if (!read.ok) {
       log.warn({ reason: read.reason }, 'Slack request refused');
-      closeAfterAnswer(req, res);
-      return send(res, { status: 400, body: { error: read.reason } });
+      return refuse(req, res, read.status, read.reason);
     }
     const rawBody = read.body.toString('utf8');
     const verified = verifySignature({
       signingSecret: opts.signingSecret,
       rawBody,
-      signature: req.headers['x-slack-signature'],
-      timestamp: req.headers['x-slack-request-timestamp'],
+      signature: headers.signature,
+      timestamp: headers.timestamp,
     });
     if (!verified.ok) {
       log.warn({ reason: verified.reason }, 'Slack request with a bad signature refused');
       return send(res, { status: 401, body: { error: 'invalid signature' } });
     }
+    // Slack sends each request once; the same signed request again is a replay (the worker refuses it too).
+    if (!replays.first(headers.signature, Number(headers.timestamp))) {
+      log.warn({ timestamp: headers.timestamp }, 'replayed Slack request refused');
+      return send(res, { status: 409, body: { error: 'request already received' } });
+    }
+    const proof: Proof = {
+      kind: 'slack',
+      body: rawBody,
+      timestamp: headers.timestamp,
+      signature: headers.signature,
+    };
     let reply: Reply;
     try {
-      reply = await interaction(rawBody, String(req.headers['content-type'] ?? ''));
+      reply = await interaction(rawBody, String(req.headers['content-type'] ?? ''), proof);
     } catch (err) {
       if (!(err instanceof BadRequest)) throw err;
       log.warn({ reason: err.message }, 'Slack request rejected as bad input');
@@ -137,8 +207,8 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
 
   // ---- interactions ----
 
-  /** Parses the (verified) body and dispatches on the payload type. */
-  const interaction = async (rawBody: string, contentType: string): Promise<Reply> => {
+  /** Parses the (verified) body and dispatches on the payload type; `proof` is the request itself. */
+  const interaction = async (rawBody: string, contentType: string, proof: Proof): Promise<Reply> => {
     if (contentType.startsWith('application/json')) {
       // The Events API's one-time URL check, so the same Request URL can be registered there.
       const body = parseJson(rawBody, 'body');
@@ -150,12 +220,12 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
     const raw = form.get('payload');
     if (raw === null) throw bad('missing payload');
     const payload = parseJson(raw, 'payload');
-    if (payload.type === 'block_actions') return blockAction(payload);
-    if (payload.type === 'view_submission') return viewSubmission(payload);
+    if (payload.type === 'block_actions') return blockAction(payload, proof);
+    if (payload.type === 'view_submission') return viewSubmission(payload, proof);
     throw bad(`unsupported payload type ${JSON.stringify(String(payload.type)).slice(0, 60)}`);
   };
 
-  const blockAction = async (payload: Record<string, unknown>): Promise<Reply> => {
+  const blockAction = async (payload: Record<string, unknown>, proof: Proof): Promise<Reply> => {
     const actions = payload.actions;
     const action = Array.isArray(actions) ? (actions[0] as Record<string, unknown> | undefined) : undefined;
     if (!action || typeof action !== 'object') throw bad('payload.actions is empty');
@@ -171,7 +241,7 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
       const ref = parseReleaseValue(action.value);
       if (!ref.ok) throw bad(ref.reason);
       requireApp(ref.value.app);
-      const work = decide(actionId === ACTION.approve ? 'approve' : 'reject', ref.value, userId);
+      const work = decide(actionId === ACTION.approve ? 'approve' : 'reject', ref.value, userId, proof);
       return respond(await withinReplyTime(work, responseUrl, `${ref.value.app} ${ref.value.version}`));
     }
     if (actionId === ACTION.rollback) {
@@ -195,7 +265,7 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
     throw bad(`unknown action_id ${JSON.stringify(String(actionId)).slice(0, 80)}`);
   };
 
-  const viewSubmission = async (payload: Record<string, unknown>): Promise<Reply> => {
+  const viewSubmission = async (payload: Record<string, unknown>, proof: Proof): Promise<Reply> => {
     const view = payload.view as Record<string, unknown> | undefined;
     if (!view || typeof view !== 'object') throw bad('payload.view is missing');
     if (view.callback_id !== ROLLBACK_VIEW.callbackId)
@@ -224,11 +294,13 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
     const viewId = typeof view.id === 'string' && view.id ? view.id : randomUUID();
     const work = (async (): Promise<Reply> => {
       try {
-        const accepted = await opts.sg.rollback(app, env, {
+        const accepted = await opts.sg.rollback({
+          app,
+          env,
           to,
-          by: who.login,
-          via: 'slack',
+          // Exactly as submitted: the worker checks it against the signed request.
           reason,
+          prove: slackProver(proof),
           // A resubmitted dialog must not roll back twice.
           requestId: `slack-${viewId}`.slice(0, 120),
         });
@@ -264,25 +336,38 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
 
   // ---- decisions ----
 
-  /** Approve or reject as the person behind the Slack user; refusals come back as ephemeral text. */
-  const decide = async (verb: 'approve' | 'reject', ref: ReleaseRef, userId: string): Promise<Reply> => {
+  /**
+   * Approve or reject with the click as proof; the worker decides who that is. Refusals come back as ephemeral
+   * text. A click carries no text of its own, so a rejection from Slack has no reason but who rejected it.
+   */
+  const decide = async (
+    verb: 'approve' | 'reject',
+    ref: ReleaseRef,
+    userId: string,
+    proof: Proof,
+  ): Promise<Reply> => {
     const { app, version } = ref;
     const who = loginForSlackUser(config().people, userId);
     if (!who.ok) {
       if (!(await releaseExists(ref))) throw bad(`unknown release ${app} ${version}`);
       return refuseUnknown(verb, userId, who.reason, ref);
     }
-    const via: Channel = 'slack';
+    if (ref.run === undefined)
+      return {
+        status: 200,
+        ephemeral: `This card is from before shipgate checked which run a button is for, so it no longer decides anything. Use: shipgate ${verb} ${app} ${version}${verb === 'reject' ? ' --reason "…"' : ''}`,
+      };
+    const prove = slackProver(proof);
     try {
       if (verb === 'approve') {
-        const r = await opts.sg.approve(app, version, { by: who.login, via });
+        const r = await opts.sg.approve({ app, version, prove });
         log.info({ app, version, by: who.login }, 'approved from Slack');
         return {
           status: 200,
           ephemeral: `✅ You approved ${app} ${version} for ${r.environment} as ${who.login}. Tally: ${tallyText(r)}${r.met ? ' — approvals complete' : ''}`,
         };
       }
-      await opts.sg.reject(app, version, { by: who.login, via, reason: `rejected in Slack by ${who.login}` });
+      await opts.sg.reject({ app, version, prove });
       log.info({ app, version, by: who.login }, 'rejected from Slack');
       return { status: 200, ephemeral: `🚫 You rejected ${app} ${version} as ${who.login}.` };
     } catch (err) {
@@ -425,6 +510,78 @@ export function createSlackServer(opts: SlackServerOptions): SlackServer {
     },
     async idle() {
       while (background.size > 0) await Promise.allSettled([...background]);
+    },
+    connections() {
+      return new Promise((resolve, reject) =>
+        server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      );
+    },
+  };
+}
+
+/** Slack's prover: whatever the client asks to be signed, the proof is the signed request being handled. */
+function slackProver(proof: Proof): Prover {
+  return () => Promise.resolve(proof);
+}
+
+type LimitedBody = { ok: true; body: Buffer } | { ok: false; status: 408 | 413 | 400; reason: string };
+
+/**
+ * Reads at most `limit` bytes within `timeoutMs`: 413 from the Content-Length or as soon as the body passes the
+ * limit, 408 when it has not arrived in time. The rest is never read (answer with `closeAfterAnswer`).
+ */
+function readLimitedBody(req: http.IncomingMessage, limit: number, timeoutMs: number): Promise<LimitedBody> {
+  const tooLarge = { ok: false, status: 413, reason: `body over ${limit} bytes` } as const;
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.resolve(tooLarge);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (r: LimitedBody) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      if (!r.ok) req.pause();
+      resolve(r);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return finish(tooLarge);
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish({ ok: true, body: Buffer.concat(chunks) });
+    const onError = (err: Error) =>
+      finish({ ok: false, status: 400, reason: `could not read the body: ${err.message}` });
+    const timer = setTimeout(
+      () => finish({ ok: false, status: 408, reason: `body not received within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  });
+}
+
+/**
+ * Signatures seen within Slack's window (both ways), so the same signed request is acted on once. Bounded: only
+ * verified requests enter, each leaves once its timestamp is out of the window, and past the cap the oldest go
+ * first (the worker, which keeps what it accepted, still refuses those).
+ */
+function createReplayCache(cap = 10_000) {
+  const seen = new Map<string, number>();
+  return {
+    /** True the first time this signature is offered; false for a replay. */
+    first(signature: string, timestampSeconds: number): boolean {
+      const nowSeconds = Math.floor(Date.now() / 1000);
+      for (const [key, ts] of seen) {
+        if (ts >= nowSeconds - MAX_SKEW_SECONDS && seen.size < cap) break;
+        seen.delete(key);
+      }
+      const key = createHash('sha256').update(signature).digest('hex');
+      if (seen.has(key)) return false;
+      seen.set(key, timestampSeconds);
+      return true;
     },
   };
 }

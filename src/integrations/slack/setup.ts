@@ -7,6 +7,7 @@ import type { ConfigSource } from '../../config/source.js';
 import type { Logger } from '../../logger.js';
 import type { TemporalOptions } from '../../temporal/connect.js';
 import type { Notifier } from '../notifier.js';
+import { releaseWorkflowId } from '../../protocol/ids.js';
 import { createSlackNotifier } from './notifier.js';
 
 export interface SlackSetupOptions {
@@ -17,6 +18,25 @@ export interface SlackSetupOptions {
   /** The Temporal UI's base URL for links on cards (default: SHIPGATE_UI_URL). */
   uiUrl?: string;
   env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The first-execution run id of the release running for app and version, or null when none runs. A release
+ * never continues as new, so while it runs, its described run is its first one.
+ */
+export async function runningReleaseRun(
+  sg: ShipgateClient,
+  app: string,
+  version: string,
+): Promise<string | null> {
+  try {
+    const d = await sg.client.workflow.getHandle(releaseWorkflowId(app, version)).describe();
+    if (d.status.name !== 'RUNNING') return null;
+    return d.raw.workflowExecutionInfo?.firstRunId || d.runId;
+  } catch (err) {
+    if ((err as Error)?.name === 'WorkflowNotFoundError') return null;
+    throw err;
+  }
 }
 
 export async function slackNotifierFromConfig(opts: SlackSetupOptions): Promise<Notifier | undefined> {
@@ -48,5 +68,6 @@ export async function slackNotifierFromConfig(opts: SlackSetupOptions): Promise<
     uiUrl: opts.uiUrl ?? (env.SHIPGATE_UI_URL || undefined),
     namespace: opts.temporal.namespace,
     environmentState: async (app, environment) => (await sg()).environmentState(app, environment),
+    releaseRun: async (app, version) => runningReleaseRun(await sg(), app, version),
   });
 }

@@ -5,6 +5,7 @@
 import { LogLevel, WebClient, type Logger as SlackLogger } from '@slack/web-api';
 import type { Logger } from '../../logger.js';
 import { withTimeout } from '../../client/timeout.js';
+import { httpsUnlessLoopbackProblem } from '../../identity/urls.js';
 
 export interface SlackCallPolicy {
   /** Per HTTP attempt. */
@@ -25,10 +26,18 @@ export const DEFAULT_CALL_POLICY: SlackCallPolicy = {
   budgetMs: 9000,
 };
 
+/**
+ * The bot token goes with every call, so `apiUrl` must be https, or plain http only to this machine (a local
+ * stand-in). The config loader checks the same; this holds for any other caller too.
+ */
 export function createWebClient(
   token: string,
   opts: { apiUrl?: string; logger: Logger; policy?: SlackCallPolicy },
 ): WebClient {
+  if (opts.apiUrl !== undefined) {
+    const problem = httpsUnlessLoopbackProblem(opts.apiUrl);
+    if (problem) throw new Error(`slack.apiUrl: ${problem}; the bot token must not travel in clear`);
+  }
   const policy = opts.policy ?? DEFAULT_CALL_POLICY;
   return new WebClient(token, {
     ...(opts.apiUrl ? { slackApiUrl: withSlash(opts.apiUrl) } : {}),
