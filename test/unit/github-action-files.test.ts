@@ -4,11 +4,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { DEPRECATED_INPUTS } from '../../src/integrations/github-action/inputs.js';
 import { ROOT } from '../helpers/processes.js';
 
 interface ActionYml {
   runs: { using: string; main: string };
-  inputs: Record<string, { required?: boolean; default?: string }>;
+  inputs: Record<string, { required?: boolean; default?: string; description?: string }>;
   outputs: Record<string, unknown>;
 }
 interface Step {
@@ -60,14 +61,19 @@ describe('action.yml', () => {
         'tls-key',
         'app',
         'version',
-        'commit',
-        'branch',
-        'actor',
+        'audience',
         'wait-for',
         'timeout-minutes',
       ]),
     );
     expect(action.inputs['wait-for']!.default).toBe('staging');
+    expect(action.inputs.audience!.default).toBe('shipgate');
+    // Kept so existing workflows still run; each one says it is ignored.
+    for (const name of DEPRECATED_INPUTS) {
+      expect(action.inputs[name]!.required).toBeFalsy();
+      expect(action.inputs[name]!.description).toMatch(/^Deprecated and ignored/);
+      expect(action.inputs[name]!.default).toBeUndefined();
+    }
     expect(action.inputs.app!.required).toBe(true);
     expect(action.inputs.version!.required).toBe(true);
     expect(Object.keys(action.outputs).sort()).toEqual(['release-id', 'stage', 'state']);
@@ -75,9 +81,11 @@ describe('action.yml', () => {
 
   it('declares exactly the inputs the code reads', () => {
     const source = readFileSync(path.join(ROOT, 'src/integrations/github-action/inputs.ts'), 'utf8');
-    const read = new Set(
-      [...source.matchAll(/(?:read|requireInput\(read,)\s*\(?\s*'([a-z-]+)'/g)].map((m) => m[1]),
-    );
+    const read = new Set([
+      ...[...source.matchAll(/(?:read|requireInput\(read,)\s*\(?\s*'([a-z-]+)'/g)].map((m) => m[1]),
+      // Read in a loop, to warn that they are ignored.
+      ...DEPRECATED_INPUTS,
+    ]);
     expect([...read].sort()).toEqual(Object.keys(action.inputs).sort());
   });
 });
@@ -128,14 +136,27 @@ describe('workflows', () => {
     expect(setups).toBeGreaterThanOrEqual(1);
   });
 
-  it('declare permissions, with contents: read at most', () => {
+  it('declare permissions: contents: read at most, and id-token: write only on jobs that run the action', () => {
     for (const { file, yaml } of workflows) {
       expect(yaml.permissions, `${file}: top-level permissions`).toBeDefined();
-      const all = [yaml.permissions, ...Object.values(yaml.jobs).map((j) => j.permissions)];
-      for (const p of all) {
+      expect([{}, { contents: 'read' }], `${file}: top-level permissions`).toContainEqual(yaml.permissions);
+      for (const [name, job] of Object.entries(yaml.jobs)) {
+        const p = job.permissions;
         if (p === undefined || (typeof p === 'object' && p !== null && Object.keys(p).length === 0)) continue;
-        expect(p, file).toEqual({ contents: 'read' });
+        const runsAction = (job.steps ?? []).some((s) => s.uses === '$/' || s.uses === './');
+        expect(p, `${file}: ${name}`).toEqual(runsAction ? { 'id-token': 'write' } : { contents: 'read' });
       }
     }
+  });
+
+  it('grant id-token: write to every job that runs the action: its ID token is the release’s proof', () => {
+    let jobs = 0;
+    for (const { file, yaml } of workflows)
+      for (const [name, job] of Object.entries(yaml.jobs)) {
+        if (!(job.steps ?? []).some((s) => s.uses === '$/' || s.uses === './')) continue;
+        jobs++;
+        expect(job.permissions, `${file}: ${name}`).toEqual({ 'id-token': 'write' });
+      }
+    expect(jobs).toBeGreaterThanOrEqual(2);
   });
 });

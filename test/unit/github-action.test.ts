@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BadInputError } from '../../src/client/errors.js';
+import { BadInputError, OperationFailedError } from '../../src/client/errors.js';
+import { requestJobToken } from '../../src/integrations/github-action/token.js';
+import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
 import { requireVersion } from '../../src/client/validate.js';
 import { temporalUiLink } from '../../src/client/ui-link.js';
 import {
@@ -48,23 +50,32 @@ describe('Action inputs', () => {
     expect(read('version')).toBe('');
   });
 
-  it('defaults commit, branch and actor to GITHUB_SHA, GITHUB_REF_NAME and GITHUB_ACTOR', () => {
+  it('takes no commit, branch or actor from inputs or GITHUB_* variables: given ones are listed as ignored', () => {
     const i = parse({});
     expect(i).toMatchObject({
       app: 'hello',
       version: '1.0.0',
-      commit: 'abc123',
-      branch: 'main',
-      actor: 'dave',
+      audience: 'shipgate',
+      ignored: [],
       waitFor: 'staging',
       timeoutMs: 30 * 60_000,
     });
+    expect(i).not.toHaveProperty('commit');
+    expect(i).not.toHaveProperty('branch');
+    expect(i).not.toHaveProperty('actor');
     expect(i.temporal).toMatchObject({ address: 'localhost:7233', namespace: 'default' });
-    expect(parse({ commit: 'def', branch: 'release', actor: 'erin' })).toMatchObject({
-      commit: 'def',
-      branch: 'release',
-      actor: 'erin',
-    });
+    // Whatever they say (even what would once have been refused), they decide nothing.
+    expect(parse({ commit: 'def', branch: 'release', actor: 'dependabot[bot]' }).ignored).toEqual([
+      { name: 'commit', value: 'def' },
+      { name: 'branch', value: 'release' },
+      { name: 'actor', value: 'dependabot[bot]' },
+    ]);
+    expect(parse({}, {}).ignored).toEqual([]);
+  });
+
+  it('takes the token audience from the audience input, default shipgate', () => {
+    expect(parse({ audience: 'https://shipgate.example.com' }).audience).toBe('https://shipgate.example.com');
+    expect(badInput(() => parse({ audience: 'a b' }))).toBe('audience: "a b" is not a valid token audience');
   });
 
   it('names a missing app or version the way @actions/core does', () => {
@@ -87,14 +98,8 @@ describe('Action inputs', () => {
     }
   });
 
-  it('refuses bad app names, logins, commit and branch, naming the input', () => {
+  it('refuses a bad app name, naming the input', () => {
     expect(badInput(() => parse({ app: 'Hello World' }))).toBe('app: "Hello World" is not a valid app name');
-    expect(badInput(() => parse({ actor: 'dependabot[bot]' }))).toMatch(
-      /^actor: "dependabot\[bot\]" is not a valid login/,
-    );
-    expect(badInput(() => parse({}, { ...GITHUB, GITHUB_ACTOR: '' }))).toBe('actor is required');
-    expect(badInput(() => parse({}, { ...GITHUB, GITHUB_SHA: undefined }))).toBe('commit is required');
-    expect(badInput(() => parse({}, { GITHUB_SHA: 'a', GITHUB_ACTOR: 'dave' }))).toBe('branch is required');
   });
 
   it('accepts none or an environment name for wait-for', () => {
@@ -282,5 +287,67 @@ describe('the outcome the step reports', () => {
     expect(o.text).toMatch(
       /^timed out after 0\.05 min waiting for staging; .* The timeout does not cancel the release/,
     );
+  });
+});
+
+describe('the job token', () => {
+  const RUNNER = {
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/idtoken?api-version=2.0',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token',
+  };
+  let issuer: OidcIssuer;
+  beforeAll(async () => {
+    issuer = await startOidcIssuer();
+  });
+  afterAll(() => issuer?.close());
+
+  it('requests a token for the audience and reads repository, ref, commit and actor from it', async () => {
+    const token = await issuer.mint(
+      issuer.githubClaims({
+        repository: 'acme/hello',
+        ref: 'refs/heads/main',
+        actor: 'alice-gh',
+        sha: 'f'.repeat(40),
+      }),
+    );
+    const asked: string[] = [];
+    const job = await requestJobToken('shipgate', RUNNER, async (aud) => {
+      asked.push(aud);
+      return token;
+    });
+    expect(asked).toEqual(['shipgate']);
+    expect(job).toEqual({
+      token,
+      repository: 'acme/hello',
+      ref: 'refs/heads/main',
+      sha: 'f'.repeat(40),
+      actor: 'alice-gh',
+      branch: 'main',
+    });
+    const tag = await requestJobToken('shipgate', RUNNER, async () =>
+      issuer.mint(issuer.githubClaims({ repository: 'acme/hello', ref: 'refs/tags/v1', actor: 'a' })),
+    );
+    // Not a branch: sent as is, and the workers refuse it.
+    expect(tag.branch).toBe('refs/tags/v1');
+  });
+
+  it('fails with exit 2 naming id-token: write when the job may not request a token', async () => {
+    const err = await requestJobToken('shipgate', {}, () => Promise.reject(new Error('unreachable'))).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as BadInputError).message).toMatch(/permissions: id-token: write/);
+  });
+
+  it('fails with exit 1 when the runner gives no token, or something that is not one', async () => {
+    const failed = await requestJobToken('shipgate', RUNNER, () =>
+      Promise.reject(new Error('Failed to get ID Token.\n Error Code : 403')),
+    ).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(OperationFailedError);
+    expect((failed as Error).message).toBe(
+      'could not get a GitHub Actions ID token for audience shipgate: Failed to get ID Token. Error Code : 403',
+    );
+    const junk = await requestJobToken('shipgate', RUNNER, async () => 'not-a-jwt').catch((e: unknown) => e);
+    expect(junk).toBeInstanceOf(OperationFailedError);
   });
 });

@@ -7,13 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { BadInputError } from '../../client/errors.js';
-import {
-  requireAppName,
-  requireLogin,
-  requireText,
-  requireVersion,
-  requireWaitTarget,
-} from '../../client/validate.js';
+import { requireAppName, requireVersion, requireWaitTarget } from '../../client/validate.js';
+import { DEFAULT_OIDC_AUDIENCE } from '../../identity/oidc.js';
 import { temporalOptions, type TemporalOptions } from '../../temporal/connect.js';
 
 /** Reads one input the way `@actions/core` getInput does: trimmed, '' when not supplied. */
@@ -23,9 +18,10 @@ export interface ActionInputs {
   temporal: TemporalOptions;
   app: string;
   version: string;
-  commit: string;
-  branch: string;
-  actor: string;
+  /** The audience of the GitHub Actions ID token; the workers' ci.oidc.audience. */
+  audience: string;
+  /** Inputs that no longer do anything but were given: the token says what they used to claim. */
+  ignored: { name: DeprecatedInput; value: string }[];
   /** `none`, or the environment whose success ends the wait. */
   waitFor: string;
   timeoutMs: number;
@@ -45,6 +41,16 @@ export function envInputReader(env: NodeJS.ProcessEnv): InputReader {
   return (name) => (env[inputVariable(name)] ?? '').trim();
 }
 
+/**
+ * Inputs that once claimed the commit, branch and actor of a CI start. The GitHub Actions ID token proves them
+ * now (sha, ref, actor), so they are accepted, ignored, and warned about.
+ */
+export const DEPRECATED_INPUTS = ['commit', 'branch', 'actor'] as const;
+export type DeprecatedInput = (typeof DEPRECATED_INPUTS)[number];
+
+/** Audiences are compared verbatim with ci.oidc.audience; keep them to one plain token. */
+const AUDIENCE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
+
 /** The inputs that carry secrets; they are masked before anything else runs. */
 export const SECRET_INPUTS = ['api-key', 'tls-key'] as const;
 
@@ -60,9 +66,15 @@ const isPem = (v: string) => v.includes('-----BEGIN ');
 export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv): ActionInputs {
   const app = requireAppName(requireInput(read, 'app'));
   const version = requireVersion(requireInput(read, 'version'), 'version');
-  const commit = requireText(read('commit') || env.GITHUB_SHA, 'commit');
-  const branch = requireText(read('branch') || env.GITHUB_REF_NAME, 'branch');
-  const actor = requireLogin(read('actor') || env.GITHUB_ACTOR || undefined, 'actor');
+  const audience = read('audience') || DEFAULT_OIDC_AUDIENCE;
+  if (!AUDIENCE_PATTERN.test(audience))
+    throw new BadInputError(`audience: "${audience.slice(0, 60)}" is not a valid token audience`);
+  const ignored: ActionInputs['ignored'] = [];
+  for (const name of DEPRECATED_INPUTS) {
+    // Read, so a workflow that still passes them keeps working; never believed.
+    const value = read(name);
+    if (value) ignored.push({ name, value });
+  }
 
   const waitFor = requireWaitTarget(
     read('wait-for') || DEFAULT_WAIT_FOR,
@@ -122,9 +134,8 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv): ActionIn
     temporal,
     app,
     version,
-    commit,
-    branch,
-    actor,
+    audience,
+    ignored,
     waitFor,
     timeoutMs: Math.round(minutes * 60_000),
     uiUrl,

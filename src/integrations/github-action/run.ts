@@ -3,6 +3,9 @@
  * the awaited environment is done, and report through the runner: a log line per change, the outputs
  * `release-id`, `state` and `stage`, a job summary, and a failed job when the release did not get there.
  *
+ * The start's proof is the job's GitHub Actions ID token: the workers take the repository, branch, commit and
+ * actor from it, so a job can release only what it is (its repository, its ref, its commit, its actor).
+ *
  * It fails with the CLI's messages and keeps the CLI's exit codes (2 bad input, 3 refused, 4 unreachable,
  * 1 failed or timed out); the runner treats any of them as a failed step.
  */
@@ -23,11 +26,14 @@ import type { ReleaseStatus } from '../../workflows/types.js';
 import { parseInputs, SECRET_INPUTS, type ActionInputs } from './inputs.js';
 import { temporalUiLink } from '../../client/ui-link.js';
 import { md, renderSummary, type Outcome } from './summary.js';
+import { requestJobToken, type JobToken } from './token.js';
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** How often the release's status is read while following it. */
   intervalMs?: number;
+  /** Requests the ID token (default: `core.getIDToken`, from the runner). */
+  getIdToken?: (audience: string) => Promise<string>;
 }
 
 /**
@@ -66,6 +72,17 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
   const deadline = startedAt + inputs.timeoutMs;
   let status: ReleaseStatus | undefined;
   let uiLink: string | null = null;
+  let job: JobToken;
+  try {
+    job = await requestJobToken(inputs.audience, env, opts.getIdToken);
+  } catch (err) {
+    return fail(toShipgateError(err, inputs.temporal.address));
+  }
+  for (const { name, value } of inputs.ignored)
+    core.warning(
+      `the ${name} input is deprecated and ignored (given: ${JSON.stringify(value.slice(0, 80))}); ` +
+        `the release's ${name} comes from the job's GitHub Actions ID token: ${tokenSays(job, name)}`,
+    );
   try {
     const sg = await ShipgateClient.connect(inputs.temporal);
 
@@ -73,13 +90,13 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
     let alreadySucceeded = false;
     try {
       const admitted = await sg.client.withDeadline(deadline, () =>
-        sg.startRelease({
+        sg.release({
           app,
           version,
-          commit: inputs.commit,
-          branch: inputs.branch,
-          actor: inputs.actor,
-          via: 'github',
+          // The token's own values, which the worker reads from it again (and compares).
+          commit: job.sha,
+          branch: job.branch,
+          prove: () => Promise.resolve({ kind: 'github-oidc', token: job.token }),
         }),
       );
       status = admitted.status;
@@ -98,8 +115,8 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
     }
     core.setOutput('release-id', releaseId);
     if (inputs.uiUrl) {
-      const runId = await sg
-        .release(app, version)
+      const runId = await sg.client.workflow
+        .getHandle(releaseId)
         .describe()
         .then((d) => d.runId)
         .catch(() => undefined);
@@ -116,7 +133,7 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
     info(
       attached
         ? `Attached to the running release ${app} ${version} (${releaseId}), started by ${status.actor} at ${status.startedAt}`
-        : `Started release ${app} ${version} (${releaseId}) for commit ${inputs.commit} on ${inputs.branch}`,
+        : `Started release ${app} ${version} (${releaseId}) for commit ${status.commit} on ${status.branch} as ${status.actor} (GitHub ${job.actor} in ${job.repository}, from the job's ID token)`,
     );
     if (uiLink) info(`Temporal UI: ${uiLink}`);
     const log = changeLogger();
@@ -171,6 +188,10 @@ export async function runAction(opts: RunOptions = {}): Promise<ExitCode> {
       core.warning(`could not write the job summary: ${(err as Error).message}`);
     }
   }
+}
+
+function tokenSays(job: JobToken, name: 'commit' | 'branch' | 'actor'): string {
+  return name === 'commit' ? job.sha : name === 'branch' ? `${job.branch} (${job.ref})` : job.actor;
 }
 
 function exitCodeOf(outcome: Outcome): ExitCode {
