@@ -7,5 +7,6 @@ import { spawnSync } from 'node:child_process';
  */
 export function setup(): void {
   const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-  if (r.status !== 0 && r.status !== 2) throw new Error(`tsc -p tsconfig.build.json failed (exit ${r.status})`);
+  if (r.status !== 0 && r.status !== 2)
+    throw new Error(`tsc -p tsconfig.build.json failed (exit ${r.status})`);
 }

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -9,9 +9,17 @@ import { Client, Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
 import { freePort } from '../../src/temporal/ports.js';
 import { createLocalTarget } from '../../src/targets/local/local-target.js';
-import { ShipgateClient } from '../../src/client.js';
+import { ShipgateClient, sshProver, type Prover } from '../../src/client.js';
+import { ReleaseNotFoundError } from '../../src/client/errors.js';
 import type { LedgerEntry } from '../../src/policy/ledger.js';
 import { cli, ROOT, startWorker, type CliResult, type WorkerProcess } from './processes.js';
+import { generateKey, type SshKey } from './ssh-keys.js';
+
+/**
+ * Everyone the tests name: the config's group members, and mallory and eve, known people (with keys) who are in
+ * no group. Each gets an SSH key, listed under people.<login>.sshKeys, and signs whatever the CLI sends as them.
+ */
+export const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'mallory', 'eve'] as const;
 
 export interface Ports {
   staging: number;
@@ -91,12 +99,21 @@ export interface App {
 
 export interface Stack {
   home: string;
+  /** Each person's SSH key (ssh-keygen, ed25519), listed in the config under people.<login>.sshKeys. */
+  keys: Record<string, SshKey>;
+  /** Signs as `login` with that person's key, for client calls made in process. */
+  prove(login: string): Prover;
   configFile: string;
   ports: Ports;
   server: DevServer;
   worker: WorkerProcess;
   sg: ShipgateClient;
-  run(args: string[]): Promise<CliResult>;
+  /**
+   * Runs the CLI against the stack's server. A command run `--as` (or `--actor`) someone with a key is signed
+   * with that key (`--key`), unless the test passes its own `--key`; the caller's ssh-agent and signing
+   * variables are not inherited, so what a test does not pass, the CLI does not have.
+   */
+  run(args: string[], env?: Record<string, string>): Promise<CliResult>;
   restartWorker(): Promise<WorkerProcess>;
   /** Starts the worker again if it is not running (a test that killed it may have failed before restarting it). */
   ensureWorker(): Promise<void>;
@@ -116,7 +133,32 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   await rename(tmp, file);
 }
 
-/** A real dev server, a real worker process and the local data plane, all on free ports in a temp home. */
+/** `--key FILE` for the login the args run `--as` or `--actor`, when that person has a key and none is given. */
+export function withKey(args: string[], keys: Record<string, SshKey>): string[] {
+  if (args.includes('--key')) return args;
+  for (const flag of ['--as', '--actor']) {
+    const i = args.indexOf(flag);
+    const key = i >= 0 ? keys[args[i + 1] ?? ''] : undefined;
+    if (key) return [...args, '--key', key.privateKeyFile];
+  }
+  return args;
+}
+
+/** No ssh-agent, key or identity mode from the environment the tests run in. */
+export const NO_SIGNER_ENV = { SSH_AUTH_SOCK: '', SHIPGATE_SSH_KEY: '', SHIPGATE_IDENTITY: '' };
+
+/** Lists each person's public key in the config, keeping whatever else a test set for them. */
+function withPeopleKeys(config: Record<string, unknown>, keys: Record<string, SshKey>): void {
+  const people = (config.people ?? {}) as Record<string, { sshKeys?: string[] }>;
+  for (const [login, key] of Object.entries(keys))
+    people[login] = { ...people[login], sshKeys: people[login]?.sshKeys ?? [key.publicKey] };
+  config.people = people;
+}
+
+/**
+ * A real dev server, a real worker process and the local data plane, all on free ports in a temp home, under
+ * `identity: proven` with a real SSH key per person (see PEOPLE).
+ */
 export async function startStack(
   tweak?: (c: ExampleConfig) => void,
   opts: { workerEnv?: Record<string, string> } = {},
@@ -124,11 +166,16 @@ export async function startStack(
   const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-test-'));
   const ports = { staging: await freePort(), production: await freePort() };
   const configFile = path.join(home, 'shipgate.yaml');
+  const keyDir = path.join(home, 'keys');
+  await mkdir(keyDir, { mode: 0o700 });
+  const keys: Record<string, SshKey> = {};
+  for (const login of PEOPLE) keys[login] = await generateKey(keyDir, login, 'ed25519');
   let baseTweak = tweak;
   const apps = new Map<string, AppConfig>();
   const writeAll = async () => {
     const config = exampleConfig(ports, baseTweak) as ExampleConfig & { apps: Record<string, AppConfig> };
     for (const [name, app] of apps) config.apps[name] = app;
+    withPeopleKeys(config as unknown as Record<string, unknown>, keys);
     await writeAtomically(configFile, stringify(config));
   };
   await writeAll();
@@ -139,12 +186,23 @@ export async function startStack(
     startWorker({ config: configFile, address: stack.server.address, home, env: opts.workerEnv });
   const stack: Stack = {
     home,
+    keys,
+    prove: (login) => {
+      const key = keys[login];
+      if (!key) throw new Error(`no key for ${login} (people with keys: ${PEOPLE.join(', ')})`);
+      return sshProver({ login, keyFile: key.privateKeyFile });
+    },
     configFile,
     ports,
     server,
     worker: undefined as unknown as WorkerProcess,
     sg,
-    run: (args) => cli([...args, '--address', stack.server.address], { SHIPGATE_HOME: home }),
+    run: (args, env = {}) =>
+      cli([...withKey(args, keys), '--address', stack.server.address], {
+        ...NO_SIGNER_ENV,
+        SHIPGATE_HOME: home,
+        ...env,
+      }),
     async restartWorker() {
       stack.worker = await launchWorker();
       return stack.worker;
@@ -251,9 +309,23 @@ export async function waitForRelease(
   timeoutMs = 90_000,
   app = 'hello',
 ): Promise<ReleaseStatusOf> {
+  const deadline = Date.now() + timeoutMs;
+  // A test often starts the release from a CLI process it does not await: wait until that process created it.
+  await eventually(
+    `${app} ${version} exists`,
+    async () => {
+      try {
+        return await sg.status(app, version);
+      } catch (err) {
+        if (err instanceof ReleaseNotFoundError) return undefined;
+        throw err;
+      }
+    },
+    timeoutMs,
+  );
   const { status, timedOut } = await sg.follow(app, version, {
     until: pred,
-    deadline: Date.now() + timeoutMs,
+    deadline,
     intervalMs: 100,
   });
   if (pred(status)) return status;

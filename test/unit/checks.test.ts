@@ -256,7 +256,11 @@ describe('verify', () => {
       () => {},
       async () => 'the process of 1.2.0 exited',
     );
-    expect(result).toEqual({ ok: false, detail: 'the process of 1.2.0 exited during verification' });
+    expect(result).toEqual({
+      ok: false,
+      dead: true,
+      detail: 'the process of 1.2.0 exited during verification',
+    });
     expect(hits['/smoke']).toBeUndefined();
   });
 
