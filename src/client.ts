@@ -4,8 +4,19 @@
  * in how they authenticate and print. Beside it: ./client/errors.ts (failures, each with its exit code),
  * validate.ts (input checks), follow.ts (the one follow loop) and windows.ts (may an environment deploy now).
  */
-import { WithStartWorkflowOperation, type Client, type Connection } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import {
+  WithStartWorkflowOperation,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
+  type Client,
+  type Connection,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type UpdateDefinition,
+} from '@temporalio/common';
 import {
   admitUpdate,
   approveUpdate,
@@ -23,35 +34,118 @@ import { DEFAULT_TASK_QUEUE, environmentWorkflowId, releaseWorkflowId } from './
 import { SEARCH_ATTRIBUTES } from './protocol/search-attributes.js';
 import type {
   AdmitResult,
-  ApproveInput,
   ApproveResult,
   EnvironmentSnapshot,
-  FreezeInput,
-  RejectInput,
-  ReleaseRequest,
   ReleaseStatus,
-  RollbackInput,
-  UnfreezeInput,
+  RollbackAccepted,
 } from './workflows/types.js';
 import type { releaseWorkflow } from './workflows/release.js';
 import type { LedgerEntry, LedgerOutcome } from './policy/ledger.js';
 import type { Freeze } from './policy/windows.js';
+import { detailsDigest } from './identity/statement.js';
 import { connectClient, type TemporalOptions } from './temporal/connect.js';
 import {
   EnvironmentNotFoundError,
   grpcCode,
   GRPC_ALREADY_EXISTS,
+  NO_WORKER_MS,
+  NoWorkerError,
   ReleaseAlreadySucceededError,
   ReleaseEndedError,
   ReleaseNotFoundError,
 } from './client/errors.js';
 import { followStatus, isTerminal, type FollowOptions, type FollowResult } from './client/follow.js';
+import { claimedLogin, type Prover } from './client/prove.js';
 
 export { environmentDone, exitCodeForWait, isTerminal } from './client/follow.js';
 export type { FollowOptions, FollowResult } from './client/follow.js';
+export { assertedProver, claimedLogin, sshProver } from './client/prove.js';
+export type { ProofRequest, Prover } from './client/prove.js';
 
 type Decision = 'reject' | 'cancel' | 'override';
 const DECISION_UPDATES = { reject: rejectUpdate, cancel: cancelUpdate, override: overrideUpdate } as const;
+
+/** Stages at which a release stands at an environment's gates: approvals, wait timer, window, external gate. */
+const GATE_STAGES: readonly string[] = [
+  'awaiting-approval',
+  'wait-timer',
+  'awaiting-window',
+  'awaiting-gate',
+];
+
+/**
+ * The environment whose gates the release stands at, or null (building, deploying, between environments,
+ * ended): what a release-scoped proof names as its environment.
+ */
+export function gateEnvironment(s: ReleaseStatus): string | null {
+  if (s.state !== 'running' || !GATE_STAGES.includes(s.stage)) return null;
+  return Object.entries(s.environments).find(([, p]) => p.state === 'waiting')?.[0] ?? null;
+}
+
+/** What every privileged call takes: how to prove who asks. */
+interface Proven {
+  prove: Prover;
+}
+
+export interface ReleaseArgs extends Proven {
+  app: string;
+  version: string;
+  commit: string;
+  branch: string;
+  /** An environment's name: follow the release until it is done there (or the release ends). */
+  wait?: string;
+  /** With `wait`, called with every status read while following. */
+  onStatus?: (s: ReleaseStatus) => void;
+}
+
+export interface ReleaseStarted extends AdmitResult {
+  workflowId: string;
+  /** The release's run: what approvals, rejections, cancels and overrides are signed for. */
+  runId: string;
+}
+
+interface ReleaseArgsOf extends Proven {
+  app: string;
+  version: string;
+}
+
+export interface ApproveArgs extends ReleaseArgsOf {
+  comment?: string;
+}
+
+export interface DecisionArgs extends ReleaseArgsOf {
+  /** Required from the CLI; a Slack button carries none. */
+  reason?: string;
+}
+
+export interface RollbackArgs extends Proven {
+  app: string;
+  env: string;
+  to?: string;
+  reason: string;
+  /** Lets a client retry without rolling back twice. */
+  requestId?: string;
+}
+
+export interface FreezeArgs extends Proven {
+  app: string;
+  env: string;
+  until: string;
+  reason: string;
+}
+
+export interface UnfreezeArgs extends Proven {
+  app: string;
+  env: string;
+}
+
+/** A release as a privileged request sees it: the run it signs for and the environment at whose gates it is. */
+interface ReleaseTarget {
+  handle: WorkflowHandle;
+  run: string;
+  env: string | null;
+  status: ReleaseStatus;
+}
 
 export class ShipgateClient {
   constructor(
@@ -74,101 +168,190 @@ export class ShipgateClient {
   // ---- releases ----
 
   /**
-   * Starts the release, or attaches to the one running for the same app and version. A version that already
-   * succeeded is refused (ReleaseAlreadySucceededError); one that ended otherwise starts a new run.
+   * Starts the release, or attaches to the one running for the same app and version, with a proof for action
+   * `release` (no run yet, no environment; details: commit and branch). A version that already succeeded is
+   * refused (ReleaseAlreadySucceededError); one that ended otherwise starts a new run. With `wait`, follows
+   * the release until that environment is done or it ends.
    */
-  async startRelease(req: ReleaseRequest): Promise<AdmitResult & { workflowId: string }> {
-    const workflowId = releaseWorkflowId(req.app, req.version);
+  async release(args: ReleaseArgs): Promise<ReleaseStarted> {
+    const { app, version, commit, branch } = args;
+    await this.requireWorker();
+    const proof = await args.prove({
+      action: 'release',
+      app,
+      env: null,
+      version,
+      run: null,
+      details: detailsDigest({ commit, branch }),
+    });
+    const req = { app, version, commit, branch, proof };
+    const workflowId = releaseWorkflowId(app, version);
+    // Search attributes are for finding releases in the UI, never for decisions: the claimed login is a hint.
+    const actor = claimedLogin(proof);
     const start = new WithStartWorkflowOperation<typeof releaseWorkflow>('releaseWorkflow', {
       workflowId,
       taskQueue: this.taskQueue,
       args: [req],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      memo: { app: req.app, version: req.version, commit: req.commit, actor: req.actor, branch: req.branch },
+      memo: { app, version, commit, branch },
       typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.app, value: req.app },
-        { key: SEARCH_ATTRIBUTES.version, value: req.version },
-        { key: SEARCH_ATTRIBUTES.actor, value: req.actor },
+        { key: SEARCH_ATTRIBUTES.app, value: app },
+        { key: SEARCH_ATTRIBUTES.version, value: version },
+        ...(actor ? [{ key: SEARCH_ATTRIBUTES.actor, value: actor }] : []),
         { key: SEARCH_ATTRIBUTES.stage, value: 'building' },
       ],
     });
+    let admitted: AdmitResult;
+    let runId: string;
     try {
-      const result = await this.client.workflow.executeUpdateWithStart(admitUpdate, {
-        args: [req],
-        startWorkflowOperation: start,
-      });
-      return { ...result, workflowId };
+      const update = await this.taken(() =>
+        this.client.workflow.startUpdateWithStart(admitUpdate, {
+          args: [req],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+          startWorkflowOperation: start,
+        }),
+      );
+      admitted = await update.result();
+      runId = admitted.status.proofScope?.run ?? update.workflowRunId ?? '';
     } catch (err) {
       // The reuse policy refuses a succeeded run; the SDK reports it as either form depending on the server.
       if (err instanceof WorkflowExecutionAlreadyStartedError || grpcCode(err) === GRPC_ALREADY_EXISTS)
-        throw new ReleaseAlreadySucceededError(req.app, req.version);
+        throw new ReleaseAlreadySucceededError(app, version);
       throw err;
     }
+    const started = { ...admitted, workflowId, runId };
+    if (args.wait === undefined) return started;
+    const { status } = await this.follow(app, version, {
+      until: args.wait,
+      first: admitted.status,
+      onStatus: args.onStatus,
+    });
+    return { ...started, status };
   }
 
-  release(app: string, version: string) {
+  /** The release's workflow (its latest run). */
+  releaseHandle(app: string, version: string) {
     return this.client.workflow.getHandle(releaseWorkflowId(app, version));
   }
 
   /** The release's status; queries work on closed runs too. ReleaseNotFoundError when there is none. */
   async status(app: string, version: string): Promise<ReleaseStatus> {
     try {
-      return await this.release(app, version).query(statusQuery);
+      return await this.releaseHandle(app, version).query(statusQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new ReleaseNotFoundError(app, version);
       throw err;
     }
   }
 
-  /** Approves as `input.by`; the result holds the tally. */
-  approve(app: string, version: string, input: ApproveInput): Promise<ApproveResult> {
-    return this.decide(app, version, 'approve', () =>
-      this.release(app, version).executeUpdate(approveUpdate, { args: [input] }),
-    );
+  /** The first run of the release's current run chain: what release-scoped proofs name (no worker needed). */
+  async firstRunOf(app: string, version: string): Promise<string> {
+    try {
+      const d = await this.releaseHandle(app, version).describe();
+      return d.raw.workflowExecutionInfo?.firstRunId || d.runId;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ReleaseNotFoundError(app, version);
+      throw err;
+    }
   }
 
-  reject(app: string, version: string, input: RejectInput): Promise<ReleaseStatus> {
-    return this.decision('reject', app, version, input);
+  /** The status, or NoWorkerError (exit 4) when no worker answers within NO_WORKER_MS. */
+  statusNow(app: string, version: string): Promise<ReleaseStatus> {
+    return this.answered(() => this.status(app, version));
   }
 
-  cancel(app: string, version: string, input: RejectInput): Promise<ReleaseStatus> {
-    return this.decision('cancel', app, version, input);
+  /** Approves at the gate the release stands at; the result holds the tally. */
+  async approve(args: ApproveArgs): Promise<ApproveResult> {
+    const { app, version, comment } = args;
+    const target = await this.releaseTarget(app, version, 'approve');
+    const proof = await args.prove({
+      action: 'approve',
+      app,
+      env: target.env,
+      version,
+      run: target.run,
+      details: detailsDigest({ comment }),
+    });
+    return this.onRelease(target, app, version, 'approve', approveUpdate, { proof, comment });
   }
 
-  override(app: string, version: string, input: RejectInput): Promise<ReleaseStatus> {
-    return this.decision('override', app, version, input);
+  reject(args: DecisionArgs): Promise<ReleaseStatus> {
+    return this.decision('reject', args);
   }
 
-  /** reject, cancel and override take the same input: who, and why. */
-  decision(which: Decision, app: string, version: string, input: RejectInput): Promise<ReleaseStatus> {
-    return this.decide(app, version, which, () =>
-      this.release(app, version).executeUpdate(DECISION_UPDATES[which], { args: [input] }),
-    );
+  cancel(args: DecisionArgs): Promise<ReleaseStatus> {
+    return this.decision('cancel', args);
+  }
+
+  override(args: DecisionArgs): Promise<ReleaseStatus> {
+    return this.decision('override', args);
+  }
+
+  /** reject, cancel and override take the same input: a proof, and why. */
+  async decision(which: Decision, args: DecisionArgs): Promise<ReleaseStatus> {
+    const { app, version, reason } = args;
+    const target = await this.releaseTarget(app, version, which);
+    const proof = await args.prove({
+      action: which,
+      app,
+      env: target.env,
+      version,
+      run: target.run,
+      details: detailsDigest({ reason }),
+    });
+    const input = reason === undefined ? { proof } : { proof, reason };
+    return this.onRelease(target, app, version, which, DECISION_UPDATES[which], input as never);
   }
 
   /**
-   * Runs a decision's Update. Temporal answers "not found" both for a release that never existed and for one
-   * that already ended; the status query, which works on closed runs, tells them apart.
+   * What a release-scoped proof is for: the release's first run and the environment it stands at, as its status
+   * says (a worker answers it: none within NO_WORKER_MS is NoWorkerError, and nothing is sent). Releases from
+   * before proofs do not say; their run comes from Temporal and the environment from the stage.
    */
-  private async decide<T>(
+  private async releaseTarget(
     app: string,
     version: string,
     action: 'approve' | Decision,
-    update: () => Promise<T>,
-  ): Promise<T> {
+  ): Promise<ReleaseTarget> {
+    const status = await this.statusNow(app, version);
+    if (isTerminal(status)) throw new ReleaseEndedError(app, version, status.state, action);
+    const scope = status.proofScope ?? {
+      run: await this.firstRunOf(app, version),
+      env: gateEnvironment(status),
+    };
+    // The Update goes to that run: if another run of the version started meanwhile, it is refused as ended.
+    const handle = this.client.workflow.getHandle(releaseWorkflowId(app, version), scope.run);
+    return { handle, run: scope.run, env: scope.env, status };
+  }
+
+  /**
+   * Sends a release-scoped Update to the run the proof names. Temporal answers "not found" for a run that
+   * ended meanwhile; its status (which works on closed runs, given a worker) says how it ended.
+   */
+  private async onRelease<Ret, Input>(
+    target: ReleaseTarget,
+    app: string,
+    version: string,
+    action: 'approve' | Decision,
+    def: UpdateDefinition<Ret, [Input]>,
+    input: Input,
+  ): Promise<Ret> {
     try {
-      return await update();
+      return await this.update(target.handle, def, input);
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      // A closed run's status needs a worker to answer; without one, it is still a run that has ended.
-      const s = await this.status(app, version).catch((e: unknown) => {
-        if (e instanceof ReleaseNotFoundError) throw e;
-        return null;
-      });
-      if (s && !isTerminal(s)) throw err;
-      throw new ReleaseEndedError(app, version, s?.state ?? null, action);
+      if (err instanceof WorkflowNotFoundError) return this.ended(app, version, action);
+      throw err;
     }
+  }
+
+  private async ended(app: string, version: string, action: 'approve' | Decision): Promise<never> {
+    // A closed run's status needs a worker to answer; without one, it is still a run that has ended.
+    const s = await this.statusNow(app, version).catch((e: unknown) => {
+      if (e instanceof ReleaseNotFoundError) throw e;
+      return null;
+    });
+    throw new ReleaseEndedError(app, version, s?.state ?? null, action);
   }
 
   /** Follows the release until `opts.until` (an environment succeeded, or a condition) or its end. */
@@ -200,22 +383,39 @@ export class ShipgateClient {
     }
   }
 
+  /** The environment's state (null: nothing deployed), or NoWorkerError when no worker answers in time. */
+  environmentStateNow(app: string, env: string): Promise<EnvironmentSnapshot | null> {
+    return this.answered(() => this.environmentState(app, env));
+  }
+
   /** Who deployed what and when, newest first, and what serves now. */
   async history(app: string, env: string): Promise<{ current: string | null; rows: HistoryRow[] }> {
-    const state = await this.environmentState(app, env);
+    const state = await this.environmentStateNow(app, env);
     return { current: state?.current?.version ?? null, rows: historyRows(state?.ledger ?? []) };
   }
 
-  async rollback(app: string, env: string, input: RollbackInput) {
+  /** Queues a rollback (to `to`, or the previous good version), with a proof for action `rollback`. */
+  async rollback(args: RollbackArgs): Promise<RollbackAccepted> {
+    const { app, env, to, reason, requestId } = args;
+    const nothing = () =>
+      new EnvironmentNotFoundError(
+        app,
+        env,
+        `cannot roll back ${app}/${env}: nothing has been deployed there`,
+      );
+    if ((await this.environmentStateNow(app, env)) === null) throw nothing();
+    const proof = await args.prove({
+      action: 'rollback',
+      app,
+      env,
+      version: to ?? null,
+      run: null,
+      details: detailsDigest({ reason, to }),
+    });
     try {
-      return await this.environment(app, env).executeUpdate(rollbackUpdate, { args: [input] });
+      return await this.update(this.environment(app, env), rollbackUpdate, { proof, reason, to, requestId });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new EnvironmentNotFoundError(
-          app,
-          env,
-          `cannot roll back ${app}/${env}: nothing has been deployed there`,
-        );
+      if (err instanceof WorkflowNotFoundError) throw nothing();
       throw err;
     }
   }
@@ -231,27 +431,51 @@ export class ShipgateClient {
   }
 
   /** Freezes the environment, starting its workflow when nothing was deployed there yet. */
-  async freeze(app: string, env: string, input: FreezeInput): Promise<Freeze> {
+  async freeze(args: FreezeArgs): Promise<Freeze> {
+    const { app, env, until, reason } = args;
+    if ((await this.environmentStateNow(app, env)) === null) await this.requireWorker();
+    const proof = await args.prove({
+      action: 'freeze',
+      app,
+      env,
+      version: null,
+      run: null,
+      details: detailsDigest({ reason, until }),
+    });
     const start = new WithStartWorkflowOperation('environmentWorkflow', {
       workflowId: environmentWorkflowId(app, env),
       taskQueue: this.taskQueue,
       args: [{ app, env }],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
-    return this.client.workflow.executeUpdateWithStart(freezeUpdate, {
-      args: [input],
-      startWorkflowOperation: start,
-    });
+    const update = await this.taken(() =>
+      this.client.workflow.startUpdateWithStart(freezeUpdate, {
+        args: [{ proof, until, reason }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+        startWorkflowOperation: start,
+      }),
+    );
+    return update.result();
   }
 
   /** Lifts the environment's freezes, then tells releases they held to look again now. */
-  async unfreeze(app: string, env: string, input: UnfreezeInput): Promise<{ removed: number }> {
+  async unfreeze(args: UnfreezeArgs): Promise<{ removed: number }> {
+    const { app, env } = args;
+    const notFrozen = () => new EnvironmentNotFoundError(app, env, `${app}/${env} is not frozen`);
+    if ((await this.environmentStateNow(app, env)) === null) throw notFrozen();
+    const proof = await args.prove({
+      action: 'unfreeze',
+      app,
+      env,
+      version: null,
+      run: null,
+      details: detailsDigest({}),
+    });
     let result;
     try {
-      result = await this.environment(app, env).executeUpdate(unfreezeUpdate, { args: [input] });
+      result = await this.update(this.environment(app, env), unfreezeUpdate, { proof });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new EnvironmentNotFoundError(app, env, `${app}/${env} is not frozen`);
+      if (err instanceof WorkflowNotFoundError) throw notFrozen();
       throw err;
     }
     await this.nudgeWaitingReleases(app);
@@ -273,6 +497,88 @@ export class ShipgateClient {
     }
     return n;
   }
+
+  // ---- a worker must take every request, within NO_WORKER_MS ----
+
+  /**
+   * Sends an Update and waits for a worker to take it, at most NO_WORKER_MS; then waits for its outcome. Not
+   * taken in time: NoWorkerError (exit 4), rather than a request that hangs and lands whenever a worker
+   * starts (its proof then counts only while fresh).
+   */
+  private async update<Ret, Input>(
+    handle: WorkflowHandle,
+    def: UpdateDefinition<Ret, [Input]>,
+    input: Input,
+  ): Promise<Ret> {
+    const taken = await this.taken(() =>
+      handle.startUpdate(def, { args: [input], waitForStage: WorkflowUpdateStage.ACCEPTED }),
+    );
+    return taken.result();
+  }
+
+  /** Runs `send` (an Update up to its acceptance) within NO_WORKER_MS; past it, NoWorkerError (sent). */
+  private async taken<T>(send: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + NO_WORKER_MS;
+    try {
+      return await this.client.withDeadline(deadline, send);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || Date.now() >= deadline)
+        throw new NoWorkerError(this.taskQueue, true, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Runs a query that a worker must answer within NO_WORKER_MS; past it, NoWorkerError (nothing sent). */
+  private async answered<T>(query: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + NO_WORKER_MS;
+    try {
+      return await this.client.withDeadline(deadline, query);
+    } catch (err) {
+      if (Date.now() >= deadline || isNoRecentPoller(err) || grpcCode(err) === GRPC_DEADLINE_EXCEEDED)
+        throw new NoWorkerError(this.taskQueue, false, { cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * Before starting a workflow, waits until some worker has polled the task queue (Temporal lists pollers
+   * for a few minutes after they stop, so this catches a queue nobody ever polled or polls since a restart;
+   * a worker that died a moment ago is caught by the bound on the Update itself). A server that refuses to
+   * describe task queues to this client skips the check.
+   */
+  private async requireWorker(): Promise<void> {
+    const deadline = Date.now() + NO_WORKER_MS;
+    for (;;) {
+      let pollers: number;
+      try {
+        const answer = await this.client.withDeadline(deadline, () =>
+          this.client.workflowService.describeTaskQueue({
+            namespace: this.client.options.namespace,
+            taskQueue: { name: this.taskQueue },
+            taskQueueType: WORKFLOW_TASK_QUEUE,
+          }),
+        );
+        pollers = answer.pollers?.length ?? 0;
+      } catch (err) {
+        if (Date.now() >= deadline) throw new NoWorkerError(this.taskQueue, false, { cause: err });
+        return;
+      }
+      if (pollers > 0) return;
+      if (Date.now() + POLLER_CHECK_MS >= deadline) throw new NoWorkerError(this.taskQueue, false);
+      await new Promise((r) => setTimeout(r, POLLER_CHECK_MS));
+    }
+  }
+}
+
+/** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW */
+const WORKFLOW_TASK_QUEUE = 1;
+const POLLER_CHECK_MS = 250;
+const GRPC_DEADLINE_EXCEEDED = 4;
+/** gRPC FAILED_PRECONDITION: what Temporal answers a query when no worker polled the queue lately. */
+const GRPC_FAILED_PRECONDITION = 9;
+
+function isNoRecentPoller(err: unknown): boolean {
+  return grpcCode(err) === GRPC_FAILED_PRECONDITION;
 }
 
 /** A row of `history --json`: a settled ledger entry, with when it ended. */

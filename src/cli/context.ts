@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import type { LoadedConfig } from '../config/load.js';
 import { ShipgateClient } from '../client.js';
 import { BadInputError } from '../client/errors.js';
+import { escLines, jsonForTerminal } from '../client/text.js';
 import { temporalOptions, type TemporalOptions } from '../temporal/connect.js';
 
 export interface GlobalOptions {
@@ -16,6 +17,7 @@ export interface GlobalOptions {
 export class CliContext {
   readonly temporal: TemporalOptions;
   private connected?: Promise<ShipgateClient>;
+  private explicit?: Promise<LoadedConfig | undefined>;
 
   constructor(readonly opts: GlobalOptions) {
     this.temporal = temporalOptions(opts);
@@ -29,10 +31,13 @@ export class CliContext {
     return path.resolve(process.env.SHIPGATE_HOME ?? '.shipgate');
   }
 
-  /** The config named by --config or SHIPGATE_CONFIG; undefined when neither is given. */
-  async explicitConfig(): Promise<LoadedConfig | undefined> {
+  /** The config named by --config or SHIPGATE_CONFIG (read once); undefined when neither is given. */
+  explicitConfig(): Promise<LoadedConfig | undefined> {
     const file = this.opts.config ?? process.env.SHIPGATE_CONFIG;
-    return file ? (await loadConfigModule()).loadConfig(file) : undefined;
+    this.explicit ??= file
+      ? loadConfigModule().then(({ loadConfig }) => loadConfig(file))
+      : Promise.resolve(undefined);
+    return this.explicit;
   }
 
   /** The worker-side lookup: --config, SHIPGATE_CONFIG, then ./shipgate.yaml. */
@@ -50,14 +55,17 @@ export class CliContext {
     return this.connected;
   }
 
-  /** Prints one JSON document with --json, else the human text. */
+  /**
+   * Prints one JSON document with --json, else the human text. Neither reaches the terminal with a raw control
+   * character: commands escape each free text they quote (esc), and this escapes whatever is left but newlines.
+   */
   print(human: string | (() => string), json: unknown): void {
-    if (this.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
-    else process.stdout.write((typeof human === 'function' ? human() : human) + '\n');
+    if (this.json) process.stdout.write(jsonForTerminal(json) + '\n');
+    else process.stdout.write(escLines(typeof human === 'function' ? human() : human) + '\n');
   }
 
   info(text: string): void {
-    if (!this.json) process.stderr.write(text + '\n');
+    if (!this.json) process.stderr.write(escLines(text) + '\n');
   }
 }
 

@@ -1,23 +1,30 @@
 import type { ReleaseStatus } from '../workflows/types.js';
+import { esc } from '../client/text.js';
 
+/** The release's status for a terminal; every text that came from someone else is escaped. */
 export function formatStatus(s: ReleaseStatus): string {
   const lines = [
-    `${s.app} ${s.version}  ${s.state.toUpperCase()}  stage: ${s.stage}`,
-    `  commit ${s.commit} on ${s.branch}, started by ${s.actor} at ${s.startedAt}${s.endedAt ? `, ended ${s.endedAt}` : ''}`,
+    `${esc(s.app)} ${esc(s.version)}  ${s.state.toUpperCase()}  stage: ${esc(s.stage)}`,
+    `  commit ${esc(s.commit)} on ${esc(s.branch)}, started by ${esc(s.actor)} at ${esc(s.startedAt)}${s.endedAt ? `, ended ${esc(s.endedAt)}` : ''}`,
   ];
-  if (s.reason) lines.push(`  reason: ${s.reason}`);
-  if (s.blockedBy) lines.push(`  held by: ${s.blockedBy}${s.blockedUntil ? ` until ${s.blockedUntil}` : ''}`);
+  if (s.reason) lines.push(`  reason: ${esc(s.reason)}`);
+  if (s.blockedBy)
+    lines.push(`  held by: ${esc(s.blockedBy)}${s.blockedUntil ? ` until ${esc(s.blockedUntil)}` : ''}`);
   if (s.approvals.required.length) {
-    const need = s.approvals.required.map((r) => `${r.count} of ${r.group}`).join(' and ');
-    lines.push(`  approvals for ${s.approvals.environment}: need ${need}`);
+    const need = s.approvals.required.map((r) => `${r.count} of ${esc(r.group)}`).join(' and ');
+    lines.push(`  approvals for ${esc(s.approvals.environment)}: need ${need}`);
     for (const a of s.approvals.given)
-      lines.push(`    ✔ ${a.by} via ${a.via} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
+      lines.push(
+        `    ✔ ${esc(a.by)} via ${esc(a.via)} at ${esc(a.at)}${a.comment ? `: ${esc(a.comment)}` : ''}`,
+      );
   }
   for (const r of s.approvals.refused)
-    lines.push(`    ✘ ${r.by} (${r.action} via ${r.via}) refused: ${r.reason}`);
+    lines.push(
+      `    ✘ ${esc(r.by)} (${esc(r.action)}${r.via ? ` via ${esc(r.via)}` : ''}) refused: ${esc(r.reason)}`,
+    );
   lines.push('  environments:');
   for (const [env, p] of Object.entries(s.environments))
-    lines.push(`    ${env.padEnd(14)} ${p.state}${p.at ? `  ${p.at}` : ''}`);
+    lines.push(`    ${esc(env).padEnd(14)} ${esc(p.state)}${p.at ? `  ${esc(p.at)}` : ''}`);
   return lines.join('\n');
 }
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliContext, type GlobalOptions, type Runner } from './context.js';
 import { EXIT, toShipgateError } from '../client/errors.js';
+import { escLines, jsonForTerminal } from '../client/text.js';
 
 type Register = (program: Command, run: Runner) => void;
 
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   dev: async () => (await import('./commands/dev.js')).registerDev,
   demo: async () => (await import('./commands/demo.js')).registerDemo,
   slack: async () => (await import('./commands/slack.js')).registerSlack,
+  audit: async () => (await import('./commands/audit.js')).registerAudit,
 };
 
 const GLOBAL_OPTIONS_WITH_VALUES = new Set(['--config', '--address', '--namespace']);
@@ -61,8 +63,10 @@ export async function main(argv: string[]): Promise<number> {
     } catch (err) {
       const e = toShipgateError(err, ctx.temporal.address);
       exitCode = e.exitCode;
-      process.stderr.write(`shipgate: ${e.message}\n`);
-      if (ctx.json) process.stdout.write(JSON.stringify({ error: e.message, exitCode: e.exitCode }) + '\n');
+      // Refusal reasons may quote what someone sent: no raw control character reaches the terminal.
+      process.stderr.write(`shipgate: ${escLines(e.message)}\n`);
+      if (ctx.json)
+        process.stdout.write(jsonForTerminal({ error: e.message, exitCode: e.exitCode }, 0) + '\n');
     }
     // No graceful close: the process exits right after, and closing the gRPC channel costs a round trip.
   };

@@ -58,6 +58,34 @@ export class UnreachableError extends ShipgateError {
   }
 }
 
+/** How long a request may wait for a worker to take it before the caller is told none is polling. */
+export const NO_WORKER_MS = 15_000;
+
+/**
+ * Exit 4: no worker took the request within NO_WORKER_MS. `sent` says whether the request reached Temporal
+ * (it then counts only if a worker takes it while its proof is still fresh) or was never sent.
+ */
+export class NoWorkerError extends ShipgateError {
+  constructor(
+    readonly taskQueue: string,
+    readonly sent: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      EXIT.unreachable,
+      `no shipgate worker is polling task queue ${taskQueue}: nothing answered within ${NO_WORKER_MS / 1000} s. ` +
+        (sent
+          ? 'The request was sent; if a worker takes it later, it counts only while its proof is fresh (5 minutes). '
+          : 'Nothing was sent. ') +
+        'Start a worker (shipgate worker) and try again.',
+      options,
+    );
+  }
+}
+
+/** Exit 2: the CLI has no way to prove who runs it, so it sends nothing. */
+export class NoSigningKeyError extends BadInputError {}
+
 /** A version that already succeeded is never released again; a rollback redeploys it. */
 export class ReleaseAlreadySucceededError extends RefusedError {
   constructor(app: string, version: string) {

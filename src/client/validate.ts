@@ -11,6 +11,7 @@ import {
   VERSION_PATTERN,
 } from '../policy/patterns.js';
 import { BadInputError } from './errors.js';
+import { firstControlCharacter } from './text.js';
 
 /** Longest reason or comment accepted. */
 export const MAX_TEXT_LENGTH = 4000;
@@ -42,11 +43,19 @@ export function requireLogin(v: string | undefined, field = '--as'): string {
   return v;
 }
 
-/** Free text (reasons, comments): required, bounded, stored verbatim. */
+/**
+ * Free text (reasons, comments): required, bounded, stored verbatim. Control characters (newlines and terminal
+ * escapes among them) are refused: the text is shown on terminals, in Slack and in job summaries.
+ */
 export function requireText(v: string | undefined, field: string): string {
   if (v === undefined || v.trim() === '') throw new BadInputError(`${field} is required`);
   if (v.length > MAX_TEXT_LENGTH)
     throw new BadInputError(`${field} must be at most ${MAX_TEXT_LENGTH} characters`);
+  const control = firstControlCharacter(v);
+  if (control !== null)
+    throw new BadInputError(
+      `${field}: contains ${control}; control characters (newlines, tabs, terminal escapes) are refused`,
+    );
   return v;
 }
 

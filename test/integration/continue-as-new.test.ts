@@ -69,14 +69,16 @@ describe('the environment workflow continues-as-new and carries its ledger (dev 
     await app.ship('1.0.0');
     await app.ship('1.1.0');
     const env = stack.sg.environment(app.name, 'production');
-    // A rollback request as a client that retries sends it: the same request id each time (Slack uses its view id).
+    // A rollback request as a client that retries sends it: the same request id each time (Slack uses its view
+    // id), each time with a fresh signature (a proof is never sent twice).
     const rollback = () =>
-      stack.sg.rollback(app.name, 'production', {
+      stack.sg.rollback({
+        app: app.name,
+        env: 'production',
         to: '1.0.0',
-        by: 'alice',
-        via: 'slack',
         reason: 'retried',
         requestId: 'view-123',
+        prove: stack.prove('alice'),
       });
     /** A deploy request carrying the op id of one the environment already ran, as a retried submit would. */
     const replayOf = (entry: LedgerEntry): DeployOp => ({

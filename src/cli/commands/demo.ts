@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { ShipgateClient, type FollowOptions } from '../../client.js';
+import { ShipgateClient, sshProver, type FollowOptions, type Prover } from '../../client.js';
 import { EXIT, toShipgateError } from '../../client/errors.js';
+import { esc } from '../../client/text.js';
+import { verifyReleaseProofs } from '../../client/verify-approvals.js';
 import { createAuditStore } from '../../audit/registry.js';
 import { createLogger } from '../../logger.js';
 import { createTargets } from '../../targets/registry.js';
@@ -12,13 +15,58 @@ import { startDevServer } from '../../temporal/dev-server.js';
 import { freePort } from '../../temporal/ports.js';
 import { PROJECT_ROOT } from '../../temporal/binaries.js';
 import type { Runner } from '../context.js';
+import { formatVerdict } from './audit.js';
 import { workerFor } from './worker.js';
 
-/** The demo's own config: short timers, and a maintenance window that opens 12 hours from now, never during the demo. */
-export function demoConfig(stagingPort: number, productionPort: number, now = new Date()) {
+const DEMO_PEOPLE = ['alice', 'bob', 'carol', 'dave'] as const;
+type DemoLogin = (typeof DEMO_PEOPLE)[number];
+
+/** An SSH key pair per demo person, made by ssh-keygen as anyone would make one: the private key and its .pub line. */
+async function demoKeys(dir: string): Promise<Record<DemoLogin, { file: string; publicKey: string }>> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const keys = {} as Record<DemoLogin, { file: string; publicKey: string }>;
+  for (const login of DEMO_PEOPLE) {
+    const file = path.join(dir, login);
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        'ssh-keygen',
+        ['-q', '-t', 'ed25519', '-N', '', '-C', `${login}@shipgate-demo`, '-f', file],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.on('error', (e) =>
+        reject(
+          (e as NodeJS.ErrnoException).code === 'ENOENT'
+            ? new Error('the demo needs ssh-keygen (OpenSSH)')
+            : e,
+        ),
+      );
+      child.on('close', (code) =>
+        code === 0 ? resolve() : reject(new Error(`ssh-keygen failed: ${err.trim()}`)),
+      );
+    });
+    keys[login] = { file, publicKey: (await readFile(`${file}.pub`, 'utf8')).trim() };
+  }
+  return keys;
+}
+
+/**
+ * The demo's own config: short timers, a maintenance window that opens 12 hours from now (never during the
+ * demo), and each person's public SSH key: every command is signed, as under any `identity: proven` config.
+ */
+export function demoConfig(
+  stagingPort: number,
+  productionPort: number,
+  publicKeys: Record<string, string>,
+  now = new Date(),
+) {
   const windowHour = (now.getUTCHours() + 12) % 24;
   return {
     groups: { 'team-leads': ['alice', 'bob', 'carol'], 'release-managers': ['dave'] },
+    people: Object.fromEntries(Object.entries(publicKeys).map(([login, key]) => [login, { sshKeys: [key] }])),
     apps: {
       hello: {
         build: { kind: 'local', source: path.join(PROJECT_ROOT, 'examples', 'hello-service') },
@@ -73,8 +121,15 @@ export function registerDemo(program: Command, run: Runner) {
         const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-demo-'));
         const [stagingPort, productionPort] = [await freePort(), await freePort()];
         const configFile = path.join(home, 'shipgate.yaml');
-        await writeFile(configFile, stringify(demoConfig(stagingPort, productionPort)));
+        const keys = await demoKeys(path.join(home, 'keys'));
+        const publicKeys = Object.fromEntries(DEMO_PEOPLE.map((l) => [l, keys[l].publicKey]));
+        await writeFile(configFile, stringify(demoConfig(stagingPort, productionPort, publicKeys)));
+        /** Signs as `login` with that person's key, as `--as login --key keys/<login>` does. */
+        const as = (login: DemoLogin): Prover => sshProver({ login, keyFile: keys[login].file });
         say(`Demo home ${home}; config ${configFile}`);
+        say(
+          `SSH keys for ${DEMO_PEOPLE.join(', ')} in ${path.join(home, 'keys')} (ssh-keygen, ed25519); their public keys are under people in the config, and every command below is signed`,
+        );
         say('Starting the embedded Temporal dev server…');
         const server = await startDevServer({ home });
         const temporal = { ...ctx.temporal, address: server.address };
@@ -94,37 +149,45 @@ export function registerDemo(program: Command, run: Runner) {
           });
           return status;
         };
+        const refusal = (err: unknown) => esc(toShipgateError(err, temporal.address).message);
         say(
           `Temporal UI: ${server.uiUrl}  (staging http://127.0.0.1:${stagingPort}, production http://127.0.0.1:${productionPort})`,
         );
         try {
-          const ship = async (version: string, commit: string) => {
-            say(`▶ carol pushes ${commit} to main: release hello ${version}`);
-            await sg.startRelease({
-              app: 'hello',
-              version,
-              commit,
-              branch: 'main',
-              actor: 'carol',
-              via: 'cli',
-            });
+          const ship = async (version: string, commit: string, forgery: boolean) => {
+            say(`▶ carol pushes ${commit} to main: release hello ${version}, signed with carol's key`);
+            await sg.release({ app: 'hello', version, commit, branch: 'main', prove: as('carol') });
             await follow(version, (st) => st.stage === 'awaiting-approval');
             say(
               `  staging answers: ${await (await fetch(`http://127.0.0.1:${stagingPort}/version`)).text()}`,
             );
             try {
-              await sg.approve('hello', version, { by: 'carol', via: 'cli', comment: 'my own release' });
+              await sg.approve({ app: 'hello', version, comment: 'my own release', prove: as('carol') });
             } catch (err) {
-              const refused = toShipgateError(err, temporal.address).message;
-              say(`  ✘ carol, a team lead, tries to approve her own release — refused: ${refused}`);
+              say(`  ✘ carol, a team lead, tries to approve her own release — refused: ${refusal(err)}`);
             }
-            for (const lead of ['alice', 'bob']) {
-              const r = await sg.approve('hello', version, {
-                by: lead,
-                via: 'cli',
+            if (forgery) {
+              // Anyone with a Temporal client can send an approval naming alice; only alice's key can sign one.
+              try {
+                await sg.approve({
+                  app: 'hello',
+                  version,
+                  prove: sshProver({ login: 'alice', keyFile: keys.dave.file }),
+                });
+              } catch (err) {
+                say(`  ✘ dave signs an approval as alice with his own key — refused: ${refusal(err)}`);
+              }
+            }
+            for (const lead of ['alice', 'bob'] as const) {
+              const r = await sg.approve({
+                app: 'hello',
+                version,
                 comment: `looks good (${lead})`,
+                prove: as(lead),
               });
-              say(`  ✔ ${lead} approves — team-leads ${r.tally[0]?.have}/${r.tally[0]?.count}`);
+              say(
+                `  ✔ ${lead} approves, signed with ${lead}'s key — team-leads ${r.tally[0]?.have}/${r.tally[0]?.count}`,
+              );
             }
             const s = await follow(version, 'production');
             say(
@@ -132,15 +195,16 @@ export function registerDemo(program: Command, run: Runner) {
             );
             if (s.state !== 'succeeded') throw new Error(`release ${version} ended ${s.state}: ${s.reason}`);
           };
-          await ship('1.0.0', 'c0ffee1');
-          await ship('1.1.0', 'c0ffee2');
-          say('▶ alice rolls production back to 1.0.0');
-          const accepted = await sg.rollback('hello', 'production', {
+          await ship('1.0.0', 'c0ffee1', true);
+          await ship('1.1.0', 'c0ffee2', false);
+          say("▶ alice rolls production back to 1.0.0, signed with alice's key");
+          const accepted = await sg.rollback({
+            app: 'hello',
+            env: 'production',
             to: '1.0.0',
-            by: 'alice',
-            via: 'cli',
             reason: 'demo: customers report slow checkout on 1.1.0',
             requestId: 'demo-rollback',
+            prove: as('alice'),
           });
           const t0 = Date.now();
           const entry = await sg.waitForOperation('hello', 'production', accepted.opId, 50);
@@ -154,7 +218,7 @@ export function registerDemo(program: Command, run: Runner) {
             const what =
               r.action === 'rollback' ? `rollback ${r.fromVersion} → ${r.version}` : `deploy ${r.version}`;
             process.stdout.write(
-              `  ${r.at}  ${what.padEnd(24)} ${r.outcome.padEnd(10)} by ${r.actor}${r.approvers.length ? ` (approved by ${r.approvers.join(', ')})` : ''}${r.reason ? ` — ${r.reason}` : ''}\n`,
+              `  ${esc(r.at)}  ${esc(what).padEnd(24)} ${r.outcome.padEnd(10)} by ${esc(r.actor)}${r.approvers.length ? ` (approved by ${r.approvers.map(esc).join(', ')})` : ''}${r.reason ? ` — ${esc(r.reason)}` : ''}\n`,
             );
           }
           const audit = createAuditStore(config.get().config, home);
@@ -165,9 +229,18 @@ export function registerDemo(program: Command, run: Runner) {
           );
           for (const r of records) {
             process.stdout.write(
-              `  #${String(r.seq).padStart(3)} ${r.at}  ${r.type.padEnd(20)} ${(r.env ?? '').padEnd(10)} ${(r.version ?? '').padEnd(6)} ${r.actor}${r.reason ? ` — ${r.reason}` : ''}\n`,
+              `  #${String(r.seq).padStart(3)} ${esc(r.at)}  ${r.type.padEnd(20)} ${esc(r.env ?? '').padEnd(10)} ${esc(r.version ?? '').padEnd(6)} ${esc(r.actor)}${r.reason ? ` — ${esc(r.reason)}` : ''}\n`,
             );
           }
+          // Every proof is kept: anyone can check later, with the public keys alone, who approved what.
+          process.stdout.write(
+            "\nEvery proof is kept. To check a release's proofs again, offline, with only the public keys in the config:\n" +
+              '  shipgate audit verify-approvals <app> <version> --config shipgate.yaml\n' +
+              `Here, for hello 1.1.0 (shipgate audit verify-approvals hello 1.1.0 --config ${configFile} --address ${temporal.address}):\n`,
+          );
+          const verdict = await verifyReleaseProofs(sg, config.get().config, 'hello', '1.1.0');
+          process.stdout.write(`${formatVerdict(verdict)}\n`);
+          if (!verdict.ok) throw new Error("the demo release's proofs did not verify");
           say(`Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
           return EXIT.ok;
         } finally {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { esc } from '../../client/text.js';
 import { checkNames, type Runner } from '../context.js';
 
 export function registerHistory(program: Command, run: Runner) {
@@ -10,16 +11,18 @@ export function registerHistory(program: Command, run: Runner) {
         checkNames(await ctx.explicitConfig(), app, env);
         const { current, rows } = await (await ctx.shipgate()).history(app, env);
         ctx.print(() => {
-          if (rows.length === 0) return `Nothing deployed to ${app}/${env} yet.`;
-          const lines = [`${app}/${env}${current ? ` — serving ${current}` : ''}`];
+          if (rows.length === 0) return `Nothing deployed to ${esc(app)}/${esc(env)} yet.`;
+          const lines = [`${esc(app)}/${esc(env)}${current ? ` — serving ${esc(current)}` : ''}`];
           for (const r of rows) {
             const what =
               r.action === 'rollback'
-                ? `ROLLBACK ${r.fromVersion ?? '?'} → ${r.version}`
-                : `deploy ${r.version}${r.fromVersion ? ` (from ${r.fromVersion})` : ''}`;
-            const who = r.approvers.length ? `${r.actor}, approved by ${r.approvers.join(', ')}` : r.actor;
+                ? `ROLLBACK ${esc(r.fromVersion ?? '?')} → ${esc(r.version)}`
+                : `deploy ${esc(r.version)}${r.fromVersion ? ` (from ${esc(r.fromVersion)})` : ''}`;
+            const who = r.approvers.length
+              ? `${esc(r.actor)}, approved by ${r.approvers.map(esc).join(', ')}`
+              : esc(r.actor);
             lines.push(
-              `  ${r.at}  ${what.padEnd(32)} ${r.outcome.padEnd(11)} by ${who}${r.reason ? `  — ${r.reason}` : ''}`,
+              `  ${esc(r.at)}  ${what.padEnd(32)} ${esc(r.outcome).padEnd(11)} by ${who}${r.reason ? `  — ${esc(r.reason)}` : ''}`,
             );
           }
           return lines.join('\n');

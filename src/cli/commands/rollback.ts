@@ -1,35 +1,40 @@
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { EXIT } from '../../client/errors.js';
+import { esc } from '../../client/text.js';
 import { requireLogin, requireText, requireVersion } from '../../client/validate.js';
 import { checkNames, type Runner } from '../context.js';
+import { proverFor, withKeyOption, type KeyOption } from '../sign.js';
 
 export function registerRollback(program: Command, run: Runner) {
-  program
-    .command('rollback <app> <env>')
-    .description('restore the previous good version, or --to any version that once succeeded there')
-    .option('--to <version>', 'version to restore')
-    .option('--as <login>', 'who rolls back')
-    .option('--reason <text>', 'why (required, stored verbatim)')
-    .option('--wait', 'return once the version serves traffic and passed verification')
-    .action((app: string, env: string, o: { to?: string; as?: string; reason?: string; wait?: boolean }) =>
+  withKeyOption(
+    program
+      .command('rollback <app> <env>')
+      .description('restore the previous good version, or --to any version that once succeeded there')
+      .option('--to <version>', 'version to restore')
+      .option('--as <login>', 'who rolls back (the login the signing key is listed for)')
+      .option('--reason <text>', 'why (required, one line, stored verbatim)')
+      .option('--wait', 'return once the version serves traffic and passed verification'),
+  ).action(
+    (
+      app: string,
+      env: string,
+      o: { to?: string; as?: string; reason?: string; wait?: boolean } & KeyOption,
+    ) =>
       run(async (ctx) => {
         if (o.to !== undefined) requireVersion(o.to, '--to');
         const by = requireLogin(o.as);
         const reason = requireText(o.reason, '--reason');
         checkNames(await ctx.explicitConfig(), app, env);
+        const prove = await proverFor(ctx, by, o);
         const sg = await ctx.shipgate();
-        const accepted = await sg.rollback(app, env, {
-          to: o.to,
-          by,
-          via: 'cli',
-          reason,
-          requestId: randomUUID(),
-        });
-        ctx.info(`Rolling back ${app}/${env} from ${accepted.from ?? 'nothing'} to ${accepted.to}`);
+        const accepted = await sg.rollback({ app, env, to: o.to, reason, requestId: randomUUID(), prove });
+        ctx.info(
+          `Rolling back ${esc(app)}/${esc(env)} from ${esc(accepted.from ?? 'nothing')} to ${esc(accepted.to)}`,
+        );
         if (!o.wait) {
           ctx.print(
-            `Rollback of ${app}/${env} to ${accepted.to} queued (operation ${accepted.opId}).`,
+            `Rollback of ${esc(app)}/${esc(env)} to ${esc(accepted.to)} queued (operation ${esc(accepted.opId)}).`,
             accepted,
           );
           return;
@@ -37,11 +42,11 @@ export function registerRollback(program: Command, run: Runner) {
         const entry = await sg.waitForOperation(app, env, accepted.opId);
         ctx.print(
           entry.outcome === 'succeeded'
-            ? `${app}/${env} is serving ${entry.version} again (rolled back from ${entry.fromVersion}).`
-            : `Rollback of ${app}/${env} to ${entry.version} failed: ${entry.failure}`,
+            ? `${esc(app)}/${esc(env)} is serving ${esc(entry.version)} again (rolled back from ${esc(entry.fromVersion)}).`
+            : `Rollback of ${esc(app)}/${esc(env)} to ${esc(entry.version)} failed: ${esc(entry.failure)}`,
           { ...accepted, outcome: entry.outcome, failure: entry.failure },
         );
         return entry.outcome === 'succeeded' ? EXIT.ok : EXIT.failed;
       }),
-    );
+  );
 }

@@ -11,7 +11,7 @@ export function registerStatus(program: Command, run: Runner) {
       run(async (ctx) => {
         requireVersion(version);
         checkNames(await ctx.explicitConfig(), app);
-        const s = await (await ctx.shipgate()).status(app, version);
+        const s = await (await ctx.shipgate()).statusNow(app, version);
         ctx.print(formatStatus(s), statusJson(s));
       }),
     );
