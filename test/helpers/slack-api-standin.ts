@@ -249,6 +249,8 @@ export function postToEndpoint(
         port: u.port,
         path: u.pathname,
         method: 'POST',
+        // One connection per request, closed after it: no idle keep-alive sockets outlive a request.
+        agent: false,
         headers: {
           'content-type': opts.contentType ?? 'application/x-www-form-urlencoded',
           'x-slack-request-timestamp': String(ts),

@@ -3,15 +3,26 @@
  * with INPUT_* variables (hyphens kept) for every input the step gives and every other input that has a
  * default in action.yml, GITHUB_* variables, and pre-created GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files.
  * Against a real dev server and a real worker process.
+ *
+ * The job's ID token comes as on a runner: the action asks ACTIONS_ID_TOKEN_REQUEST_URL with the Bearer
+ * ACTIONS_ID_TOKEN_REQUEST_TOKEN, here a stand-in for the runner's token endpoint over real HTTP on loopback,
+ * which has a stand-in for GitHub's OIDC issuer (its own key pair, discovery and JWKS over real HTTP; the
+ * workers' ci.oidc.issuer) mint the token GitHub would give that job. Approvals are signed with real SSH keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { sshProver } from '../../src/client/prove.js';
 import { ROOT } from '../helpers/processes.js';
 import { startStack, type ExampleConfig, type Stack } from '../helpers/fixture.js';
+import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
+import { generateKey, keyDir, type SshKey } from '../helpers/ssh-keys.js';
 
 interface ActionYml {
   inputs: Record<string, { default?: string | number }>;
@@ -42,14 +53,86 @@ function unescapeCommand(s: string): string {
   return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }
 
+/** What GitHub would put in a job's ID token: the workflow's repository, ref and commit, and who ran it. */
+interface Job {
+  repository: string;
+  ref: string;
+  actor: string;
+  sha: string;
+}
+
+interface RunnerTokenEndpoint {
+  /** ACTIONS_ID_TOKEN_REQUEST_URL (with its query, as the runner's has). */
+  url: string;
+  /** A request token for one job: the endpoint mints that job's token for whoever presents it. */
+  jobToken(job: Job): string;
+  /** The requests it answered: the audience asked for, and the token minted. */
+  requests: { audience: string | null; token: string }[];
+  close(): Promise<void>;
+}
+
+/**
+ * A stand-in for the runner's ID token endpoint, over real HTTP: `GET <url>&audience=<aud>` with
+ * `Authorization: Bearer <ACTIONS_ID_TOKEN_REQUEST_TOKEN>`, answered `{"value": "<JWT>"}` as the runner
+ * does; the JWT is minted by the issuer stand-in for the job the request token belongs to.
+ */
+async function startRunnerTokenEndpoint(issuer: OidcIssuer): Promise<RunnerTokenEndpoint> {
+  const jobs = new Map<string, Job>();
+  const requests: RunnerTokenEndpoint['requests'] = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://runner');
+    const auth = String(req.headers.authorization ?? '');
+    const job = auth.startsWith('Bearer ') ? jobs.get(auth.slice(7)) : undefined;
+    if (req.method !== 'GET' || url.pathname !== '/idtoken' || !job) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"unauthorized"}');
+      return;
+    }
+    const audience = url.searchParams.get('audience');
+    void issuer.mint(issuer.githubClaims({ ...job }), audience ? { aud: audience } : {}).then((token) => {
+      requests.push({ audience, token });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: token }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: `${base}/idtoken?api-version=2.0`,
+    jobToken(job) {
+      const t = randomUUID();
+      jobs.set(t, job);
+      return t;
+    },
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const GITHUB_SHA = '3f2a9c0d1e4b5a6978877665544332211f0e9d8c';
+
 describe('the GitHub Action (dist/index.js) on a real dev server and worker', () => {
   let stack: Stack;
+  let issuer: OidcIssuer;
+  let runner: RunnerTokenEndpoint;
+  let keys: Record<'alice' | 'bob', SshKey>;
+  let cleanupKeys = () => {};
   const workspaces: string[] = [];
 
-  /** Runs the action as a step `with:` these inputs. */
+  /**
+   * Runs the action as a step `with:` these inputs. `job` is what the job's ID token says (default: a push of
+   * GITHUB_SHA to main of acme/<app> by dave-gh); null runs it in a job without `id-token: write`. `env` adds
+   * or overrides GITHUB_* variables.
+   */
   async function action(
     inputs: Record<string, string>,
-    opts: { whileRunning?: (log: () => string) => Promise<void> } = {},
+    opts: {
+      whileRunning?: (log: () => string) => Promise<void>;
+      job?: Partial<Job> | null;
+      env?: Record<string, string>;
+    } = {},
   ): Promise<ActionRun> {
     const workspace = await mkdtemp(path.join(os.tmpdir(), 'shipgate-gha-'));
     workspaces.push(workspace);
@@ -67,10 +150,22 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
       RUNNER_TEMP: workspace,
       GITHUB_OUTPUT: outputFile,
       GITHUB_STEP_SUMMARY: summaryFile,
-      GITHUB_SHA: '3f2a9c0d1e4b5a6978877665544332211f0e9d8c',
+      GITHUB_SHA,
       GITHUB_REF_NAME: 'main',
-      GITHUB_ACTOR: 'dave',
+      GITHUB_ACTOR: 'dave-gh',
+      ...opts.env,
     };
+    if (opts.job !== null) {
+      const job: Job = {
+        repository: `acme/${inputs.app ?? 'hello'}`,
+        ref: 'refs/heads/main',
+        actor: 'dave-gh',
+        sha: GITHUB_SHA,
+        ...opts.job,
+      };
+      env.ACTIONS_ID_TOKEN_REQUEST_URL = runner.url;
+      env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = runner.jobToken(job);
+    }
     for (const [name, spec] of Object.entries(ACTION.inputs)) {
       const value = name in inputs ? inputs[name] : spec.default;
       if (value !== undefined) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = String(value);
@@ -105,8 +200,22 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
       { path: '/version', json: { version: '{{version}}' } },
     ];
   };
-  /** Each test releases an app of its own, so no test depends on what an earlier one left behind. */
-  const newApp = (name: string) => stack.addApp(name, smokeOnStaging);
+  /**
+   * Each test releases an app of its own, so no test depends on what an earlier one left behind; tokens from
+   * acme/<app> may start it.
+   */
+  const newApp = (name: string) =>
+    stack.addApp(name, (c) => {
+      smokeOnStaging(c);
+      (c.apps.hello as Record<string, unknown>).repository = `acme/${name}`;
+    });
+  const approve = (app: string, version: string, by: 'alice' | 'bob', comment?: string) =>
+    stack.sg.approve({
+      app,
+      version,
+      comment,
+      prove: sshProver({ login: by, keyFile: keys[by].privateKeyFile }),
+    });
   const inputsFor = (app: string) => ({
     address: stack.server.address,
     'ui-url': stack.server.uiUrl,
@@ -132,13 +241,6 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     return status;
   }
 
-  /** Starts the release the way a first run of the job does (commit from GITHUB_SHA) and waits at the gate. */
-  async function startToGate(app: string, version: string) {
-    const r = await action({ ...inputsFor(app), version, 'wait-for': 'none' });
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    return waitStage(app, version, 'awaiting-approval');
-  }
-
   /** Waits until the running action has logged `text` (checked as its output grows). */
   async function logged(log: () => string, text: string) {
     const deadline = Date.now() + 60_000;
@@ -148,11 +250,48 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     }
   }
 
+  /** Starts the release as a job would (wait-for none) and waits at production's gate. */
+  async function startToGate(app: string, version: string) {
+    const r = await action({ ...inputsFor(app), version, 'wait-for': 'none' });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    return waitStage(app, version, 'awaiting-approval');
+  }
+
+  /** Through the gate with alice's and bob's signed approvals, to production. */
+  async function shipApproved(app: string, version: string) {
+    await startToGate(app, version);
+    await approve(app, version, 'alice');
+    await approve(app, version, 'bob');
+    expect((await waitStage(app, version, 'done')).state).toBe('succeeded');
+  }
+
   beforeAll(async () => {
-    stack = await startStack(smokeOnStaging);
+    const dir = keyDir();
+    cleanupKeys = dir.cleanup;
+    keys = {
+      alice: await generateKey(dir.dir, 'alice', 'ed25519'),
+      bob: await generateKey(dir.dir, 'bob', 'ed25519'),
+    };
+    issuer = await startOidcIssuer();
+    runner = await startRunnerTokenEndpoint(issuer);
+    stack = await startStack((c) => {
+      smokeOnStaging(c);
+      Object.assign(c, {
+        ci: { oidc: { issuer: issuer.issuer, audience: 'shipgate' } },
+        people: {
+          alice: { github: 'alice-gh', sshKeys: [keys.alice.publicKey] },
+          bob: { github: 'bob-gh', sshKeys: [keys.bob.publicKey] },
+          carol: { github: 'carol-gh' },
+          dave: { github: 'dave-gh' },
+        },
+      });
+    });
   });
   afterAll(async () => {
     await stack?.stop();
+    await runner?.close();
+    await issuer?.close();
+    cleanupKeys();
     for (const w of workspaces) await rm(w, { recursive: true, force: true });
   });
 
@@ -192,12 +331,23 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     expect(await releaseRuns('hello')).toEqual([]);
   });
 
-  it('starts a release and succeeds once staging is done, while the release waits for approval', async () => {
+  it('starts a release with the job’s ID token as proof and succeeds once staging is done, while the release waits for approval', async () => {
     const app = await newApp('gha-start');
+    const minted = runner.requests.length;
     const r = await action({ ...inputsFor(app.name), version: '1.0.0' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.error).toBeUndefined();
-    expect(r.stdout).toContain(`Started release ${app.name} 1.0.0 (release/${app.name}/1.0.0)`);
+    expect(r.stdout).toContain(
+      `Started release ${app.name} 1.0.0 (release/${app.name}/1.0.0) for commit ${GITHUB_SHA} on main as dave (GitHub dave-gh in acme/${app.name}, from the job's ID token)`,
+    );
+    // One token, for the workers' audience, masked before anything could print it.
+    const [asked, ...more] = runner.requests.slice(minted);
+    expect(more).toEqual([]);
+    expect(asked!.audience).toBe('shipgate');
+    expect(r.stdout).toContain(`::add-mask::${asked!.token}`);
+    expect(r.stdout.replace(`::add-mask::${asked!.token}`, '') + r.stderr + r.summary).not.toContain(
+      asked!.token,
+    );
     expect(r.stdout).toMatch(/stage: (building|deploying-staging|smoke-staging)/);
     expect(r.stdout).toContain('staging: succeeded');
     expect(r.outputs['release-id']).toBe(`release/${app.name}/1.0.0`);
@@ -207,9 +357,10 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     const runs = await releaseRuns(app.name);
     expect(runs).toHaveLength(1);
     const s = await waitStage(app.name, '1.0.0', 'awaiting-approval');
-    expect(s.commit).toBe('3f2a9c0d1e4b5a6978877665544332211f0e9d8c');
+    expect(s.commit).toBe(GITHUB_SHA);
     expect(s.branch).toBe('main');
     expect(s.actor).toBe('dave');
+    expect(s.startProof).toMatchObject({ login: 'dave', via: 'github-oidc' });
 
     expect(r.summary).toContain(`### ✅ shipgate: ${app.name} 1.0.0`);
     expect(r.summary).toContain('| staging | ✅ succeeded |');
@@ -265,27 +416,24 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
         async whileRunning(log) {
           // Approve only once the action follows the release, so it sees every change.
           await logged(log, `Attached to the running release ${app.name} 1.0.0`);
-          for (const by of ['alice', 'bob'])
-            expect(
-              (await app.run('approve', app.name, '1.0.0', '--as', by, '--comment', `ok from ${by}`)).code,
-            ).toBe(0);
+          for (const by of ['alice', 'bob'] as const) await approve(app.name, '1.0.0', by, `ok from ${by}`);
         },
       },
     );
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.outputs).toMatchObject({ state: 'succeeded', stage: 'done' });
     expect(r.stdout).toContain('production needs approvals: 2 of team-leads');
-    expect(r.stdout).toContain('approved by alice via cli');
-    expect(r.stdout).toContain('approved by bob via cli');
+    expect(r.stdout).toContain('approved by alice via ssh');
+    expect(r.stdout).toContain('approved by bob via ssh');
     expect(r.stdout).toContain('production: succeeded');
     expect(r.summary).toContain('| production | ✅ succeeded |');
-    expect(r.summary).toContain('| alice | cli |');
+    expect(r.summary).toContain('| alice | ssh |');
     expect(r.summary).toContain('ok from bob');
   });
 
   it('reports a re-run after the release succeeded as success, starting nothing', async () => {
     const app = await newApp('gha-rerun');
-    await app.shipApproved('1.0.0');
+    await shipApproved(app.name, '1.0.0');
     const before = await releaseRuns(app.name);
     const r = await action({ ...inputsFor(app.name), version: '1.0.0' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -301,7 +449,7 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
   it('fails the job with the state when the release fails', async () => {
     const app = await newApp('gha-fails');
     // Staging serves 1.0.0 first, so the failed version has something to roll back to.
-    await app.toGate('1.0.0');
+    await startToGate(app.name, '1.0.0');
     const r = await action({ ...inputsFor(app.name), version: '1.2.0-bad' });
     expect(r.code).toBe(1);
     expect(r.error).toMatch(
@@ -315,20 +463,24 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
   });
 
   it('returns at once with wait-for none; a rejection while following fails the job, and a reason cannot inject workflow commands', async () => {
+    // Newlines are refused in reasons; a line separator is not a control character, so it is the way left.
     const app = await newApp('gha-reject');
     const started = await action({ ...inputsFor(app.name), version: '1.3.0', 'wait-for': 'none' });
     expect(started.code, started.stdout + started.stderr).toBe(0);
     expect(started.outputs).toMatchObject({ 'release-id': `release/${app.name}/1.3.0`, state: 'running' });
 
-    const reason = 'not today\n::set-output name=state::hacked\n::error::injected';
+    const reason = 'not today\u2028::set-output name=state::hacked\u2028::error::injected';
     const r = await action(
       { ...inputsFor(app.name), version: '1.3.0', 'wait-for': 'production', 'timeout-minutes': '2' },
       {
         async whileRunning() {
           await waitStage(app.name, '1.3.0', 'awaiting-approval');
-          expect((await app.run('reject', app.name, '1.3.0', '--as', 'alice', '--reason', reason)).code).toBe(
-            0,
-          );
+          await stack.sg.reject({
+            app: app.name,
+            version: '1.3.0',
+            reason,
+            prove: sshProver({ login: 'alice', keyFile: keys.alice.privateKeyFile }),
+          });
         },
       },
     );
@@ -342,11 +494,87 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     expect(r.summary).not.toMatch(/^::/m);
   });
 
-  it('fails with exit 3 and the policy reason when the branch is not allowed', async () => {
+  it('releases as the token says, whatever GITHUB_REF_NAME, GITHUB_ACTOR and the deprecated branch, actor and commit inputs claim', async () => {
+    const app = await newApp('gha-claims');
+    const sha = 'b'.repeat(40);
+    const r = await action(
+      {
+        ...inputsFor(app.name),
+        version: '1.6.0',
+        'wait-for': 'none',
+        branch: 'feature/evil',
+        actor: 'alice',
+        commit: 'c'.repeat(40),
+      },
+      {
+        job: { ref: 'refs/heads/main', actor: 'carol-gh', sha },
+        env: { GITHUB_REF_NAME: 'feature/evil', GITHUB_ACTOR: 'alice-gh', GITHUB_SHA: 'd'.repeat(40) },
+      },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const warnings = r.stdout.split('\n').filter((l) => l.startsWith('::warning::'));
+    expect(warnings).toEqual([
+      `::warning::the commit input is deprecated and ignored (given: "${'c'.repeat(40)}"); the release's commit comes from the job's GitHub Actions ID token: ${sha}`,
+      `::warning::the branch input is deprecated and ignored (given: "feature/evil"); the release's branch comes from the job's GitHub Actions ID token: main (refs/heads/main)`,
+      `::warning::the actor input is deprecated and ignored (given: "alice"); the release's actor comes from the job's GitHub Actions ID token: carol-gh`,
+    ]);
+    const s = await app.status('1.6.0');
+    expect({ commit: s.commit, branch: s.branch, actor: s.actor }).toEqual({
+      commit: sha,
+      branch: 'main',
+      actor: 'carol',
+    });
+    // carol started it, so she may not approve it; nothing the job claimed made it alice's or dave's.
+    await waitStage(app.name, '1.6.0', 'awaiting-approval');
+  });
+
+  it('fails with exit 3 when the token is for a branch the environments do not allow, whatever the inputs say', async () => {
     const app = await newApp('gha-branch');
-    const r = await action({ ...inputsFor(app.name), version: '1.5.0', branch: 'feature/x' });
+    const r = await action(
+      { ...inputsFor(app.name), version: '1.5.0', branch: 'main', actor: 'dave' },
+      { job: { ref: 'refs/heads/feature/evil' }, env: { GITHUB_REF_NAME: 'main' } },
+    );
     expect(r.code).toBe(3);
-    expect(r.error).toMatch(/^shipgate: .*feature\/x/);
+    expect(r.error).toMatch(/^shipgate: .*feature\/evil/);
+    expect((await releaseRuns(app.name)).length).toBeLessThanOrEqual(1);
+    for (const run of await releaseRuns(app.name)) expect(run.workflowId).toBe(`release/${app.name}/1.5.0`);
+    const s = await app.status('1.5.0').catch(() => null);
+    if (s) expect(s.state).not.toBe('running');
+  });
+
+  it('fails the step with exit 3 when the token is for another repository, or its actor is linked to no login', async () => {
+    const app = await newApp('gha-repo');
+    const other = await action(
+      { ...inputsFor(app.name), version: '1.7.0' },
+      { job: { repository: 'acme/other' } },
+    );
+    expect(other.code).toBe(3);
+    expect(other.error).toBe(
+      `shipgate: the token is from repository acme/other; apps.${app.name}.repository is acme/${app.name}`,
+    );
+    const stranger = await action(
+      { ...inputsFor(app.name), version: '1.7.1' },
+      { job: { actor: 'mallory-gh' } },
+    );
+    expect(stranger.code).toBe(3);
+    expect(stranger.error).toBe(
+      'shipgate: GitHub user mallory-gh is not linked to a login (people.<login>.github)',
+    );
+    for (const v of ['1.7.0', '1.7.1']) {
+      const s = await app.status(v).catch(() => null);
+      if (s) expect(s.state, v).toBe('failed');
+    }
+  });
+
+  it('fails with exit 2 naming id-token: write in a job that cannot request a token, and connects to nothing', async () => {
+    const app = await newApp('gha-no-token');
+    const r = await action({ ...inputsFor(app.name), version: '1.8.0' }, { job: null });
+    expect(r.code).toBe(2);
+    expect(r.error).toMatch(
+      /^shipgate: this job cannot request a GitHub Actions ID token .*permissions: id-token: write/,
+    );
+    expect(r.outputs).toEqual({});
+    expect(await releaseRuns(app.name)).toEqual([]);
   });
 
   it('masks the API key, and fails within 15 s naming the address when Temporal cannot be reached', async () => {

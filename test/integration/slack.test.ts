@@ -1,19 +1,26 @@
 /**
  * The Slack app end to end: a real dev server, a real worker process, the real `shipgate slack` endpoint as a
  * child process, and a stand-in for Slack's Web API that speaks its wire protocol over real HTTP (Slack's own
- * servers cannot run here). Requests to the endpoint are signed as Slack signs them.
+ * servers cannot run here). Requests to the endpoint are signed as Slack signs them (real HMAC with a test
+ * signing secret), and the worker, which holds the same secret, checks each forwarded request again. Everything
+ * that is not a Slack click (starting a release, approving from the CLI) is signed with real SSH keys.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
+import { toShipgateError } from '../../src/client/errors.js';
+import { sshProver } from '../../src/client/prove.js';
 import { freePort } from '../../src/temporal/ports.js';
 import { getVersion, startStack, type Stack } from '../helpers/fixture.js';
 import { BIN, cli } from '../helpers/processes.js';
+import { generateKey, keyDir, type SshKey } from '../helpers/ssh-keys.js';
 import {
   interactionBody,
   postToEndpoint,
+  rawExchange,
   slackSignature,
+  slowConnection,
   startSlackApiStandin,
   STANDIN_TOKEN,
   type SlackApiCall,
@@ -23,6 +30,8 @@ import {
 
 const SECRET = 'test-signing-secret-0123456789abcdef';
 const USERS = { alice: 'U0ALICE', bob: 'U0BOB', carol: 'U0CAROL', dave: 'U0DAVE', mallory: 'U0MALLORY' };
+const LOGINS = ['alice', 'bob', 'carol', 'dave'] as const;
+type Login = (typeof LOGINS)[number];
 
 interface Endpoint {
   url: string;
@@ -80,9 +89,12 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
   let stack: Stack;
   let standin: SlackApiStandin;
   let endpoint: Endpoint;
+  let keys: Record<Login, SshKey>;
+  let cleanupKeys = () => {};
   let clickSeq = 0;
 
   const run = (...args: string[]) => stack.run(args);
+  const prove = (login: Login) => sshProver({ login, keyFile: keys[login].privateKeyFile });
 
   /** Polls a condition outside Temporal (a served version, an audit file) until it holds. */
   const waitFor = async <T>(
@@ -113,18 +125,15 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
   /** Each test releases an app of its own, so none depends on what an earlier one left behind. */
   const newApp = (name: string) => stack.addApp(name);
 
-  const releaseToGate = async (app: string, version: string, actor = 'dave') => {
-    const r = await run(
-      ...['release', app, version, '--commit', `c-${version}`, '--branch', 'main', '--actor', actor],
-      ...['--wait', 'staging', '--json'],
-    );
-    expect(r.code, r.stderr).toBe(0);
+  /** Starts the release signed by `actor`'s SSH key and waits at production's approval gate. */
+  const releaseToGate = async (app: string, version: string, actor: Login = 'dave') => {
+    await stack.sg.release({ app, version, commit: `c-${version}`, branch: 'main', prove: prove(actor) });
     return waitStage(app, version, 'awaiting-approval');
   };
-  /** Through the gate with two CLI approvals, to production. */
+  /** Through the gate with two SSH-signed approvals, to production. */
   const shipApproved = async (app: string, version: string) => {
     await releaseToGate(app, version);
-    for (const by of ['alice', 'bob']) expect((await run('approve', app, version, '--as', by)).code).toBe(0);
+    for (const by of ['alice', 'bob'] as const) await stack.sg.approve({ app, version, prove: prove(by) });
     expect((await waitDone(app, version)).state).toBe('succeeded');
   };
 
@@ -157,20 +166,21 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
   const send = async (
     payload: { type: string; response_url?: string },
     opts: Parameters<typeof postToEndpoint>[2] = { secret: SECRET },
+    to = endpoint,
   ) => {
-    const r = await postToEndpoint(endpoint.url, interactionBody(payload), opts);
+    const r = await postToEndpoint(to.url, interactionBody(payload), opts);
+    return followUp(r, payload);
+  };
+  const followUp = async (r: SlackPostResult, payload: { response_url?: string }) => {
     const text = String(r.body?.text ?? '');
     if (r.status !== 200 || !text.startsWith('⏳') || !payload.response_url) return r;
     const path = new URL(payload.response_url).pathname;
     const follow = await standin.waitForResponse(
       (x) => x.path === path && !String(x.body.text).startsWith('⏳'),
-      30_000,
+      60_000,
     );
     return { ...r, body: { ...r.body, text: follow.body.text } };
   };
-  const release = (app: string, version: string) => JSON.stringify({ app, version });
-  const approve = (user: string, app: string, version: string) =>
-    send(click(user, 'shipgate.approve', release(app, version)));
   const ephemeral = (r: SlackPostResult) => {
     expect(r.status, r.text).toBe(200);
     expect(r.body?.response_type).toBe('ephemeral');
@@ -184,23 +194,46 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
         String(c.body.text).startsWith(`${app} ${version} → production`),
     );
   const blocksText = (c: SlackApiCall) => JSON.stringify(c.body.blocks);
-  const actionIds = (c: SlackApiCall) => blocksText(c).match(/shipgate\.[a-z]+/g) ?? [];
+  const actionIds = (c: SlackApiCall): string[] => blocksText(c).match(/shipgate\.[a-z]+/g) ?? [];
+  const buttonValues = (c: SlackApiCall) =>
+    (c.body.blocks as { type: string; elements?: { value?: string }[] }[])
+      .filter((b) => b.type === 'actions')
+      .flatMap((b) => b.elements ?? [])
+      .map((e) => e.value!);
+
+  /** The Approve button's value on the card posted for this release's run (`after`: posted after that call). */
+  const cardValue = async (app: string, version: string, after = 0) => {
+    const card = await standin.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        String(c.body.text).startsWith(`${app} ${version} → production`) &&
+        actionIds(c).includes('shipgate.approve'),
+      60_000,
+      standin.answered.slice(after),
+    );
+    return buttonValues(card)[0]!;
+  };
+  const approve = async (user: string, app: string, version: string) =>
+    send(click(user, 'shipgate.approve', await cardValue(app, version)));
 
   beforeAll(async () => {
+    const dir = keyDir();
+    cleanupKeys = dir.cleanup;
+    keys = Object.fromEntries(
+      await Promise.all(LOGINS.map(async (l) => [l, await generateKey(dir.dir, l, 'ed25519')] as const)),
+    ) as Record<Login, SshKey>;
     standin = await startSlackApiStandin();
     stack = await startStack(
       (c) => {
         Object.assign(c, {
-          people: {
-            alice: { slack: USERS.alice },
-            bob: { slack: USERS.bob },
-            carol: { slack: USERS.carol },
-            dave: { slack: USERS.dave },
-          },
+          people: Object.fromEntries(
+            LOGINS.map((l) => [l, { slack: USERS[l], sshKeys: [keys[l].publicKey] }]),
+          ),
           slack: { channel: 'C0DEPLOYS', apiUrl: standin.apiUrl },
         });
       },
-      { workerEnv: { SLACK_BOT_TOKEN: STANDIN_TOKEN } },
+      // The worker verifies Slack proofs itself: it holds the signing secret too.
+      { workerEnv: { SLACK_BOT_TOKEN: STANDIN_TOKEN, SLACK_SIGNING_SECRET: SECRET } },
     );
     endpoint = await startEndpoint(stack);
   });
@@ -208,9 +241,10 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     await endpoint?.stop();
     await stack?.stop();
     await standin?.close();
+    cleanupKeys();
   });
 
-  it('posts the release card at the gate, approves through signed clicks (via slack) and updates the same message, even across a worker restart', async () => {
+  it('posts the release card at the gate with buttons naming the run, approves through signed clicks (channel slack) and updates the same message, even across a worker restart', async () => {
     const { name: app, ports } = await newApp('card');
     await releaseToGate(app, '2.0.0');
     const posted = await standin.waitFor(
@@ -224,7 +258,9 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     expect(text).toMatch(/✅ \*staging\* succeeded/);
     expect(text).toContain('team-leads 0/2');
     expect(actionIds(posted)).toEqual(['shipgate.approve', 'shipgate.reject']);
-    expect(text).toContain(JSON.stringify(release(app, '2.0.0')).slice(1, -1));
+    const { runId } = await stack.sg.releaseHandle(app, '2.0.0').describe();
+    for (const v of buttonValues(posted))
+      expect(JSON.parse(v)).toEqual({ app, version: '2.0.0', run: runId });
     const ts = posted.response!.ts;
 
     // The worker that posted the card goes away; its successor must update the same message.
@@ -245,10 +281,7 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     const final = await waitDone(app, '2.0.0');
     expect(final.state).toBe('succeeded');
     expect(await getVersion(ports.production)).toBe('2.0.0');
-    const status = (await run('status', app, '2.0.0', '--json')).json as {
-      approvals: { given: { by: string; via: string }[] };
-    };
-    expect(status.approvals.given.map((g) => [g.by, g.via])).toEqual([
+    expect(final.approvals.given.map((g) => [g.by, g.via])).toEqual([
       ['alice', 'slack'],
       ['bob', 'slack'],
     ]);
@@ -275,15 +308,15 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     const outsider = await approve(USERS.dave, app, '2.1.0');
     expect(ephemeral(outsider)).toMatch(/Not approved: dave is not a member of team-leads/);
     expect(ephemeral(await approve(USERS.alice, app, '2.1.0'))).toMatch(/You approved/);
-    const secondClick = click(USERS.alice, 'shipgate.approve', release(app, '2.1.0'));
+    const secondClick = click(USERS.alice, 'shipgate.approve', await cardValue(app, '2.1.0'));
     const again = await send(secondClick);
     expect(ephemeral(again)).toMatch(/Not approved: alice already approved this release/);
     // Slack ignores the acknowledgement's body for button clicks; the reply also goes to response_url.
     const againPath = new URL(secondClick.response_url).pathname;
-    const followUp = await standin.waitForResponse(
+    const followUpPost = await standin.waitForResponse(
       (r) => r.path === againPath && String(r.body.text).includes('already approved'),
     );
-    expect(followUp.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+    expect(followUpPost.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
 
     const s = await stack.sg.status(app, '2.1.0');
     expect(s.approvals.given.map((g) => g.by)).toEqual(['alice']);
@@ -313,9 +346,15 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
       outcome: 'refused',
     });
     // The worker keeps appending to the same file after the endpoint did; the hash chain stays whole.
-    expect((await run('approve', app, '2.1.0', '--as', 'eve')).code).toBe(3);
+    const refusedDave = await stack.sg
+      .approve({ app, version: '2.1.0', prove: prove('dave') })
+      .catch((err: unknown) => toShipgateError(err, stack.server.address));
+    expect(refusedDave).toMatchObject({
+      exitCode: 3,
+      message: expect.stringMatching(/dave is not a member of team-leads/),
+    });
     await waitFor('the worker to audit a later refusal', async () =>
-      (await audit.read()).some((x) => x.actor === 'eve' && x.seq > refusal!.seq) ? true : undefined,
+      (await audit.read()).some((x) => x.actor === 'dave' && x.seq > refusal!.seq) ? true : undefined,
     );
     expect(await audit.verify()).toMatchObject({ ok: true });
   });
@@ -323,8 +362,9 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
   it('refuses forged and stale signatures with 401, and nothing reaches the release or response_url', async () => {
     const { name: app } = await newApp('forged');
     const before = await releaseToGate(app, '2.1.0');
+    const value = await cardValue(app, '2.1.0');
     const responsesBefore = standin.responses.length;
-    const payload = click(USERS.bob, 'shipgate.approve', release(app, '2.1.0'));
+    const payload = click(USERS.bob, 'shipgate.approve', value);
     const body = interactionBody(payload);
 
     const forged = await postToEndpoint(endpoint.url, body, { secret: 'not-the-secret' });
@@ -344,7 +384,7 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     });
     expect(ahead.status).toBe(401);
     // A signature over another body (the approver swapped in) does not carry over.
-    const other = interactionBody(click(USERS.carol, 'shipgate.approve', release(app, '2.1.0')));
+    const other = interactionBody(click(USERS.carol, 'shipgate.approve', value));
     const now = Math.floor(Date.now() / 1000);
     const swapped = await postToEndpoint(endpoint.url, body, {
       timestamp: now,
@@ -354,7 +394,7 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
 
     // A barrier instead of a pause: a signed click whose reply goes to response_url. Background work from the
     // refused requests, had there been any, was started before it.
-    const barrier = click(USERS.mallory, 'shipgate.approve', release(app, '2.1.0'));
+    const barrier = click(USERS.mallory, 'shipgate.approve', value);
     expect((await send(barrier)).status).toBe(200);
     const barrierPath = new URL(barrier.response_url).pathname;
     await standin.waitForResponse((r) => r.path === barrierPath);
@@ -369,20 +409,97 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     ).toEqual([barrierPath]);
   });
 
-  it('answers 400 to a malformed payload, an unknown action_id, an unknown release and a body over 1 MB', async () => {
+  it('refuses a signed click replayed within the window: the endpoint (409), and the worker when another endpoint forwards it', async () => {
+    const { name: app } = await newApp('replay');
+    await releaseToGate(app, '2.1.0');
+    const payload = click(USERS.alice, 'shipgate.approve', await cardValue(app, '2.1.0'));
+    const body = interactionBody(payload);
+    const ts = Math.floor(Date.now() / 1000);
+    const signed = { timestamp: ts, signature: slackSignature(SECRET, ts, body) };
+    const first = await followUp(await postToEndpoint(endpoint.url, body, signed), payload);
+    expect(ephemeral(first)).toMatch(/You approved/);
+
+    // The same bytes again, seconds later, as an attacker who captured them would send them.
+    const again = await postToEndpoint(endpoint.url, body, signed);
+    expect(again.status).toBe(409);
+    expect(again.body).toEqual({ error: 'request already received' });
+
+    // An endpoint that never saw it forwards it; the worker remembers the proofs it accepted.
+    const second = await startEndpoint(stack);
+    try {
+      const replayed = await followUp(await postToEndpoint(second.url, body, signed), payload);
+      expect(ephemeral(replayed)).toBe(
+        'Not approved: this proof was used before (a replay); sign the request again',
+      );
+    } finally {
+      await second.stop();
+    }
+    const s = await stack.sg.status(app, '2.1.0');
+    expect(s.approvals.given.map((g) => [g.by, g.via])).toEqual([['alice', 'slack']]);
+    expect(s.approvals.refused.map((r) => [r.by, r.action])).toEqual([['alice', 'approve']]);
+  });
+
+  it('refuses a signed approval from a rejected run replayed on the next run of the same version', async () => {
+    const { name: app } = await newApp('cross-run');
+    await releaseToGate(app, '2.6.0');
+    const firstValue = await cardValue(app, '2.6.0');
+    // bob approves run 1 from Slack; the request is captured.
+    const payload = click(USERS.bob, 'shipgate.approve', firstValue);
+    const body = interactionBody(payload);
+    const ts = Math.floor(Date.now() / 1000);
+    const signed = { timestamp: ts, signature: slackSignature(SECRET, ts, body) };
+    expect(ephemeral(await followUp(await postToEndpoint(endpoint.url, body, signed), payload))).toMatch(
+      /You approved/,
+    );
+    await stack.sg.reject({ app, version: '2.6.0', reason: 'not this one', prove: prove('alice') });
+    expect((await waitDone(app, '2.6.0')).state).toBe('rejected');
+
+    // The same version again: a new run, a new card whose buttons name it.
+    const mark = standin.answered.length;
+    await releaseToGate(app, '2.6.0');
+    const secondValue = await cardValue(app, '2.6.0', mark);
+    const run1 = (JSON.parse(firstValue) as { run: string }).run;
+    const run2 = (JSON.parse(secondValue) as { run: string }).run;
+    expect(run2).not.toBe(run1);
+
+    // Replayed through an endpoint that never saw it (the first one answers 409 to a request it has seen).
+    expect((await postToEndpoint(endpoint.url, body, signed)).status).toBe(409);
+    const second = await startEndpoint(stack);
+    try {
+      const replayed = await followUp(await postToEndpoint(second.url, body, signed), payload);
+      expect(ephemeral(replayed)).toBe(
+        `Not approved: the Slack button is for run "${run1}", this release is run "${run2}"`,
+      );
+    } finally {
+      await second.stop();
+    }
+    const s = await stack.sg.status(app, '2.6.0');
+    expect(s.state).toBe('running');
+    expect(s.approvals.given).toEqual([]);
+    expect(s.approvals.refused.map((r) => [r.by, r.action])).toEqual([['(unverified)', 'approve']]);
+  });
+
+  it('answers 400 to a malformed payload, an unknown action_id and an unknown release, and 413 to a body over 64 KiB', async () => {
     const { name: app } = await newApp('malformed');
     await releaseToGate(app, '2.1.0');
+    const value = await cardValue(app, '2.1.0');
     const signed = (body: string) => postToEndpoint(endpoint.url, body, { secret: SECRET });
     expect((await signed('payload=%7Bnot-json')).status).toBe(400);
     expect((await signed('nothing=here')).status).toBe(400);
-    expect((await send(click(USERS.alice, 'shipgate.deploy', release(app, '2.1.0')))).status).toBe(400);
-    const unknownRelease = await approve(USERS.alice, app, '9.9.9');
+    expect((await send(click(USERS.alice, 'shipgate.deploy', value))).status).toBe(400);
+    const { run } = JSON.parse(value) as { run: string };
+    const unknown = JSON.stringify({ app, version: '9.9.9', run });
+    const unknownRelease = await send(click(USERS.alice, 'shipgate.approve', unknown));
     expect(unknownRelease.status).toBe(400);
     expect(String(unknownRelease.body?.error)).toContain(`unknown release ${app} 9.9.9`);
     // Unknown Slack users get the same answer for a release that does not exist.
-    expect((await approve(USERS.mallory, app, '9.9.9')).status).toBe(400);
+    expect((await send(click(USERS.mallory, 'shipgate.approve', unknown))).status).toBe(400);
     expect(
-      (await send(click(USERS.alice, 'shipgate.approve', '{"app":"nope","version":"1.0.0"}'))).status,
+      (
+        await send(
+          click(USERS.alice, 'shipgate.approve', JSON.stringify({ app: 'nope', version: '1.0.0', run })),
+        )
+      ).status,
     ).toBe(400);
     expect((await send(click(USERS.alice, 'shipgate.approve', 'not json'))).status).toBe(400);
     const badRollback = click(
@@ -391,30 +508,83 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
       JSON.stringify({ app, env: 'qa', to: '2.0.0' }),
     );
     expect((await send(badRollback)).status).toBe(400);
+    // A card from before buttons named their run no longer decides anything.
+    const old = await send(click(USERS.alice, 'shipgate.approve', JSON.stringify({ app, version: '2.1.0' })));
+    expect(ephemeral(old)).toMatch(/^This card is from before .* Use: shipgate approve/);
 
     const huge = interactionBody({
-      ...click(USERS.alice, 'shipgate.approve', release(app, '2.1.0')),
-      pad: 'x'.repeat(1_100_000),
+      ...click(USERS.alice, 'shipgate.approve', value),
+      pad: 'x'.repeat(70_000),
     });
     const declared = await postToEndpoint(endpoint.url, huge, { secret: SECRET });
-    expect(declared.status).toBe(400);
+    expect(declared.status).toBe(413);
     const streamed = await postToEndpoint(endpoint.url, huge, { secret: SECRET, chunked: true });
-    expect(streamed.status).toBe(400);
+    expect(streamed.status).toBe(413);
 
     // None of it reached the release.
     const s = await stack.sg.status(app, '2.1.0');
     expect(s.approvals.given).toEqual([]);
+    expect(s.approvals.refused).toEqual([]);
     expect(s.stage).toBe('awaiting-approval');
+  });
+
+  it('answers a client that sends headers and stalls its body when the headers are missing, malformed or stale, and holds a bounded number of slow connections', async () => {
+    const host = new URL(endpoint.url).host;
+    const now = Math.floor(Date.now() / 1000);
+    const head = (headers: string[]) => [
+      'POST /slack/events HTTP/1.1',
+      `Host: ${host}`,
+      'Content-Type: application/x-www-form-urlencoded',
+      'Content-Length: 8192',
+      ...headers,
+    ];
+    const sig = `X-Slack-Signature: v0=${'a'.repeat(64)}`;
+    const cases: [string[], number][] = [
+      [[], 401],
+      [[`X-Slack-Request-Timestamp: ${now}`], 401],
+      [[`X-Slack-Request-Timestamp: ${now}x`, sig], 400],
+      [[`X-Slack-Request-Timestamp: ${now}`, 'X-Slack-Signature: sha256=abc'], 400],
+      [[`X-Slack-Request-Timestamp: ${now - 6 * 60}`, sig], 401],
+    ];
+    for (const [headers, status] of cases) {
+      // 8 KiB announced, a few bytes sent: the answer comes without the rest.
+      const r = await rawExchange(endpoint.url, head(headers), 'payload=');
+      expect(r.status, headers.join(' | ')).toBe(status);
+    }
+    const oversized = await rawExchange(endpoint.url, [
+      ...head([`X-Slack-Request-Timestamp: ${now}`, sig]).slice(0, 3),
+      'Content-Length: 70000',
+      `X-Slack-Request-Timestamp: ${now}`,
+      sig,
+    ]);
+    expect(oversized.status).toBe(413);
+
+    // 200 slowloris connections: the endpoint keeps at most its limit (64) and closes the rest at once.
+    const slow = Array.from({ length: 200 }, () => slowConnection(endpoint.url));
+    try {
+      let closes = 0;
+      await new Promise<void>((resolve) => {
+        for (const c of slow)
+          void c.closed.then(() => {
+            if (++closes === slow.length - 64) resolve();
+          });
+      });
+      // Exactly 64 unless a connection of an earlier request was still closing when these arrived.
+      expect(slow.filter((c) => !c.isClosed()).length).toBeLessThanOrEqual(64);
+    } finally {
+      for (const c of slow) c.destroy();
+    }
   });
 
   it('rejects through the Reject button; the card shows the ending and later clicks are refused', async () => {
     const { name: app } = await newApp('reject');
     await releaseToGate(app, '2.1.0');
-    const r = await send(click(USERS.bob, 'shipgate.reject', release(app, '2.1.0')));
+    const value = await cardValue(app, '2.1.0');
+    const r = await send(click(USERS.bob, 'shipgate.reject', value));
     expect(ephemeral(r)).toMatch(new RegExp(`You rejected ${app} 2\\.1\\.0 as bob`));
     const s = await waitDone(app, '2.1.0');
     expect(s.state).toBe('rejected');
-    expect(s.reason).toContain('rejected by bob');
+    expect(s.reason).toContain('bob');
     const final = await standin.waitFor(
       (c) =>
         c.method === 'chat.update' &&
@@ -422,13 +592,13 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
         blocksText(c).includes('🚫 Rejected'),
     );
     expect(actionIds(final)).toEqual([]);
-    const late = await approve(USERS.alice, app, '2.1.0');
+    const late = await send(click(USERS.alice, 'shipgate.approve', value));
     expect(ephemeral(late)).toBe(
       `Not approved: release ${app} 2.1.0 is not waiting for approval: it ended rejected`,
     );
   });
 
-  it('rolls back from the outcome message: button → reason dialog (views.open) → submission', async () => {
+  it('rolls back from the outcome message: button → reason dialog (views.open) → signed submission', async () => {
     const { name: app, ports } = await newApp('rollback');
     await shipApproved(app, '2.0.0');
     await shipApproved(app, '2.2.0');
@@ -520,32 +690,27 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     );
   });
 
-  it('acknowledges a click without waiting for the Update: with no worker to settle it, answers "working on it", then replies on response_url', async () => {
+  it('acknowledges a click without waiting: with no worker, answers "working on it", then says on response_url that no worker is polling, and nothing lands later', async () => {
     const { name: app } = await newApp('ack');
     await releaseToGate(app, '2.5.0');
-    await stack.worker.stop();
-    const payload = click(USERS.alice, 'shipgate.approve', release(app, '2.5.0'));
+    const payload = click(USERS.alice, 'shipgate.approve', await cardValue(app, '2.5.0'));
     const clickPath = new URL(payload.response_url).pathname;
+    await stack.worker.stop();
     try {
       // Posted directly (not through send, which would wait for the follow-up).
       const ack = await postToEndpoint(endpoint.url, interactionBody(payload), { secret: SECRET });
       expect(ephemeral(ack)).toBe(`⏳ Working on ${app} 2.5.0; shipgate will reply here shortly.`);
-      expect(
-        standin.responses.filter((r) => r.path === clickPath && !String(r.body.text).startsWith('⏳')),
-      ).toEqual([]);
+      const outcome = await standin.waitForResponse(
+        (r) => r.path === clickPath && !String(r.body.text).startsWith('⏳'),
+        60_000,
+      );
+      expect(outcome.body.text).toMatch(/^Not approved: no shipgate worker is polling task queue /);
     } finally {
       await stack.restartWorker();
     }
-    const outcome = await standin.waitForResponse(
-      (r) => r.path === clickPath && !String(r.body.text).startsWith('⏳'),
-      60_000,
-    );
-    expect(outcome.body.text).toMatch(
-      new RegExp(`^✅ You approved ${app} 2\\.5\\.0 for production as alice\\. Tally: team-leads 1/2`),
-    );
-    expect((await stack.sg.status(app, '2.5.0')).approvals.given.map((g) => [g.by, g.via])).toEqual([
-      ['alice', 'slack'],
-    ]);
+    const s = await stack.sg.status(app, '2.5.0');
+    expect(s.approvals.given).toEqual([]);
+    expect(s.stage).toBe('awaiting-approval');
   });
 
   it('refuses to start without the signing secret, naming the variable (exit 2)', async () => {
