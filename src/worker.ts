@@ -79,6 +79,8 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
     home: opts.home,
     notifier: opts.notifier,
     taskQueue,
+    // The trust root for proofs: the Slack signing secret is read from the worker's own environment.
+    env: process.env,
   });
   const allEnvs = [...new Set(Object.values(config.apps).flatMap((a) => Object.keys(a.environments)))];
   const environments = opts.environments ?? allEnvs;

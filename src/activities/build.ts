@@ -1,7 +1,10 @@
 import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
+import { NAME_PATTERN, VERSION_PATTERN } from '../policy/patterns.js';
+import { FAILURE } from '../protocol/failures.js';
 
 export interface BuildInput {
   app: string;
@@ -20,6 +23,29 @@ export interface BuildResult {
   reused: boolean;
 }
 
+/** The file a finished build leaves in its artifact: what it was built from. */
+export const BUILD_MARKER = '.shipgate-build.json';
+
+/**
+ * SHIPGATE_HOME/artifacts/<app>/<version>, proven to stay there: app and version must match their patterns,
+ * and the resolved folder must lie strictly inside the artifacts folder (a version such as `../../x` is refused
+ * before any file is touched).
+ */
+export function artifactPath(home: string, app: string, version: string): string {
+  const refuse = (why: string): never => {
+    throw ApplicationFailure.create({ type: FAILURE.badInput, message: why, nonRetryable: true });
+  };
+  if (!NAME_PATTERN.test(app)) refuse(`app ${JSON.stringify(app.slice(0, 80))} is not an app name`);
+  if (!VERSION_PATTERN.test(version) || version === '.' || version === '..')
+    refuse(`version ${JSON.stringify(version.slice(0, 80))} is not a version`);
+  const root = path.resolve(home, 'artifacts');
+  const dir = path.resolve(root, app, version);
+  const rel = path.relative(root, dir);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || rel.split(path.sep).length !== 2)
+    refuse(`the artifact of ${app} ${version} would lie outside ${root}`);
+  return dir;
+}
+
 /**
  * The local build: a copy of the source tree under SHIPGATE_HOME/artifacts/<app>/<version>. Idempotent per
  * version: a retry after a crash reuses a complete artifact and replaces a partial one.
@@ -27,8 +53,8 @@ export interface BuildResult {
 export function createBuildActivities(home: string) {
   return {
     async buildArtifact(input: BuildInput): Promise<BuildResult> {
-      const artifactDir = path.join(home, 'artifacts', input.app, input.version);
-      const marker = path.join(artifactDir, '.shipgate-build.json');
+      const artifactDir = artifactPath(home, input.app, input.version);
+      const marker = path.join(artifactDir, BUILD_MARKER);
       if (existsSync(marker)) {
         const built = JSON.parse(await readFile(marker, 'utf8')) as { commit: string };
         if (built.commit !== input.commit) {
@@ -47,7 +73,7 @@ export function createBuildActivities(home: string) {
         filter: (src) => !src.includes(`${path.sep}node_modules${path.sep}`),
       });
       await writeFile(
-        path.join(staging, '.shipgate-build.json'),
+        path.join(staging, BUILD_MARKER),
         JSON.stringify({ ...input, builtAt: new Date().toISOString() }),
       );
       await rm(artifactDir, { recursive: true, force: true });

@@ -10,7 +10,9 @@ import { FAILURE } from '../protocol/failures.js';
 import { createBuildActivities } from './build.js';
 import { createCheckActivities, runCheck } from './checks.js';
 import type { CheckSpec } from '../workflows/types.js';
+import { createDeployConfirmationActivities } from './deploy-confirmation.js';
 import { createEnvironmentClientActivities } from './environment-client.js';
+import { createIdentityActivities } from './identity.js';
 import { createGateActivities } from './gate.js';
 import { createPlanActivities } from './plan.js';
 import { createSupersedeActivities } from './supersede.js';
@@ -37,6 +39,10 @@ export interface ActivityDeps {
   home: string;
   notifier?: Notifier;
   taskQueue?: string;
+  /** Where secrets such as the Slack signing secret are read; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** For the OIDC issuer's discovery document and keys; default the global fetch. */
+  fetch?: typeof fetch;
 }
 
 /** Every activity, built from its dependencies so tests can pass real or stand-in ones. */
@@ -46,6 +52,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createBuildActivities(deps.home),
     ...createCheckActivities(deps.targets),
     ...createEnvironmentClientActivities(deps.client, deps.taskQueue),
+    ...createIdentityActivities({ config: deps.config, env: deps.env ?? process.env, fetch: deps.fetch }),
+    ...createDeployConfirmationActivities(deps.client, deps.home),
     ...createGateActivities(deps.config, deps.client),
     ...createSupersedeActivities(deps.client),
     async activateVersion(input: ActivateVersionInput) {

@@ -3,9 +3,11 @@
  * met. A person's approval counts once toward every rule whose group they belong to, so one security lead who
  * is also a team lead fills a slot in each.
  */
-import { channelAllowed, type Channel } from '../protocol/channels.js';
+import { channelAllowed, type RecordedChannel } from '../protocol/channels.js';
+import type { ProofRecord } from '../protocol/proof-record.js';
 
-export type ApprovalChannel = Channel;
+/** A channel as a snapshot or an approval records it (old names included). */
+export type ApprovalChannel = RecordedChannel;
 
 export interface ApprovalRule {
   group: string;
@@ -25,6 +27,8 @@ export interface GivenApproval {
   at: string;
   via: ApprovalChannel;
   comment?: string;
+  /** The proof the approval counted on (absent from approvals given before proofs). */
+  proof?: ProofRecord;
 }
 
 export interface RuleTally {

@@ -2,6 +2,8 @@
  * The environment ledger: what was deployed or restored, by whom, and how it ended. Pure rules for choosing
  * what a rollback may restore, for opening an entry and for settling it, one function per outcome.
  */
+import type { ProofRef } from '../protocol/proof-record.js';
+
 export type LedgerAction = 'deploy' | 'rollback';
 export type LedgerOutcome = 'running' | 'succeeded' | 'failed' | 'rolled-back';
 
@@ -25,6 +27,11 @@ export interface LedgerEntry {
   startedAt: string | null;
   endedAt: string | null;
   failure: string | null;
+  /**
+   * The proofs behind it: a deploy's approvals, a requested rollback's requester (digests only; the audit
+   * records and the workflows' histories keep the proofs). Absent from entries made before proofs.
+   */
+  proofs?: ProofRef[];
 }
 
 /** Versions that passed verification on this environment, newest first, each once. */

@@ -10,3 +10,16 @@ export function isValidVersion(v: string): boolean {
 export function isValidLogin(v: string): boolean {
   return LOGIN_PATTERN.test(v);
 }
+
+/**
+ * The first control character in `text` (C0, DEL or C1), as `U+000A at 12`, or null. Reasons and comments are
+ * shown in terminals, Slack and job summaries: a newline could forge a line, an escape sequence hide a link.
+ */
+export function controlCharacter(text: string): string | null {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f))
+      return `U+${c.toString(16).toUpperCase().padStart(4, '0')} at ${i + 1}`;
+  }
+  return null;
+}

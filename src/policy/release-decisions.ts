@@ -3,7 +3,7 @@
  * it waits at a gate, and how a deploy's outcome ends it. The release workflow asks these and records the
  * answers; unit tests call them directly.
  */
-import type { Channel } from '../protocol/channels.js';
+import type { RecordedChannel } from '../protocol/channels.js';
 import { FAILURE, releaseEndFailureType, type FailureType } from '../protocol/failures.js';
 import type { Stage } from '../protocol/stages.js';
 import type {
@@ -77,7 +77,7 @@ export function notWaitingReason(r: ReleaseView, what: string): string {
 export function decideApprove(
   r: ReleaseView,
   given: readonly GivenApproval[],
-  attempt: { by: string; via: Channel },
+  attempt: { by: string; via: RecordedChannel },
 ): Verdict<{ env: EnvironmentPlan; policy: ApprovalPolicy }> {
   if (r.state !== 'running' || r.waiting !== 'approval' || r.gateEnv === null) {
     return refused(notWaitingReason(r, 'approval'));
@@ -135,15 +135,35 @@ const cancelled = (cancel: { by: string; reason: string }): Ending => ({
 /**
  * Whether a cancellation is accepted. A waiting release stops at once (`stopNow`); one that is deploying stops
  * before its next environment. Once the last environment's deploy has started, only a rollback undoes it.
+ * With `eligibility` (every cancellation since proofs), only someone who may reject may cancel: a member of a
+ * group that may decide at the environment the release stands at, or of any group when it stands at none.
  */
 export function decideCancel(
   r: ReleaseView,
   input: { by: string; reason: string },
+  opts: { eligibility?: boolean } = {},
 ): Verdict<{ stopNow: boolean; ending: Ending }> {
   if (r.state !== 'running') return refused(notWaitingReason(r, 'cancellation'));
+  if (opts.eligibility) {
+    const problem = cancelEligibility(r, input.by);
+    if (problem) return refused(problem);
+  }
   const deployingLast = r.currentEnv === r.lastEnv && r.waiting === null && r.stage !== 'building';
   if (deployingLast) return refused(`the ${r.lastEnv} deploy has already started; roll it back instead`);
   return { ok: true, stopNow: r.waiting !== null, ending: cancelled(input) };
+}
+
+/** Why `by` may not cancel: the same rule as a rejection, where the release stands; null when they may. */
+function cancelEligibility(r: ReleaseView, by: string): string | null {
+  const rules = r.gateEnv
+    ? rejectRules(r.gateEnv, r.groups)
+    : Object.keys(r.groups).map((group) => ({ group, count: 1 }));
+  const decision = decideRejection({ rules, groups: r.groups, allowSelfApproval: true, channels: [] }, by);
+  if (decision.ok) return null;
+  const names = [...new Set(rules.map((x) => x.group))];
+  return names.length === 0
+    ? `nobody may cancel ${r.app} ${r.version} yet: its config is not loaded`
+    : `${by} is not a member of ${names.join(' or ')}, the groups that can cancel`;
 }
 
 /** Right before a deploy is handed over: an accepted cancellation stops the release here. */

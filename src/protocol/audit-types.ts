@@ -1,6 +1,7 @@
 /** Every kind of audit record, with what it means. Records use these names and no others. */
 export const AUDIT_TYPES = {
-  'release-started': 'a release was admitted (commit, branch, actor)',
+  'release-started': 'a release was admitted (commit, branch, actor, and the proof of who started it)',
+  'release-refused': 'a release start was refused: its proof of identity did not hold',
   'release-ended': 'a release ended; outcome holds its final state',
   approval: 'an approval that counts was given',
   approved: 'an environment’s approval rules were met',
@@ -28,11 +29,23 @@ export const AUDIT_TYPES = {
   'rollback-refused': 'a rollback request was refused',
   'freeze-refused': 'a freeze request was refused',
   'unfreeze-refused': 'an unfreeze request was refused',
+  'deploy-refused':
+    'an environment refused a deploy request it could not tie to a running release that asked for it',
+  'deploy-report-refused': 'a release refused a deploy report its environment had not sent',
 } as const;
 export type AuditType = keyof typeof AUDIT_TYPES;
 
 export type RefusableAction =
-  'approve' | 'reject' | 'cancel' | 'override' | 'rollback' | 'freeze' | 'unfreeze';
+  | 'release'
+  | 'approve'
+  | 'reject'
+  | 'cancel'
+  | 'override'
+  | 'rollback'
+  | 'freeze'
+  | 'unfreeze'
+  | 'deploy'
+  | 'deploy-report';
 export const refusedType = (action: RefusableAction): AuditType => `${action}-refused`;
 
 export const isAuditType = (value: string): value is AuditType => value in AUDIT_TYPES;

@@ -1,28 +1,32 @@
 /**
- * The channels a privileged message can arrive through. One list: config, validators and policy read it.
- * The proven channels are defined with what each proves in src/identity/channels.ts. `cli` and `github` are the
- * names messages carried before proofs existed: recorded histories hold them, so they stay readable here and
- * count as the channels they stand for (CHANNEL_ALIASES).
+ * The channels a privileged message can arrive through: the proven channels, one list that config, validators
+ * and policy read. What each proves is defined in src/identity/channels.ts. `cli` and `github` are the names
+ * messages carried before proofs existed: recorded histories and release snapshots hold them, so they stay
+ * readable (RecordedChannel) and count as the channels they stand for (CHANNEL_ALIASES).
  */
 import {
-  CHANNEL_ALIAS_NAMES,
   CHANNEL_ALIASES,
   PROVEN_CHANNELS,
   type ChannelAlias,
   type ProvenChannel,
 } from '../identity/channels.js';
 
-export const CHANNELS = [...PROVEN_CHANNELS, ...CHANNEL_ALIAS_NAMES] as const;
-export type Channel = ProvenChannel | ChannelAlias;
+export const CHANNELS = PROVEN_CHANNELS;
+export type Channel = ProvenChannel;
+/** A channel as recorded: a proven channel, or a name from before proofs (old inputs and snapshots). */
+export type RecordedChannel = Channel | ChannelAlias;
 
 export function isChannel(value: unknown): value is Channel {
   return typeof value === 'string' && (CHANNELS as readonly string[]).includes(value);
 }
 
-/** Whether a message that came through `via` is through one of `allowed` (an alias counts as what it stands for). */
-export function channelAllowed(allowed: readonly Channel[], via: Channel): boolean {
-  if (allowed.includes(via)) return true;
-  const standsFor: readonly ProvenChannel[] =
-    (CHANNEL_ALIASES as Record<string, readonly ProvenChannel[]>)[via] ?? [];
-  return standsFor.some((c) => allowed.includes(c));
+/** The proven channels a recorded name stands for. */
+export function standsFor(name: RecordedChannel): readonly Channel[] {
+  return isChannel(name) ? [name] : ((CHANNEL_ALIASES as Record<string, readonly Channel[]>)[name] ?? []);
+}
+
+/** Whether a message that came through `via` is through one of `allowed`; old names on either side count as what they stand for. */
+export function channelAllowed(allowed: readonly RecordedChannel[], via: RecordedChannel): boolean {
+  const open = new Set(allowed.flatMap(standsFor));
+  return standsFor(via).some((c) => open.has(c));
 }

@@ -6,3 +6,4 @@ export * from './ids.js';
 export * from './search-attributes.js';
 export * from './stages.js';
 export * from './strategies.js';
+export * from './proof-record.js';

@@ -19,14 +19,20 @@ import { environmentActivities } from './environment/activities.js';
 import { EnvironmentOperations } from './environment/operations.js';
 import { EnvironmentState } from './environment/state.js';
 import {
+  deployReportsQuery,
   enqueueDeployUpdate,
   environmentQuery,
   freezeUpdate,
   rollbackUpdate,
   unfreezeUpdate,
 } from './messages.js';
-import type { DeployRequest, EnvironmentWorkflowInput } from './types.js';
-import { validateFreezeInput, validateRollbackInput, validateUnfreezeInput } from './validators.js';
+import type { EnvironmentWorkflowInput } from './types.js';
+import {
+  validateDeployRequest,
+  validateFreezeInput,
+  validateRollbackInput,
+  validateUnfreezeInput,
+} from './validators.js';
 
 /** Continue-as-new well before Temporal's own limits; the ledger and queue travel along. */
 const HISTORY_LIMIT = 2000;
@@ -38,10 +44,28 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   const ops = new EnvironmentOperations(state, environmentActivities(env, info.taskQueue), info.runId);
 
   setHandler(environmentQuery, () => state.snapshot());
-  setHandler(enqueueDeployUpdate, (op) => state.acceptDeploy(op), { validator: validateDeployRequest });
-  setHandler(rollbackUpdate, (req) => ops.requestRollback(req), { validator: validateRollbackInput });
-  setHandler(freezeUpdate, (req) => ops.freeze(req), { validator: validateFreezeInput });
-  setHandler(unfreezeUpdate, (req) => ops.unfreeze(req), { validator: validateUnfreezeInput });
+  setHandler(deployReportsQuery, (opId) => state.reportsOf(opId));
+  // Since proofs, nothing a request says is believed: deploys are confirmed with their release, and rollbacks,
+  // freezes and unfreezes carry proofs verified before anything is decided. Requests recorded before then
+  // replay as they were handled (patched per message: a run from before takes only proven ones from now on).
+  setHandler(
+    enqueueDeployUpdate,
+    (op) => (patched('proven-identity') ? ops.requestDeploy(op) : state.acceptDeploy(op)),
+    { validator: validateDeployRequest },
+  );
+  setHandler(
+    rollbackUpdate,
+    (req) => (patched('proven-identity') ? ops.requestRollbackProven(req) : ops.requestRollback(req)),
+    { validator: validateRollbackInput },
+  );
+  setHandler(freezeUpdate, (req) => (patched('proven-identity') ? ops.freezeProven(req) : ops.freeze(req)), {
+    validator: validateFreezeInput,
+  });
+  setHandler(
+    unfreezeUpdate,
+    (req) => (patched('proven-identity') ? ops.unfreezeProven(req) : ops.unfreeze(req)),
+    { validator: validateUnfreezeInput },
+  );
 
   const shouldContinueAsNew = () => {
     const i = workflowInfo();
@@ -80,11 +104,5 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       historyLimit: input.historyLimit,
       carried: state.carried(),
     });
-  }
-}
-
-function validateDeployRequest(op: DeployRequest): void {
-  if (op.kind !== 'deploy' || typeof op.opId !== 'string' || typeof op.version !== 'string') {
-    throw new Error('op: expected a deploy request');
   }
 }

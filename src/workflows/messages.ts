@@ -4,6 +4,7 @@ import type {
   AdmitResult,
   ApproveInput,
   ApproveResult,
+  DeployAsked,
   DeployReport,
   DeployRequest,
   EnvironmentSnapshot,
@@ -27,6 +28,8 @@ export const deployReportSignal = defineSignal<[DeployReport]>('deploy-report');
 export const supersedeSignal = defineSignal<[{ by: string; version: string; env: string }]>('supersede');
 export const recheckSignal = defineSignal('recheck-gate');
 export const statusQuery = defineQuery<ReleaseStatus>('status');
+/** The deploy the release is asking for under this op id now, or null: how an environment confirms a request. */
+export const deployRequestQuery = defineQuery<DeployAsked | null, [string]>('deploy-request');
 
 // Environment
 export const enqueueDeployUpdate = defineUpdate<{ opId: string; position: number }, [DeployRequest]>(
@@ -36,6 +39,8 @@ export const rollbackUpdate = defineUpdate<RollbackAccepted, [RollbackInput]>('r
 export const freezeUpdate = defineUpdate<Freeze, [FreezeInput]>('freeze');
 export const unfreezeUpdate = defineUpdate<{ removed: number }, [UnfreezeInput]>('unfreeze');
 export const environmentQuery = defineQuery<EnvironmentSnapshot>('environment');
+/** The reports the environment sent about a deploy (null when it knows none): how a release confirms one. */
+export const deployReportsQuery = defineQuery<DeployReport[] | null, [string]>('deploy-reports');
 
 // Ids, task queues and failure types live in src/protocol; re-exported for importers of this module.
 export {

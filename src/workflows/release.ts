@@ -8,7 +8,7 @@
  * handling live in ./release/state.ts, the rules in src/policy/release-decisions.ts. The steps are generators
  * (see ./release/steps.ts for why). Running releases replay this code: change a command only behind patched().
  */
-import { condition, patched, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, setHandler } from '@temporalio/workflow';
 import {
   buildFailed,
   deployOutcome,
@@ -19,11 +19,13 @@ import {
   type Ending,
 } from '../policy/release-decisions.js';
 import { artifactOf } from '../policy/environment-artifact.js';
+import { FAILURE } from '../protocol/failures.js';
 import {
   admitUpdate,
   approveUpdate,
   cancelUpdate,
   deployReportSignal,
+  deployRequestQuery,
   overrideUpdate,
   recheckSignal,
   rejectUpdate,
@@ -32,6 +34,7 @@ import {
 } from './messages.js';
 import {
   buildArtifact,
+  confirmDeployReport,
   evaluateDeployGate,
   loadReleasePlan,
   notify,
@@ -41,20 +44,69 @@ import {
 import { Release } from './release/state.js';
 import { wait, type Step } from './release/steps.js';
 import type { DeployReport, EnvironmentPlan, ReleasePlan, ReleaseRequest, ReleaseStatus } from './types.js';
-import { validateApproveInput, validateReasonInput, validateReleaseRequest } from './validators.js';
+import {
+  releaseRequestProblem,
+  validateApproveInput,
+  validateReasonInput,
+  validateReleaseRequest,
+} from './validators.js';
 
 export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseStatus> {
-  const release = new Release(request);
+  // Nothing a client sends is believed: the release checks its own input before any activity runs.
+  if (request === null || typeof request !== 'object')
+    throw ApplicationFailure.create({
+      type: FAILURE.badInput,
+      message: 'request: must be a release request',
+      nonRetryable: true,
+    });
+  // Since proofs every privileged message carries one, verified by a local activity before anything is
+  // decided; releases started before then replay with the identity their messages asserted. Handlers ask
+  // again per message, so a release started before proofs takes only proven messages from now on.
+  const proven = patched('proven-identity');
+  const problem = releaseRequestProblem(request, { proof: proven });
+  const release = new Release(request, proven);
 
   setHandler(statusQuery, () => release.status);
+  setHandler(deployRequestQuery, (opId) => release.askedFor(opId));
   setHandler(admitUpdate, (req) => release.admit(req), { validator: validateReleaseRequest });
-  setHandler(approveUpdate, (input) => release.approve(input), { validator: validateApproveInput });
-  setHandler(rejectUpdate, (input) => release.reject(input), { validator: validateReasonInput });
-  setHandler(cancelUpdate, (input) => release.cancel(input), { validator: validateReasonInput });
-  setHandler(overrideUpdate, (input) => release.override(input), { validator: validateReasonInput });
+  setHandler(
+    approveUpdate,
+    (i) => (patched('proven-identity') ? release.approveProven(i) : release.approve(i)),
+    {
+      validator: validateApproveInput,
+    },
+  );
+  setHandler(
+    rejectUpdate,
+    (i) => (patched('proven-identity') ? release.rejectProven(i) : release.reject(i)),
+    {
+      validator: validateReasonInput,
+    },
+  );
+  setHandler(
+    cancelUpdate,
+    (i) => (patched('proven-identity') ? release.cancelProven(i) : release.cancel(i)),
+    {
+      validator: validateReasonInput,
+    },
+  );
+  setHandler(
+    overrideUpdate,
+    (i) => (patched('proven-identity') ? release.overrideProven(i) : release.override(i)),
+    {
+      validator: validateReasonInput,
+    },
+  );
   setHandler(supersedeSignal, (newer) => release.supersede(newer));
   setHandler(recheckSignal, () => release.recheckGate());
   setHandler(deployReportSignal, (report) => release.report(report));
+
+  if (problem) return release.refuseStart(FAILURE.badInput, problem, false);
+  if (proven) {
+    release.confirmReports = true;
+    const refused = await release.verifyStart();
+    if (refused) return release.refuseStart(FAILURE.policy, refused, true);
+  }
 
   const admitted = release.admitPlan(await loadReleasePlan({ app: request.app }));
   if ('refused' in admitted) return release.end({ state: 'failed', reason: admitted.refused });
@@ -62,7 +114,8 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
 
   let artifact: string;
   try {
-    const { app, version, commit } = request;
+    const { app, version } = request;
+    const commit = release.status.commit;
     // Builds recorded before the opaque reference existed answered only `artifactDir`.
     artifact = artifactOf(await buildArtifact({ app, version, commit, source: plan.source }));
   } catch (err) {
@@ -102,7 +155,7 @@ function* approvalGate(r: Release, env: EnvironmentPlan): Step {
   r.openApprovalGate(env);
   const updateCard = patched('slack-card-updates');
   const notified = r.cardKey();
-  yield* wait(notify({ kind: 'awaiting-approval', status: r.status }));
+  yield* wait(notify({ kind: 'awaiting-approval', status: r.status, run: r.run }));
   if (updateCard) r.startCardUpdates(notified);
   const decided = yield* wait(
     condition(() => r.stopRequested() !== null || r.approvalsMet(env), env.approvalTimeoutMs),
@@ -152,7 +205,7 @@ function* deployGate(r: Release, env: EnvironmentPlan): Step {
       // Break-glass is announced where people look, not only recorded.
       const override = r.overrideOf(env.name);
       if (override && patched('notify-override')) {
-        yield* wait(notify({ kind: 'override', status: r.status, env: env.name, override }));
+        yield* wait(notify({ kind: 'override', status: r.status, env: env.name, override, run: r.run }));
       }
       break;
     }
@@ -168,7 +221,10 @@ function* deployGate(r: Release, env: EnvironmentPlan): Step {
   return r.passGate();
 }
 
-/** Hands the deploy to the environment workflow, which reports back by signal when it is done. */
+/**
+ * Hands the deploy to the environment workflow, which reports back by signal. Since proofs, a report is only
+ * believed once the environment confirms it sent it (anyone with a client of the namespace can signal).
+ */
 function* deployAndAwait(
   r: Release,
   env: EnvironmentPlan,
@@ -176,10 +232,22 @@ function* deployAndAwait(
   artifact: string,
 ): Step<DeployReport> {
   const opId = r.opId(env.name, attempt);
+  const confirm = patched('proven-identity');
+  if (confirm) r.confirmReports = true;
   r.startDeploy(env.name);
   yield* wait(submitDeploy({ app: r.request.app, env: env.name, op: r.deployOp(env, opId, artifact) }));
-  yield* wait(condition(() => r.deployDone(opId)));
-  return r.reportOf(opId);
+  if (!confirm) {
+    yield* wait(condition(() => r.deployDone(opId)));
+    return r.reportOf(opId);
+  }
+  for (;;) {
+    yield* wait(condition(() => r.hasReport()));
+    const received = r.nextReport(opId);
+    if (!received) continue;
+    const sent = yield* wait(confirmDeployReport({ app: r.request.app, env: env.name, opId }));
+    const done = r.confirmReport(received, sent);
+    if (done) return done;
+  }
 }
 
 /**

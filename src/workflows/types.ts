@@ -1,5 +1,7 @@
 import type { TargetConfig } from '../targets/types.js';
+import type { Proof } from '../identity/types.js';
 import type { ApprovalChannel, ApprovalRule, GivenApproval } from '../policy/approvals.js';
+import type { ProofRecord, ProofRef } from '../protocol/proof-record.js';
 import type { Stage } from '../protocol/stages.js';
 import type { Strategy } from '../protocol/strategies.js';
 import type { LedgerEntry } from '../policy/ledger.js';
@@ -19,13 +21,21 @@ export const TERMINAL_STATES: readonly ReleaseState[] = [
   'cancelled',
 ];
 
+/**
+ * A release start (the workflow's input, and the admit Update's). With an SSH proof the statement signs
+ * `{ commit, branch }`; with a GitHub Actions token, commit and branch come from the token (a request that names
+ * others is refused) and may be left empty. Who started it is what the proof shows, never a field.
+ */
 export interface ReleaseRequest {
   app: string;
   version: string;
   commit: string;
   branch: string;
-  actor: string;
-  via: ApprovalChannel;
+  proof: Proof;
+  /** @deprecated Sent before proofs; read only when replaying releases started then. */
+  actor?: string;
+  /** @deprecated Sent before proofs; read only when replaying releases started then. */
+  via?: ApprovalChannel;
 }
 
 export interface CheckSpec {
@@ -78,11 +88,15 @@ export interface ReleasePlan {
 }
 
 export interface RefusedAttempt {
+  /** The proven login, or '(unverified)' when the proof itself did not hold. */
   by: string;
   at: string;
-  via: ApprovalChannel;
+  /** The channel: proven, or claimed by a proof that did not hold (null when it named none). */
+  via: ApprovalChannel | null;
   action: 'approve' | 'reject' | 'cancel' | 'override';
   reason: string;
+  /** The digest of a proof that held (absent when none did). */
+  proof?: string;
 }
 
 export interface EnvironmentProgress {
@@ -110,18 +124,34 @@ export interface ReleaseStatus {
   environments: Record<string, EnvironmentProgress>;
   blockedBy: string | null;
   blockedUntil: string | null;
-  override: { by: string; at: string; reason: string } | null;
+  override: { by: string; at: string; reason: string; proof?: ProofRecord } | null;
+  /** The proof of who started the release (absent from releases started before proofs). */
+  startProof?: ProofRecord;
+  /**
+   * What a proof for this release must name right now (approve, reject, cancel, override): its first run, and
+   * the environment it stands at (from entering it until it leaves; null while building or between them).
+   * Absent from releases started before proofs.
+   */
+  proofScope?: { run: string; env: string | null };
 }
 
-export interface ApproveInput {
-  by: string;
-  via: ApprovalChannel;
+/** Legacy fields: Updates sent before proofs named who and how; read only when replaying them. */
+interface Asserted {
+  /** @deprecated */
+  by?: string;
+  /** @deprecated */
+  via?: ApprovalChannel;
+}
+
+/** Approve: the proof signs `{ comment }`. */
+export interface ApproveInput extends Asserted {
+  proof: Proof;
   comment?: string;
 }
 
-export interface RejectInput {
-  by: string;
-  via: ApprovalChannel;
+/** Reject, cancel and override: the proof signs `{ reason }`. */
+export interface RejectInput extends Asserted {
+  proof: Proof;
   reason: string;
 }
 
@@ -149,6 +179,8 @@ export interface DeployOp {
   artifact: string;
   actor: string;
   approvers: string[];
+  /** The proofs behind the approvals (absent from deploys requested before proofs). */
+  approvals?: ProofRef[];
   spec: DeploySpec;
   /** Whether windows, freezes and gates must be checked when the deploy is dequeued. */
   gated: boolean;
@@ -165,17 +197,26 @@ export interface RollbackOp {
   via: ApprovalChannel;
   reason: string;
   requestedAt: string;
+  /** The proof of who asked (absent from rollbacks requested before proofs). */
+  proof?: ProofRef;
 }
 
 export type EnvOp = DeployOp | RollbackOp;
 
-/** A deploy request as releases send it: those started before artifacts were opaque name it `artifactDir`. */
+/**
+ * A deploy request as releases send it (those started before artifacts were opaque name it `artifactDir`).
+ * An environment believes nothing in it but releaseId, opId and version: it asks the release itself what it
+ * deploys (deployRequestQuery) and takes the artifact from the build's own record.
+ */
 export type DeployRequest = WithArtifact<DeployOp>;
 
-export interface RollbackInput {
+/** What a release answers about a deploy it is asking for now: its own record, with the approvals' proofs. */
+export type DeployAsked = Omit<DeployOp, 'requestedAt'> & { env: string };
+
+/** Rollback: the proof signs `{ reason, to }` and names `to` (or null) as its version. */
+export interface RollbackInput extends Asserted {
+  proof: Proof;
   to?: string;
-  by: string;
-  via: ApprovalChannel;
   reason: string;
   /** Lets a client retry without rolling back twice. */
   requestId?: string;
@@ -188,16 +229,16 @@ export interface RollbackAccepted {
   position: number;
 }
 
-export interface FreezeInput {
-  by: string;
-  via: ApprovalChannel;
+/** Freeze: the proof signs `{ reason, until }`. */
+export interface FreezeInput extends Asserted {
+  proof: Proof;
   until: string;
   reason: string;
 }
 
-export interface UnfreezeInput {
-  by: string;
-  via: ApprovalChannel;
+/** Unfreeze: the proof signs `{}`. */
+export interface UnfreezeInput extends Asserted {
+  proof: Proof;
 }
 
 export interface EnvironmentSnapshot {
@@ -224,6 +265,10 @@ export interface EnvironmentWorkflowInput {
     ledgerSize: number;
     /** When warm previous versions may next be stopped (epoch ms). */
     reapAt?: number | null;
+    /** Digests of the proofs accepted in the last minutes, with when (epoch ms): a replay stays refused. */
+    proofs?: [string, number][];
+    /** The reports sent for recent deploys, which releases confirm what they received against. */
+    reports?: Record<string, DeployReport[]>;
   };
 }
 

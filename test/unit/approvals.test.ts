@@ -95,6 +95,26 @@ describe('decideApproval', () => {
     if (!d.ok) expect(d.code).toBe('already-approved');
   });
 
+  it('counts a pre-proof channel name as the proven channels it stands for, in the policy and in the attempt', () => {
+    // Snapshots and approvals recorded before proofs say cli (ssh or asserted) and github (github-oidc).
+    expect(
+      decideApproval(policy({ channels: ['cli'] }), [], { by: 'alice', via: 'ssh', actor: 'e' }),
+    ).toEqual({
+      ok: true,
+    });
+    expect(
+      decideApproval(policy({ channels: ['ssh'] }), [], { by: 'alice', via: 'cli', actor: 'e' }),
+    ).toEqual({
+      ok: true,
+    });
+    expect(
+      decideApproval(policy({ channels: ['github'] }), [], { by: 'alice', via: 'github-oidc', actor: 'e' }),
+    ).toEqual({ ok: true });
+    expect(
+      decideApproval(policy({ channels: ['cli'] }), [], { by: 'alice', via: 'slack', actor: 'e' }),
+    ).toMatchObject({ ok: false, code: 'channel-not-allowed' });
+  });
+
   it('refuses a channel the environment does not accept, saying which ones it does', () => {
     const p = policy({ channels: ['slack'] });
     expect(decideApproval(p, [], { by: 'alice', via: 'cli', actor: 'erin' })).toEqual({

@@ -24,7 +24,7 @@ import {
   type ReleaseView,
   type Waiting,
 } from '../../src/policy/release-decisions.js';
-import type { Channel } from '../../src/protocol/channels.js';
+import type { RecordedChannel as Channel } from '../../src/protocol/channels.js';
 import type { Stage } from '../../src/protocol/stages.js';
 import type { EnvironmentPlan, GateVerdict, ReleasePlan, ReleaseState } from '../../src/workflows/types.js';
 
@@ -93,7 +93,8 @@ const STAGES: Stage[] = [
 ];
 const WAITING: Waiting[] = ['approval', 'wait-timer', 'window', null];
 const LOGINS = ['alice', 'bob', 'carol', 'dave', 'sam', 'erin', 'mallory', 'ALICE'];
-const CHANNELS: Channel[] = ['cli', 'slack', 'github'];
+// Recorded approvals carry the pre-proof names too; the rules count them as what they stand for.
+const CHANNELS: Channel[] = ['ssh', 'slack', 'github-oidc', 'asserted', 'cli', 'github'];
 
 const arbView = fc.record({
   state: fc.constantFrom<ReleaseState>('running', ...ENDED),
@@ -238,6 +239,47 @@ describe('decideCancel', () => {
           });
       }),
     );
+  });
+
+  it('with eligibility (since proofs), only someone who may reject where the release stands may cancel', () => {
+    fc.assert(
+      fc.property(arbView, fc.constantFrom(...LOGINS), (v, by) => {
+        const r = view(v);
+        const d = decideCancel(r, { by, reason: 'stop' }, { eligibility: true });
+        const open = decideCancel(r, { by, reason: 'stop' });
+        if (r.state !== 'running') {
+          expect(d).toEqual(open);
+          return;
+        }
+        const rules = r.gateEnv
+          ? rejectRules(r.gateEnv, r.groups)
+          : Object.keys(GROUPS).map((group) => ({ group, count: 1 }));
+        const member = rules.some((rule) =>
+          (GROUPS[rule.group as keyof typeof GROUPS] ?? []).some((m) => m === by.toLowerCase()),
+        );
+        if (member) expect(d).toEqual(open);
+        else
+          expect(d).toEqual({
+            ok: false,
+            reason: `${by} is not a member of ${[...new Set(rules.map((x) => x.group))].join(' or ')}, the groups that can cancel`,
+          });
+      }),
+    );
+  });
+
+  it('at the production gate a release manager may not cancel, a team lead may; with no gate any group member may', () => {
+    expect(decideCancel(view(), { by: 'dave', reason: 'x' }, { eligibility: true })).toEqual({
+      ok: false,
+      reason: 'dave is not a member of team-leads, the groups that can cancel',
+    });
+    expect(decideCancel(view(), { by: 'bob', reason: 'x' }, { eligibility: true }).ok).toBe(true);
+    const building = view({ stage: 'building', waiting: null, gateEnv: null, currentEnv: null });
+    expect(decideCancel(building, { by: 'dave', reason: 'x' }, { eligibility: true }).ok).toBe(true);
+    expect(decideCancel(building, { by: 'mallory', reason: 'x' }, { eligibility: true })).toEqual({
+      ok: false,
+      reason:
+        'mallory is not a member of team-leads or release-managers or security, the groups that can cancel',
+    });
   });
 
   it('a cancellation accepted mid-deploy stops the release before the next deploy, and after any but the last environment', () => {

@@ -22,12 +22,12 @@ describe('release approvals on the time-skipping server (memory target and audit
           production: { state: 'waiting' },
         });
 
-        expect(await r.approve('alice', 'cli', 'lgtm')).toEqual({
+        expect(await r.approve('alice', 'lgtm')).toEqual({
           environment: 'production',
           met: false,
           tally: [{ group: 'team-leads', count: 2, have: 1 }],
         });
-        expect(await r.approve('bob', 'slack')).toEqual({
+        expect(await r.approve('bob')).toEqual({
           environment: 'production',
           met: true,
           tally: [{ group: 'team-leads', count: 2, have: 2 }],
@@ -37,9 +37,18 @@ describe('release approvals on the time-skipping server (memory target and audit
         expect(failure).toBeNull();
         expect(status).toMatchObject({ state: 'succeeded', stage: 'done', reason: null });
         expect(status.approvals.given.map((a) => [a.by, a.via, a.comment])).toEqual([
-          ['alice', 'cli', 'lgtm'],
-          ['bob', 'slack', undefined],
+          ['alice', 'ssh', 'lgtm'],
+          ['bob', 'ssh', undefined],
         ]);
+        // Each approval keeps its proof: the statement as signed and the signature, checkable offline.
+        const [first] = status.approvals.given;
+        expect(first!.proof).toMatchObject({
+          login: 'alice',
+          via: 'ssh',
+          statement: { action: 'approve', login: 'alice', env: 'production', version: '1.0.0' },
+          signature: expect.stringContaining('BEGIN SSH SIGNATURE'),
+        });
+        expect(status.startProof).toMatchObject({ login: 'dave', via: 'ssh' });
         expect(status.environments).toMatchObject({
           staging: { state: 'succeeded' },
           production: { state: 'succeeded' },
@@ -102,14 +111,13 @@ describe('release approvals on the time-skipping server (memory target and audit
     );
   });
 
-  it('refuses a non-member, self-approval, a second approval and a channel the environment does not accept', async () => {
+  it('refuses a non-member, self-approval by whoever signed the start, and a second approval', async () => {
     await withReleases(
       (c) => {
-        c.apps.hello.environments.production.approvalChannels = ['cli'];
         c.groups['team-leads'].push('erin');
       },
       async (h) => {
-        const r = await h.start('1.0.0', { actor: 'erin' });
+        const r = await h.start('1.0.0', { as: 'erin' });
         await r.waitStage('awaiting-approval');
         const refused = async (p: Promise<unknown>) => {
           const { type, message } = await refusal(p);
@@ -122,9 +130,6 @@ describe('release approvals on the time-skipping server (memory target and audit
         expect(await refused(r.approve('erin'))).toBe(
           'erin started this release and cannot approve it (self-approval is not allowed)',
         );
-        expect(await refused(r.approve('alice', 'slack'))).toBe(
-          'approvals through slack are not accepted here; use ssh',
-        );
         await r.approve('alice');
         expect(await refused(r.approve('alice'))).toBe('alice already approved this release');
 
@@ -132,14 +137,13 @@ describe('release approvals on the time-skipping server (memory target and audit
         expect(s).toMatchObject({ state: 'running', stage: 'awaiting-approval' });
         expect(s.approvals.given.map((a) => a.by)).toEqual(['alice']);
         expect(s.approvals.refused.map((a) => [a.by, a.via, a.action])).toEqual([
-          ['dave', 'cli', 'approve'],
-          ['erin', 'cli', 'approve'],
-          ['alice', 'slack', 'approve'],
-          ['alice', 'cli', 'approve'],
+          ['dave', 'ssh', 'approve'],
+          ['erin', 'ssh', 'approve'],
+          ['alice', 'ssh', 'approve'],
         ]);
         await r.waitFor(
-          () => r.audit().filter((a) => a.type === 'approve-refused').length === 4,
-          'four audited refusals',
+          () => r.audit().filter((a) => a.type === 'approve-refused').length === 3,
+          'three audited refusals',
         );
         expect(
           r
@@ -147,6 +151,23 @@ describe('release approvals on the time-skipping server (memory target and audit
             .filter((a) => a.type === 'approve-refused')
             .map((a) => a.reason),
         ).toEqual(s.approvals.refused.map((a) => a.reason));
+      },
+    );
+  });
+
+  it('approvalChannels lists proven channels: a signed CLI approval is refused where only Slack counts', async () => {
+    await withReleases(
+      (c) => {
+        c.apps.hello.environments.production.approvalChannels = ['slack'];
+      },
+      async (h) => {
+        const r = await h.start('1.0.0');
+        await r.waitStage('awaiting-approval');
+        expect(await refusal(r.approve('alice'))).toEqual({
+          type: 'PolicyRefusal',
+          message: 'approvals through ssh are not accepted here; use slack',
+        });
+        expect((await r.status()).approvals.given).toEqual([]);
       },
     );
   });

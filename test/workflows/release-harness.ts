@@ -7,36 +7,31 @@
  * without search attributes and `supersedeOlderReleases` is a stand-in that reads the releases this harness
  * started, in start order, instead of listing them.
  */
-import { WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AuditRecord } from '../../src/audit/types.js';
 import type { NotifyEvent } from '../../src/integrations/notifier.js';
 import { environmentWorkflowId, parseReleaseWorkflowId, releaseWorkflowId } from '../../src/protocol/ids.js';
-import {
-  admitUpdate,
-  approveUpdate,
-  cancelUpdate,
-  environmentQuery,
-  overrideUpdate,
-  rejectUpdate,
-  statusQuery,
-  supersedeSignal,
-} from '../../src/workflows/messages.js';
+import { environmentQuery, statusQuery, supersedeSignal } from '../../src/workflows/messages.js';
 import type {
   AdmitResult,
   ApproveResult,
   EnvironmentSnapshot,
-  ReleaseRequest,
   ReleaseStatus,
 } from '../../src/workflows/types.js';
 import { exampleConfig, type ExampleConfig } from '../helpers/fixture.js';
 import { createMemoryAuditStore, type MemoryAuditStore } from '../helpers/memory-audit-store.js';
 import { createMemoryTarget, type MemoryTarget } from '../helpers/memory-target.js';
-import { poll, releaseEnded, sandboxActivities, withSandbox } from './time-skipping-harness.js';
+import {
+  poll,
+  releaseEnded,
+  sandboxActivities,
+  withSandbox,
+  type ReleaseFields,
+  type Sandbox,
+} from './time-skipping-harness.js';
 
 export { refusal, useTimeSkippingServer } from './time-skipping-harness.js';
-
-type Via = ReleaseRequest['via'];
 
 /** One release as its users reach it: the same Updates and query the CLI, Slack and the Action use. */
 export interface Release {
@@ -46,10 +41,11 @@ export interface Release {
   /** Polls the status until `pred` holds (polling keeps the server's clock still). */
   waitFor(pred: (s: ReleaseStatus) => boolean, what?: string): Promise<ReleaseStatus>;
   waitStage(stage: string): Promise<ReleaseStatus>;
-  approve(by: string, via?: Via, comment?: string): Promise<ApproveResult>;
-  reject(by: string, reason: string, via?: Via): Promise<ReleaseStatus>;
-  cancel(by: string, reason: string, via?: Via): Promise<ReleaseStatus>;
-  override(by: string, reason: string, via?: Via): Promise<ReleaseStatus>;
+  /** Each decision as `by` sends it: signed with their key for this release as it stands now. */
+  approve(by: string, comment?: string): Promise<ApproveResult>;
+  reject(by: string, reason: string): Promise<ReleaseStatus>;
+  cancel(by: string, reason: string): Promise<ReleaseStatus>;
+  override(by: string, reason: string): Promise<ReleaseStatus>;
   /** Awaits the end (the server skips time meanwhile) and returns the final status and the run's failure type. */
   ended(): Promise<{ status: ReleaseStatus; failure: string | null }>;
   /** The audit records this release wrote, in order. */
@@ -64,9 +60,11 @@ export interface Harness {
   /** Every notification the release workflows sent (Slack's view), in order. */
   notifications: NotifyEvent[];
   env: TestWorkflowEnvironment;
-  start(version: string, request?: Partial<ReleaseRequest>): Promise<Release>;
+  /** The sandbox: signing, raw starts and Updates for tests that forge or replay them. */
+  sandbox: Sandbox;
+  start(version: string, request?: ReleaseFields): Promise<Release>;
   /** Starts (or attaches to) a release the way the CLI does: update-with-start of `admit`. */
-  admit(version: string, request?: Partial<ReleaseRequest>): Promise<AdmitResult>;
+  admit(version: string, request?: ReleaseFields): Promise<AdmitResult>;
   release(version: string): Release;
   environment(env: 'staging' | 'production'): Promise<EnvironmentSnapshot>;
 }
@@ -128,24 +126,12 @@ export async function withReleases<T>(
         audit,
         notifications,
         env: s.env,
+        sandbox: s,
         start: async (version, fields = {}) =>
-          releaseOf(version, await s.startRelease(version, fields), audit),
-        async admit(version, fields = {}) {
-          const request = s.request(version, fields);
-          const workflowId = releaseWorkflowId(app, version);
-          if (!s.started.includes(workflowId)) s.started.push(workflowId);
-          return client.workflow.executeUpdateWithStart(admitUpdate, {
-            args: [request],
-            startWorkflowOperation: new WithStartWorkflowOperation('releaseWorkflow', {
-              workflowId,
-              taskQueue,
-              args: [request],
-              workflowIdConflictPolicy: 'USE_EXISTING',
-            }),
-          });
-        },
+          releaseOf(s, version, await s.startRelease(version, fields), audit),
+        admit: (version, fields = {}) => s.admitRelease(version, fields),
         release: (version) =>
-          releaseOf(version, client.workflow.getHandle(releaseWorkflowId(app, version)), audit),
+          releaseOf(s, version, client.workflow.getHandle(releaseWorkflowId(app, version)), audit),
         environment: (env) =>
           client.workflow.getHandle(environmentWorkflowId(app, env)).query(environmentQuery),
       });
@@ -153,7 +139,7 @@ export async function withReleases<T>(
   );
 }
 
-function releaseOf(version: string, handle: WorkflowHandle, audit: MemoryAuditStore): Release {
+function releaseOf(s: Sandbox, version: string, handle: WorkflowHandle, audit: MemoryAuditStore): Release {
   const status = () => handle.query(statusQuery);
   const waitFor = (pred: (s: ReleaseStatus) => boolean, what = 'the expected state') =>
     poll(status, pred, (last) => `release ${version} never reached ${what}: ${JSON.stringify(last)}`);
@@ -162,13 +148,11 @@ function releaseOf(version: string, handle: WorkflowHandle, audit: MemoryAuditSt
     handle,
     status,
     waitFor,
-    waitStage: (stage) => waitFor((s) => s.stage === stage, `stage ${stage}`),
-    approve: (by, via = 'cli', comment) =>
-      handle.executeUpdate(approveUpdate, { args: [{ by, via, ...(comment ? { comment } : {}) }] }),
-    reject: (by, reason, via = 'cli') => handle.executeUpdate(rejectUpdate, { args: [{ by, via, reason }] }),
-    cancel: (by, reason, via = 'cli') => handle.executeUpdate(cancelUpdate, { args: [{ by, via, reason }] }),
-    override: (by, reason, via = 'cli') =>
-      handle.executeUpdate(overrideUpdate, { args: [{ by, via, reason }] }),
+    waitStage: (stage) => waitFor((x) => x.stage === stage, `stage ${stage}`),
+    approve: (by, comment) => s.approve(handle, by, comment),
+    reject: (by, reason) => s.reject(handle, by, reason),
+    cancel: (by, reason) => s.cancel(handle, by, reason),
+    override: (by, reason) => s.override(handle, by, reason),
     ended: () => releaseEnded(handle),
     // Records the release itself wrote: their ids start with its workflow id.
     audit: () => audit.records.filter((r) => r.id.startsWith(`${handle.workflowId}@`)),

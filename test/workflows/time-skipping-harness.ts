@@ -10,7 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../../src/activities/index.js';
 import { validateConfig, type LoadedConfig } from '../../src/config/load.js';
@@ -18,17 +23,35 @@ import { staticConfigSource } from '../../src/config/source.js';
 import { environmentTaskQueue, environmentWorkflowId, releaseWorkflowId } from '../../src/protocol/ids.js';
 import { temporalTestServerPath } from '../../src/temporal/binaries.js';
 import { workflowsPath } from '../../src/worker.js';
-import { statusQuery } from '../../src/workflows/messages.js';
-import type { ReleaseRequest, ReleaseStatus } from '../../src/workflows/types.js';
+import type { Freeze } from '../../src/policy/windows.js';
+import {
+  admitUpdate,
+  approveUpdate,
+  cancelUpdate,
+  freezeUpdate,
+  overrideUpdate,
+  rejectUpdate,
+  rollbackUpdate,
+  statusQuery,
+  unfreezeUpdate,
+} from '../../src/workflows/messages.js';
+import type {
+  ApproveResult,
+  ReleaseRequest,
+  ReleaseStatus,
+  RollbackAccepted,
+} from '../../src/workflows/types.js';
 import type { ExampleConfig } from '../helpers/fixture.js';
+import { detailsOf, makeKeys, peopleBlock, releaseScope, signer, type Keys, type Signer } from './proofs.js';
 
 const testServer = temporalTestServerPath();
 if (!testServer) throw new Error('time-skipping test server not installed: run scripts/setup.sh');
 
 let testEnv: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
+let keys: Keys;
 
-/** Registers the hooks: one workflow bundle per file, one time-skipping server per test. */
+/** Registers the hooks: one workflow bundle and one set of SSH keys per file, one time-skipping server per test. */
 export function useTimeSkippingServer(): void {
   beforeAll(async () => {
     try {
@@ -37,6 +60,8 @@ export function useTimeSkippingServer(): void {
       /* installed */
     }
     bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') });
+    keys = await makeKeys();
+    return () => keys.cleanup();
   });
   beforeEach(async () => {
     testEnv = await TestWorkflowEnvironment.createTimeSkipping({
@@ -51,6 +76,18 @@ export function useTimeSkippingServer(): void {
 /** The current test's server. */
 export const timeSkippingEnv = (): TestWorkflowEnvironment => testEnv;
 
+/** This file's SSH keys: each person's, and one listed for nobody. */
+export const testKeys = (): Keys => keys;
+
+/** Who a release start names, when a test names nobody. */
+export const STARTER = 'dave';
+
+export type ReleaseFields = Partial<Omit<ReleaseRequest, 'proof'>> & {
+  /** Who signs the start (default dave); `proof` replaces the signed one altogether. */
+  as?: string;
+  proof?: ReleaseRequest['proof'];
+};
+
 /** One test's app, config and task queue on the current server. */
 export interface Sandbox {
   home: string;
@@ -61,10 +98,44 @@ export interface Sandbox {
   env: TestWorkflowEnvironment;
   /** Release workflow ids this test started, oldest first; they are terminated when it ends. */
   started: string[];
-  /** A release of the app by dave from main, with commit `c-<version>`. */
-  request(version: string, fields?: Partial<ReleaseRequest>): ReleaseRequest;
+  /** Signs statements as the test's people, dated on this server's clock. */
+  sign: Signer;
+  /** A release of the app from main with commit `c-<version>`, signed by dave (or `as`). */
+  request(version: string, fields?: ReleaseFields): Promise<ReleaseRequest>;
   /** Starts a release workflow directly (no search attributes: this server has no visibility store). */
-  startRelease(version: string, fields?: Partial<ReleaseRequest>): Promise<WorkflowHandle>;
+  startRelease(version: string, fields?: ReleaseFields): Promise<WorkflowHandle>;
+  /** Starts (or attaches to) a release the way the CLI does: update-with-start of `admit`. */
+  admitRelease(version: string, fields?: ReleaseFields): ReturnType<typeof admitWith>;
+  /** The release-scoped Updates as `by` sends them, signed for the release as it stands now. */
+  approve(handle: WorkflowHandle, by: string, comment?: string): Promise<ApproveResult>;
+  reject(handle: WorkflowHandle, by: string, reason: string): Promise<ReleaseStatus>;
+  cancel(handle: WorkflowHandle, by: string, reason: string): Promise<ReleaseStatus>;
+  override(handle: WorkflowHandle, by: string, reason: string): Promise<ReleaseStatus>;
+  /** The environment Updates as `by` sends them, signed. */
+  rollback(
+    env: string,
+    by: string,
+    input: { to?: string; reason: string; requestId?: string },
+  ): Promise<RollbackAccepted>;
+  freeze(env: string, by: string, input: { until: string; reason: string }): Promise<Freeze>;
+  unfreeze(env: string, by: string): Promise<{ removed: number }>;
+}
+
+function admitWith(
+  env: TestWorkflowEnvironment,
+  workflowId: string,
+  taskQueue: string,
+  request: ReleaseRequest,
+) {
+  return env.client.workflow.executeUpdateWithStart(admitUpdate, {
+    args: [request],
+    startWorkflowOperation: new WithStartWorkflowOperation('releaseWorkflow', {
+      workflowId,
+      taskQueue,
+      args: [request],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    }),
+  });
 }
 
 export interface SandboxOptions {
@@ -103,10 +174,22 @@ export async function withSandbox<T>(opts: SandboxOptions, body: (s: Sandbox) =>
     .toLowerCase()}`;
   const raw = await opts.config(new Date(await env.currentTimeMs()));
   const loaded = validateConfig(
-    { ...raw, apps: { [app]: raw.apps.hello } },
+    { people: peopleBlock(keys), ...raw, apps: { [app]: raw.apps.hello } },
     path.join(home, 'shipgate.yaml'),
   );
   const taskQueue = `${opts.name}-${path.basename(home)}`;
+  const sign = signer(keys, () => env.currentTimeMs());
+  const envHandle = (name: string) => env.client.workflow.getHandle(environmentWorkflowId(app, name));
+  const decide = async <R>(
+    handle: WorkflowHandle,
+    update: typeof rejectUpdate | typeof cancelUpdate | typeof overrideUpdate,
+    action: 'reject' | 'cancel' | 'override',
+    by: string,
+    reason: string,
+  ): Promise<R> => {
+    const proof = await sign(by, await releaseScope(handle, action, detailsOf.decide({ reason })));
+    return (await handle.executeUpdate(update, { args: [{ proof, reason }] })) as R;
+  };
   const s: Sandbox = {
     home,
     app,
@@ -114,23 +197,73 @@ export async function withSandbox<T>(opts: SandboxOptions, body: (s: Sandbox) =>
     loaded,
     env,
     started: [],
-    request: (version, fields = {}) => ({
-      app,
-      version,
-      commit: `c-${version}`,
-      branch: 'main',
-      actor: 'dave',
-      via: 'cli',
-      ...fields,
-    }),
-    startRelease(version, fields) {
+    sign,
+    async request(version, fields = {}) {
+      const { as = STARTER, proof, ...rest } = fields;
+      const base = { app, version, commit: `c-${version}`, branch: 'main', ...rest };
+      const scope = {
+        action: 'release' as const,
+        app: base.app,
+        env: null,
+        version: base.version,
+        run: null,
+        details: detailsOf.release(base),
+      };
+      return { ...base, proof: proof ?? (await sign(as, scope)) };
+    },
+    async startRelease(version, fields) {
       const workflowId = releaseWorkflowId(app, version);
       s.started.push(workflowId);
       return env.client.workflow.start('releaseWorkflow', {
         workflowId,
         taskQueue,
-        args: [s.request(version, fields)],
+        args: [await s.request(version, fields)],
       });
+    },
+    async admitRelease(version, fields) {
+      const workflowId = releaseWorkflowId(app, version);
+      if (!s.started.includes(workflowId)) s.started.push(workflowId);
+      return admitWith(env, workflowId, taskQueue, await s.request(version, fields));
+    },
+    async approve(handle, by, comment) {
+      const input = comment ? { comment } : {};
+      const proof = await sign(by, await releaseScope(handle, 'approve', detailsOf.approve(input)));
+      return handle.executeUpdate(approveUpdate, { args: [{ proof, ...input }] });
+    },
+    reject: (handle, by, reason) => decide(handle, rejectUpdate, 'reject', by, reason),
+    cancel: (handle, by, reason) => decide(handle, cancelUpdate, 'cancel', by, reason),
+    override: (handle, by, reason) => decide(handle, overrideUpdate, 'override', by, reason),
+    async rollback(name, by, input) {
+      const details = detailsOf.rollback(input);
+      const scope = {
+        action: 'rollback' as const,
+        app,
+        env: name,
+        version: input.to ?? null,
+        run: null,
+        details,
+      };
+      const proof = await sign(by, scope);
+      return envHandle(name).executeUpdate(rollbackUpdate, { args: [{ proof, ...input }] });
+    },
+    async freeze(name, by, input) {
+      const details = detailsOf.freeze(input);
+      const proof = await sign(by, { action: 'freeze', app, env: name, version: null, run: null, details });
+      // Started when nothing was deployed there yet, as the CLI does.
+      return env.client.workflow.executeUpdateWithStart(freezeUpdate, {
+        args: [{ proof, ...input }],
+        startWorkflowOperation: new WithStartWorkflowOperation('environmentWorkflow', {
+          workflowId: environmentWorkflowId(app, name),
+          taskQueue,
+          args: [{ app, env: name }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }),
+      });
+    },
+    async unfreeze(name, by) {
+      const details = detailsOf.unfreeze();
+      const proof = await sign(by, { action: 'unfreeze', app, env: name, version: null, run: null, details });
+      return envHandle(name).executeUpdate(unfreezeUpdate, { args: [{ proof }] });
     },
   };
   const activities = opts.activities(s);

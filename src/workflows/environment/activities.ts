@@ -7,10 +7,14 @@ import { environmentTaskQueue } from '../../protocol/ids.js';
 /** Audit and notifications run on the workflow's own task queue. */
 const { recordAudit, notify } = proxyActivities<Activities>({ startToCloseTimeout: '1m' });
 
-/** Policy and gate reads are quick and local: they decide handler answers without a round trip. */
-const { loadEnvironmentPolicy, evaluateDeployGate } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30s',
-});
+/**
+ * Policy and gate reads, proof verification and deploy-request confirmation are quick and local: they decide
+ * handler answers without a round trip, and their verdicts land in history.
+ */
+const { loadEnvironmentPolicy, evaluateDeployGate, verifyProof, confirmDeployRequest } =
+  proxyLocalActivities<Activities>({
+    startToCloseTimeout: '30s',
+  });
 
 export function environmentActivities(env: string, workflowTaskQueue: string) {
   // Environment-specific work runs on the environment's own queue, so its credentials can stay on its workers.
@@ -35,6 +39,8 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
     notify,
     loadEnvironmentPolicy,
     evaluateDeployGate,
+    verifyProof,
+    confirmDeployRequest,
     reapWarmVersions,
     activateVersion,
     verifyVersion,

@@ -13,6 +13,8 @@ import {
   patched,
   sleep,
 } from '@temporalio/workflow';
+import type { Proof } from '../../identity/types.js';
+import type { ApprovalChannel } from '../../policy/approvals.js';
 import {
   authorise,
   freezeUntilProblem,
@@ -24,14 +26,25 @@ import {
   type EnvironmentAction,
 } from '../../policy/environment-rules.js';
 import { SOAK_START, soakRound } from '../../policy/environment-soak.js';
+import {
+  claimedChannel,
+  detailsOf,
+  environmentExpectation,
+  proofRecord,
+  proofRef,
+  replayRefusal,
+  UNVERIFIED,
+} from '../../policy/proofs.js';
 import type { LedgerEntry } from '../../policy/ledger.js';
 import type { Freeze } from '../../policy/windows.js';
-import { refusedType } from '../../protocol/audit-types.js';
+import { refusedType, type RefusableAction } from '../../protocol/audit-types.js';
 import { FAILURE } from '../../protocol/failures.js';
+import type { ProofRecord } from '../../protocol/proof-record.js';
 import { deployReportSignal } from '../messages.js';
 import type {
   DeployOp,
   DeployReport,
+  DeployRequest,
   DeploySpec,
   FreezeInput,
   RollbackAccepted,
@@ -41,7 +54,7 @@ import type {
   VerifySpec,
 } from '../types.js';
 import type { EnvironmentActivities } from './activities.js';
-import type { Current, EnvironmentState } from './state.js';
+import type { Current, EnvironmentState, OpRef } from './state.js';
 
 type Check = { ok: boolean; detail: string; dead?: boolean };
 /** How a deploy's activation and verification ended. */
@@ -49,6 +62,19 @@ type Attempt =
   { kind: 'preempted' } | { kind: 'not-started'; detail: string } | { kind: 'checked'; check: Check };
 
 const now = () => new Date().toISOString();
+
+/** Who sent a request: proven by its proof, or (replaying requests from before proofs) as it asserted. */
+interface Who {
+  by: string;
+  via: ApprovalChannel | null;
+  proof: ProofRecord | null;
+}
+
+const asserted = (req: { by?: string; via?: ApprovalChannel }): Who => ({
+  by: req.by ?? '',
+  via: req.via ?? null,
+  proof: null,
+});
 
 export class EnvironmentOperations {
   constructor(
@@ -65,26 +91,67 @@ export class EnvironmentOperations {
   }
 
   /** Records the refusal and fails the request with a policy failure the client maps to its exit code. */
-  private refuse(action: EnvironmentAction, req: { by: string; via: string }, reason: string): never {
-    this.state.audit.add(refusedType(action), { actor: req.by, via: req.via, reason });
+  private refuse(action: RefusableAction, who: Who, reason: string): never {
+    this.state.audit.add(refusedType(action), {
+      actor: who.by,
+      via: who.via,
+      reason,
+      ...(who.proof ? { proof: who.proof } : {}),
+    });
     throw ApplicationFailure.create({ type: FAILURE.policy, message: reason, nonRetryable: true });
   }
 
-  /** Loads the live policy and checks that `req.by` may take `action`. */
-  private async authorised(action: EnvironmentAction, req: { by: string; via: string }) {
+  /** Loads the live policy and checks that `who` may take `action`. */
+  private async authorised(action: EnvironmentAction, who: Who) {
     const loaded = await this.acts.loadEnvironmentPolicy({ app: this.app, env: this.env });
-    const verdict = authorise(loaded, action, req.by, this.app, this.env);
-    return verdict.ok ? verdict.policy : this.refuse(action, req, verdict.reason);
+    const verdict = authorise(loaded, action, who.by, this.app, this.env);
+    return verdict.ok ? verdict.policy : this.refuse(action, who, verdict.reason);
+  }
+
+  /**
+   * Verifies `proof` for `action` on this environment now, once: a proof accepted here before (within the
+   * last minutes, across continue-as-new) is a replay. Refuses (recorded) otherwise.
+   */
+  private async identify(
+    action: EnvironmentAction,
+    proof: Proof,
+    version: string | null,
+    details: string,
+  ): Promise<Who> {
+    const expect = environmentExpectation(action, { app: this.app, env: this.env, version }, details, now());
+    const verified = await this.acts.verifyProof({ proof, expect });
+    if (!verified.ok)
+      return this.refuse(
+        action,
+        { by: UNVERIFIED, via: claimedChannel(proof), proof: null },
+        verified.reason,
+      );
+    const who: Who = { by: verified.login, via: verified.via, proof: proofRecord(proof, verified) };
+    if (!this.state.useProof(verified.digest)) return this.refuse(action, who, replayRefusal);
+    return who;
   }
 
   // ---- requests (Update handlers) ----
 
-  async requestRollback(req: RollbackInput): Promise<RollbackAccepted> {
+  /** A rollback request from before proofs (replayed histories): as it asserted. */
+  requestRollback(req: RollbackInput): Promise<RollbackAccepted> {
+    return this.rollbackAs(req, asserted(req));
+  }
+
+  async requestRollbackProven(req: RollbackInput): Promise<RollbackAccepted> {
+    // A retry of a request already accepted is answered with what was accepted; nothing changes.
+    const prior = this.state.priorRollback(rollbackRequestKey(req.requestId));
+    if (prior) return prior;
+    const who = await this.identify('rollback', req.proof, req.to ?? null, detailsOf.rollback(req));
+    return this.rollbackAs(req, who);
+  }
+
+  private async rollbackAs(req: RollbackInput, who: Who): Promise<RollbackAccepted> {
     const { state, app, env } = this;
     const key = rollbackRequestKey(req.requestId);
     const prior = state.priorRollback(key);
     if (prior) return prior;
-    const policy = await this.authorised('rollback', req);
+    const policy = await this.authorised('rollback', who);
     if (policy.rollbackDuringWindows === 'deny') {
       const verdict = await this.acts.evaluateDeployGate({
         app,
@@ -93,50 +160,115 @@ export class EnvironmentOperations {
         freezes: state.activeFreezes(),
         at: now(),
       });
-      if (!verdict.allowed) this.refuse('rollback', req, rollbackHeldRefusal(verdict.blockedBy, app, env));
+      if (!verdict.allowed) this.refuse('rollback', who, rollbackHeldRefusal(verdict.blockedBy, app, env));
     }
     // Read after the awaits: a rollback queued meanwhile changes what this one starts from.
     const { from, choice } = state.chooseRollback(req.to);
-    if (!choice.ok) return this.refuse('rollback', req, rollbackRefusal(choice, app, env));
+    if (!choice.ok) return this.refuse('rollback', who, rollbackRefusal(choice, app, env));
     const op: RollbackOp = {
       kind: 'rollback',
       opId: key ?? state.generatedRollbackId(this.runId),
       to: choice.to,
       artifact: choice.artifact,
-      actor: req.by,
-      via: req.via,
+      actor: who.by,
+      via: who.via ?? 'asserted',
       reason: req.reason,
       requestedAt: now(),
+      ...(who.proof ? { proof: proofRef(who.proof) } : {}),
     };
     const position = state.queueRollback(op);
-    const fields = { actor: req.by, via: req.via, reason: req.reason };
-    state.preemptDeploy(preemptionCause(choice.to, req.by), fields);
-    state.audit.add('rollback-requested', { ...fields, version: choice.to, fromVersion: from });
+    const fields = { actor: who.by, via: who.via, reason: req.reason };
+    state.preemptDeploy(preemptionCause(choice.to, who.by), fields);
+    state.audit.add('rollback-requested', {
+      ...fields,
+      version: choice.to,
+      fromVersion: from,
+      ...(who.proof ? { proof: who.proof } : {}),
+    });
     return { opId: op.opId, from, to: choice.to, position };
   }
 
-  async freeze(req: FreezeInput): Promise<Freeze> {
+  freeze(req: FreezeInput): Promise<Freeze> {
+    return this.freezeAs(req, asserted(req));
+  }
+
+  async freezeProven(req: FreezeInput): Promise<Freeze> {
+    return this.freezeAs(req, await this.identify('freeze', req.proof, null, detailsOf.freeze(req)));
+  }
+
+  private async freezeAs(req: FreezeInput, who: Who): Promise<Freeze> {
     const problem = freezeUntilProblem(req.until, Date.now());
-    if (problem) this.refuse('freeze', req, problem);
-    await this.authorised('freeze', req);
-    const freeze = this.state.addFreeze(req);
+    if (problem) this.refuse('freeze', who, problem);
+    await this.authorised('freeze', who);
+    const freeze = this.state.addFreeze({ by: who.by, until: req.until, reason: req.reason });
     this.state.audit.add('freeze', {
-      actor: req.by,
-      via: req.via,
+      actor: who.by,
+      via: who.via,
       reason: req.reason,
       outcome: `until ${req.until}`,
+      ...(who.proof ? { proof: who.proof } : {}),
     });
     return freeze;
   }
 
-  async unfreeze(req: UnfreezeInput): Promise<{ removed: number }> {
-    await this.authorised('unfreeze', req);
+  unfreeze(req: UnfreezeInput): Promise<{ removed: number }> {
+    return this.unfreezeAs(asserted(req));
+  }
+
+  async unfreezeProven(req: UnfreezeInput): Promise<{ removed: number }> {
+    return this.unfreezeAs(await this.identify('unfreeze', req.proof, null, detailsOf.unfreeze()));
+  }
+
+  private async unfreezeAs(who: Who): Promise<{ removed: number }> {
+    await this.authorised('unfreeze', who);
     const removed = this.state.activeFreezes().length;
     const problem = unfreezeProblem(removed, this.app, this.env);
-    if (problem) this.refuse('unfreeze', req, problem);
+    if (problem) this.refuse('unfreeze', who, problem);
     this.state.liftFreezes();
-    this.state.audit.add('unfreeze', { actor: req.by, via: req.via, reason: `lifted ${removed} freeze(s)` });
+    this.state.audit.add('unfreeze', {
+      actor: who.by,
+      via: who.via,
+      reason: `lifted ${removed} freeze(s)`,
+      ...(who.proof ? { proof: who.proof } : {}),
+    });
     return { removed };
+  }
+
+  /**
+   * A deploy request, believed in nothing but its release, op id and version: the release itself is asked what
+   * it deploys (a running release workflow, that very run, asking for that op now), the artifact is the build's
+   * own, and actor, approvers and settings are the release's. Refused (recorded) otherwise.
+   */
+  async requestDeploy(request: DeployRequest): Promise<{ opId: string; position: number }> {
+    const { state } = this;
+    const seen = state.seenDeploy(request.opId);
+    if (seen) return seen;
+    const confirmation = await this.acts.confirmDeployRequest({
+      app: this.app,
+      env: this.env,
+      releaseId: request.releaseId,
+      opId: request.opId,
+      version: request.version,
+    });
+    if (!confirmation.ok) {
+      state.audit.add('deploy-refused', {
+        actor: UNVERIFIED,
+        version: request.version,
+        releaseId: request.releaseId.slice(0, 200),
+        reason: confirmation.reason,
+      });
+      throw ApplicationFailure.create({
+        type: FAILURE.policy,
+        message: confirmation.reason,
+        nonRetryable: true,
+      });
+    }
+    // Read after the await: the same request may have been queued meanwhile.
+    const again = state.seenDeploy(request.opId);
+    if (again) return again;
+    const { asked, artifact } = confirmation;
+    const { env: _env, ...fields } = asked;
+    return state.queueDeploy({ ...fields, artifact, gated: true, requestedAt: now() });
   }
 
   // ---- the main loop's steps ----
@@ -180,6 +312,7 @@ export class EnvironmentOperations {
       commit: op.commit,
       releaseId: op.releaseId,
       requestedAt: op.requestedAt,
+      ...(op.approvals ? { proofs: op.approvals } : {}),
     });
     const previous = state.current;
     const who = { actor: op.actor, version: op.version, releaseId: op.releaseId };
@@ -283,6 +416,7 @@ export class EnvironmentOperations {
       artifact: op.artifact,
       actor: op.actor,
       reason: op.reason,
+      ...(op.proof ? { proofs: [op.proof] } : {}),
     } as const;
     const policy = await this.acts.loadEnvironmentPolicy({ app: this.app, env: this.env });
     if (!policy.ok) {
@@ -381,13 +515,12 @@ export class EnvironmentOperations {
   }
 
   /** Tells the release how its deploy goes; a release that is gone (terminated) is not an error here. */
-  private async report(op: DeployOp, r: Omit<DeployReport, 'opId' | 'env'>): Promise<void> {
+  private async report(op: OpRef, r: Omit<DeployReport, 'opId' | 'env'>): Promise<void> {
+    const report: DeployReport = { opId: op.opId, env: this.env, ...r };
+    // Kept before it is sent: the release asks whether this environment really sent what it received.
+    this.state.recordReport(report);
     try {
-      await getExternalWorkflowHandle(op.releaseId).signal(deployReportSignal, {
-        opId: op.opId,
-        env: this.env,
-        ...r,
-      });
+      await getExternalWorkflowHandle(op.releaseId).signal(deployReportSignal, report);
     } catch {
       // The release may have been terminated; the ledger still holds the outcome.
     }

@@ -25,8 +25,10 @@ import {
   type RollbackChoice,
   type Settlement,
 } from '../../policy/ledger.js';
+import { recentProofs } from '../../policy/proofs.js';
 import type { Freeze } from '../../policy/windows.js';
 import type { AuditType } from '../../protocol/audit-types.js';
+import type { ProofRecord } from '../../protocol/proof-record.js';
 import { environmentWorkflowId } from '../../protocol/ids.js';
 import type {
   DeployOp,
@@ -40,8 +42,15 @@ import type {
 } from '../types.js';
 
 export type Current = NonNullable<EnvironmentSnapshot['current']>;
-export type AuditFields = Partial<AuditInput> & { actor: string };
+/** Audit fields, with the proof a record rests on (audit records keep it so anyone can check it again). */
+export type AuditFields = Partial<AuditInput> & { actor: string; proof?: ProofRecord };
 type Carried = NonNullable<EnvironmentWorkflowInput['carried']>;
+
+/** How many deploys' reports are kept (and carried) for releases to confirm against. */
+const KEPT_REPORTS = 50;
+
+/** A deploy as far as reporting on it goes: which op, and which release to tell. */
+export type OpRef = Pick<DeployOp, 'opId' | 'releaseId'>;
 
 const now = () => new Date().toISOString();
 
@@ -93,7 +102,11 @@ export class EnvironmentState {
   /** Every op id seen, carried ones included: Update ids dedupe only within a run. */
   private readonly known: Set<string>;
   /** Settled deploys asked for again: their outcome is sent once more. */
-  private readonly resend: DeployOp[] = [];
+  private readonly resend: OpRef[] = [];
+  /** Digests of proofs accepted recently (epoch ms, workflow time): a proof counts once. */
+  private proofs: Map<string, number>;
+  /** The reports sent for recent deploys, oldest first. */
+  private readonly sent: Map<string, DeployReport[]>;
   readonly audit: AuditQueue;
 
   constructor(input: EnvironmentWorkflowInput, runId: string) {
@@ -107,6 +120,8 @@ export class EnvironmentState {
     this.ledgerSize = carried?.ledgerSize ?? 200;
     this.reapAt = carried?.reapAt ?? null;
     this.known = new Set([...this.ledger.map((e) => e.opId), ...this.queue.map((o) => o.opId)]);
+    this.proofs = new Map(carried?.proofs ?? []);
+    this.sent = new Map(Object.entries(carried?.reports ?? {}));
     this.audit = new AuditQueue(this.app, this.env, runId);
   }
 
@@ -129,7 +144,43 @@ export class EnvironmentState {
   /** What the next run starts from (continue-as-new). */
   carried(): Carried {
     const { current, ledger, queue, ledgerSize, reapAt } = this;
-    return { current, ledger, queue, freezes: this.activeFreezes(), ledgerSize, reapAt };
+    return {
+      current,
+      ledger,
+      queue,
+      freezes: this.activeFreezes(),
+      ledgerSize,
+      reapAt,
+      proofs: recentProofs(this.proofs, Date.now()),
+      reports: Object.fromEntries(this.sent),
+    };
+  }
+
+  // ---- proofs and reports ----
+
+  /** Takes a proof's digest; false when it was accepted here before (a replay). Old digests are forgotten. */
+  useProof(digest: string): boolean {
+    const nowMs = Date.now();
+    this.proofs = new Map(recentProofs(this.proofs, nowMs));
+    if (this.proofs.has(digest)) return false;
+    this.proofs.set(digest, nowMs);
+    return true;
+  }
+
+  /** Keeps a report this environment sends, for the release to confirm it against. */
+  recordReport(report: DeployReport): void {
+    const list = this.sent.get(report.opId) ?? [];
+    this.sent.delete(report.opId);
+    this.sent.set(report.opId, [...list, report]);
+    for (const opId of this.sent.keys()) {
+      if (this.sent.size <= KEPT_REPORTS) break;
+      this.sent.delete(opId);
+    }
+  }
+
+  /** The reports sent about `opId`, or null when none are known. */
+  reportsOf(opId: string): DeployReport[] | null {
+    return this.sent.get(opId) ?? null;
   }
 
   activeFreezes(): Freeze[] {
@@ -146,6 +197,27 @@ export class EnvironmentState {
       if (seen.resendOutcome) this.resend.push(op);
       return { opId: op.opId, position: seen.position };
     }
+    this.known.add(op.opId);
+    this.queue.push(op);
+    return { opId: op.opId, position: this.queue.length - 1 };
+  }
+
+  /**
+   * The answer for a deploy whose op id was seen before (its settled outcome is sent again, to the release the
+   * op id names as recorded, never to one a request names), or null for a new one.
+   */
+  seenDeploy(opId: string): { opId: string; position: number } | null {
+    const seen = deployDedupe(opId, this.known, this.ledger, this.queue);
+    if (!seen.seen) return null;
+    const entry = this.ledger.find((e) => e.opId === opId);
+    if (seen.resendOutcome && entry?.releaseId) {
+      this.resend.push({ opId, releaseId: entry.releaseId });
+    }
+    return { opId, position: seen.position };
+  }
+
+  /** Queues a confirmed deploy. */
+  queueDeploy(op: DeployOp): { opId: string; position: number } {
     this.known.add(op.opId);
     this.queue.push(op);
     return { opId: op.opId, position: this.queue.length - 1 };
@@ -222,7 +294,7 @@ export class EnvironmentState {
     return this.hasWork() || this.audit.size > 0;
   }
 
-  takeResends(): DeployOp[] {
+  takeResends(): OpRef[] {
     return this.resend.splice(0);
   }
 
@@ -285,7 +357,7 @@ export class EnvironmentState {
   }
 
   /** The final report of a deploy, from its ledger entry. */
-  finalReport(op: DeployOp): Omit<DeployReport, 'opId' | 'env'> {
+  finalReport(op: OpRef): Omit<DeployReport, 'opId' | 'env'> {
     return { phase: 'done', ...deployOutcome(this.ledger.find((e) => e.opId === op.opId)) };
   }
 }

@@ -15,4 +15,7 @@ export const { buildArtifact } = proxyActivities<Activities>({
 });
 
 // Window evaluation needs time-zone data, so it runs as a local activity and its verdict lands in history.
-export const { evaluateDeployGate } = proxyLocalActivities<Activities>({ startToCloseTimeout: '30s' });
+// So do proof verification and the environment's word on a deploy report: quick reads whose answer is kept.
+export const { evaluateDeployGate, verifyProof, confirmDeployReport } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30s',
+});

@@ -6,9 +6,27 @@
  * Command order matters to running releases (their histories replay against this code), so every method keeps
  * the order of its status changes, audit records, search-attribute upserts and awaits.
  */
-import { ApplicationFailure, condition, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { AuditInput } from '../../audit/types.js';
-import { tally, type GivenApproval } from '../../policy/approvals.js';
+import type { Proof, ProofAction } from '../../identity/types.js';
+import { tally, type ApprovalChannel, type GivenApproval } from '../../policy/approvals.js';
+import {
+  claimedChannel,
+  confirmedReport,
+  detailsOf,
+  proofRecord,
+  proofRef,
+  reasonOf,
+  releaseExpectation,
+  replayRefusal,
+  UNVERIFIED,
+} from '../../policy/proofs.js';
 import {
   admit,
   approvalPolicy,
@@ -28,13 +46,15 @@ import {
   type Waiting,
 } from '../../policy/release-decisions.js';
 import { refusedType, type AuditType } from '../../protocol/audit-types.js';
-import { FAILURE } from '../../protocol/failures.js';
+import { FAILURE, type FailureType } from '../../protocol/failures.js';
+import type { ProofRecord } from '../../protocol/proof-record.js';
 import { SEARCH_ATTRIBUTES } from '../../protocol/search-attributes.js';
 import { stageFor, type Stage } from '../../protocol/stages.js';
 import type {
   AdmitResult,
   ApproveInput,
   ApproveResult,
+  DeployAsked,
   DeployOp,
   DeployReport,
   EnvironmentPlan,
@@ -46,15 +66,29 @@ import type {
   ReleaseRequest,
   ReleaseStatus,
 } from '../types.js';
-import { notify, recordAudit } from './activities.js';
+import { notify, recordAudit, verifyProof } from './activities.js';
 
 type Override = NonNullable<ReleaseStatus['override']>;
 
 type Admission = { ok: true } | { ok: false; type: string; message: string };
 
+/** Who sent a message: proven by its proof, or (in releases replayed from before proofs) as it asserted. */
+export interface Who {
+  by: string;
+  via: ApprovalChannel | null;
+  proof: ProofRecord | null;
+}
+
+/** Audit fields, with the proof a record rests on (audit records keep it so anyone can check it again). */
+type AuditFields = Partial<AuditInput> & { proof?: ProofRecord };
+
 export class Release {
   readonly id: string;
   readonly status: ReleaseStatus;
+  /** Who started the release: the proven login (or, replaying a release from before proofs, the asserted one). */
+  private actor: string;
+  private commit: string;
+  private branch: string;
   /** The config snapshot, set once it loads; handlers that run before then see undefined. */
   private plan: ReleasePlan | undefined;
   private waiting: Waiting = null;
@@ -77,18 +111,32 @@ export class Release {
   private cardUpdates = false;
   /** Set by the recheck signal (config changed, freeze lifted): a held release looks at its gate again. */
   private recheck = false;
+  /** Digests of every proof that held here: each counts once, whatever was decided on it. */
+  private readonly usedProofs = new Set<string>();
+  /** The deploy the release is asking an environment for now, which that environment confirms by query. */
+  private asking: DeployAsked | null = null;
+  /** Since proofs: deploy reports wait here until the environment confirms it sent them. */
+  confirmReports = false;
+  private readonly inbox: DeployReport[] = [];
 
-  constructor(readonly request: ReleaseRequest) {
+  constructor(
+    readonly request: ReleaseRequest,
+    proven = false,
+  ) {
     const info = workflowInfo();
     this.id = info.workflowId;
     this.runId = info.firstExecutionRunId;
     this.searchable = info.typedSearchAttributes.get(SEARCH_ATTRIBUTES.app) !== undefined;
+    // Under proofs nobody is believed to have started it until its proof holds.
+    this.actor = proven ? '' : (request.actor ?? '');
+    this.commit = request.commit;
+    this.branch = request.branch;
     this.status = {
       app: request.app,
       version: request.version,
       commit: request.commit,
       branch: request.branch,
-      actor: request.actor,
+      actor: this.actor,
       state: 'running',
       stage: 'building',
       reason: null,
@@ -99,12 +147,18 @@ export class Release {
       blockedBy: null,
       blockedUntil: null,
       override: null,
+      ...(proven ? { proofScope: { run: this.runId, env: null } } : {}),
     };
     this.auditPump = this.pumpAudit();
   }
 
   now(): string {
     return new Date().toISOString();
+  }
+
+  /** The release's first run: what its proofs and Slack buttons name. */
+  get run(): string {
+    return this.runId;
   }
 
   /** Why the release must stop now (rejected, cancelled while waiting, superseded), or null. */
@@ -114,7 +168,7 @@ export class Release {
 
   // ---- audit: handlers only queue records; a background loop writes them, so no handler blocks on I/O ----
 
-  audit(type: AuditType, fields: Partial<AuditInput> = {}): void {
+  audit(type: AuditType, fields: AuditFields = {}): void {
     this.auditQueue.push({
       id: `${this.id}@${this.runId}#${this.auditSeq++}`,
       at: this.now(),
@@ -122,7 +176,7 @@ export class Release {
       app: this.request.app,
       version: this.request.version,
       env: this.currentEnv,
-      actor: this.request.actor,
+      actor: this.actor,
       releaseId: this.id,
       ...fields,
     });
@@ -153,7 +207,7 @@ export class Release {
         // The end's own 'release-ended' notification carries the final state.
         if (this.status.state !== 'running') return;
         sent = this.cardKey();
-        await notify({ kind: 'release-progress', status: this.status });
+        await notify({ kind: 'release-progress', status: this.status, run: this.runId });
       }
     })();
   }
@@ -172,12 +226,17 @@ export class Release {
     this.status.environments[env] = { state, at: this.now() };
   }
 
+  private setGate(env: EnvironmentPlan | null): void {
+    this.gateEnv = env;
+    if (this.status.proofScope) this.status.proofScope = { run: this.runId, env: env?.name ?? null };
+  }
+
   private view(): ReleaseView {
     const envs = this.plan?.environments;
     return {
       app: this.request.app,
       version: this.request.version,
-      actor: this.request.actor,
+      actor: this.actor,
       state: this.status.state,
       stage: this.status.stage,
       waiting: this.waiting,
@@ -190,14 +249,122 @@ export class Release {
   }
 
   /** Records a refused attempt in status and audit, then fails the Update with the reason (exit 3). */
-  private refuse(
-    attempt: { by: string; via: ApproveInput['via'] },
-    action: RefusedAttempt['action'],
-    reason: string,
-  ): never {
-    this.status.approvals.refused.push({ by: attempt.by, at: this.now(), via: attempt.via, action, reason });
-    this.audit(refusedType(action), { actor: attempt.by, via: attempt.via, reason });
+  private refuse(who: Who, action: RefusedAttempt['action'], reason: string): never {
+    this.status.approvals.refused.push({
+      by: who.by,
+      at: this.now(),
+      via: who.via,
+      action,
+      reason,
+      ...(who.proof ? { proof: who.proof.digest } : {}),
+    });
+    this.audit(refusedType(action), {
+      actor: who.by,
+      via: who.via,
+      reason,
+      ...(who.proof ? { proof: who.proof } : {}),
+    });
     throw ApplicationFailure.create({ type: FAILURE.policy, message: reason, nonRetryable: true });
+  }
+
+  /** Who sent a message from before proofs: as it said. */
+  private asserted(input: { by?: string; via?: ApprovalChannel }): Who {
+    return { by: input.by ?? '', via: input.via ?? null, proof: null };
+  }
+
+  /**
+   * Verifies `proof` for `action` on this release as it stands now (its run, the environment it stands at, its
+   * version and the details), once: a proof that held before is a replay. Refuses (recorded) otherwise.
+   */
+  private async identify(
+    action: Extract<ProofAction, RefusedAttempt['action']>,
+    proof: Proof,
+    details: string,
+  ): Promise<Who> {
+    const expect = releaseExpectation(
+      action,
+      {
+        app: this.request.app,
+        version: this.request.version,
+        run: this.runId,
+        env: this.gateEnv?.name ?? null,
+      },
+      details,
+      this.now(),
+    );
+    const verified = await verifyProof({ proof, expect });
+    if (!verified.ok)
+      return this.refuse(
+        { by: UNVERIFIED, via: claimedChannel(proof), proof: null },
+        action,
+        verified.reason,
+      );
+    const who: Who = { by: verified.login, via: verified.via, proof: proofRecord(proof, verified) };
+    if (this.usedProofs.has(verified.digest)) return this.refuse(who, action, replayRefusal);
+    this.usedProofs.add(verified.digest);
+    return who;
+  }
+
+  // ---- the start ----
+
+  /**
+   * The start's proof: who started the release, and (for a GitHub Actions token) from which commit and branch.
+   * Returns why it does not hold, or null.
+   */
+  async verifyStart(): Promise<string | null> {
+    const { app, version, proof } = this.request;
+    const verified = await verifyProof({
+      proof,
+      expect: {
+        action: 'release',
+        app,
+        version,
+        env: null,
+        run: null,
+        details: detailsOf.release(this.request),
+        now: this.now(),
+      },
+    });
+    if (!verified.ok) return verified.reason;
+    if (verified.via === 'github-oidc') {
+      // Branch and commit are the token's; a request naming others is a forgery or a mistake.
+      const sha = verified.claims?.sha ?? '';
+      const branch = verified.claims?.branch ?? '';
+      if (this.request.commit && this.request.commit !== sha)
+        return `the request names commit ${this.request.commit}, but the GitHub Actions token is for ${sha}`;
+      if (this.request.branch && this.request.branch !== branch)
+        return `the request names branch ${this.request.branch}, but the GitHub Actions token is for ${branch}`;
+      this.commit = this.status.commit = sha;
+      this.branch = this.status.branch = branch;
+    }
+    this.actor = this.status.actor = verified.login;
+    this.status.startProof = proofRecord(proof, verified);
+    this.usedProofs.add(verified.digest);
+    if (this.searchable) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.actor, value: verified.login }]);
+    return null;
+  }
+
+  /**
+   * Ends a start that is refused before anything ran: malformed input (no activity at all) or a proof that
+   * does not hold (recorded). The admit Update, if any, is answered with the refusal.
+   */
+  async refuseStart(type: FailureType, message: string, recorded: boolean): Promise<never> {
+    this.admission = { ok: false, type, message };
+    this.status.state = 'failed';
+    this.status.reason = message;
+    this.status.endedAt = this.now();
+    this.status.stage = 'done';
+    if (recorded)
+      this.audit('release-refused', {
+        actor: UNVERIFIED,
+        via: claimedChannel(this.request.proof),
+        reason: message,
+        env: null,
+      });
+    this.finished = true;
+    await this.auditPump;
+    await condition(allHandlersFinished);
+    throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [this.status] });
   }
 
   // ---- message handlers ----
@@ -213,11 +380,11 @@ export class Release {
         nonRetryable: true,
       });
     }
-    if (attached && req.commit !== this.request.commit) {
-      const { app, version, commit } = this.request;
+    if (attached && req.commit && req.commit !== this.commit) {
+      const { app, version } = this.request;
       throw ApplicationFailure.create({
         type: FAILURE.policy,
-        message: `${app} ${version} is already being released from commit ${commit}, not ${req.commit}`,
+        message: `${app} ${version} is already being released from commit ${this.commit}, not ${req.commit}`,
         nonRetryable: true,
       });
     }
@@ -225,51 +392,112 @@ export class Release {
   }
 
   approve(input: ApproveInput): ApproveResult {
+    return this.approveAs(input, this.asserted(input));
+  }
+
+  async approveProven(input: ApproveInput): Promise<ApproveResult> {
+    return this.approveAs(input, await this.identify('approve', input.proof, detailsOf.approve(input)));
+  }
+
+  private approveAs(input: ApproveInput, who: Who): ApproveResult {
     const env = this.gateEnv;
-    const verdict = decideApprove(this.view(), (env && this.approvalsByEnv[env.name]) ?? [], input);
-    if (!verdict.ok) return this.refuse(input, 'approve', verdict.reason);
+    const attempt = { by: who.by, via: who.via ?? 'asserted' };
+    const verdict = decideApprove(this.view(), (env && this.approvalsByEnv[env.name]) ?? [], attempt);
+    if (!verdict.ok) return this.refuse(who, 'approve', verdict.reason);
     const given = (this.approvalsByEnv[verdict.env.name] ??= []);
     given.push({
-      by: input.by,
+      by: who.by,
       at: this.now(),
-      via: input.via,
+      via: attempt.via,
       ...(input.comment ? { comment: input.comment } : {}),
+      ...(who.proof ? { proof: who.proof } : {}),
     });
     this.status.approvals.given = given;
     const result = approvalResult(verdict.env.name, verdict.policy, given);
     this.audit('approval', {
-      actor: input.by,
-      via: input.via,
+      actor: who.by,
+      via: who.via,
       reason: input.comment ?? null,
       env: verdict.env.name,
+      ...(who.proof ? { proof: who.proof } : {}),
     });
     return result;
   }
 
   reject(input: RejectInput): ReleaseStatus {
-    const verdict = decideReject(this.view(), input);
-    if (!verdict.ok) return this.refuse(input, 'reject', verdict.reason);
+    return this.rejectAs(input, this.asserted(input));
+  }
+
+  async rejectProven(input: RejectInput): Promise<ReleaseStatus> {
+    const who = await this.identify('reject', input.proof, detailsOf.decide(input));
+    return this.rejectAs({ ...input, reason: reasonOf(input) }, who);
+  }
+
+  private rejectAs(input: RejectInput, who: Who): ReleaseStatus {
+    const verdict = decideReject(this.view(), { by: who.by, reason: input.reason });
+    if (!verdict.ok) return this.refuse(who, 'reject', verdict.reason);
     this.stop = verdict.ending;
-    this.audit('rejection', { actor: input.by, via: input.via, reason: input.reason, env: verdict.env.name });
+    this.audit('rejection', {
+      actor: who.by,
+      via: who.via,
+      reason: input.reason,
+      env: verdict.env.name,
+      ...(who.proof ? { proof: who.proof } : {}),
+    });
     return this.status;
   }
 
   cancel(input: RejectInput): ReleaseStatus {
-    const verdict = decideCancel(this.view(), input);
-    if (!verdict.ok) return this.refuse(input, 'cancel', verdict.reason);
-    this.cancelRequest = { by: input.by, reason: input.reason };
+    return this.cancelAs(input, this.asserted(input));
+  }
+
+  /** Since proofs, a cancellation needs the same eligibility as a rejection. */
+  async cancelProven(input: RejectInput): Promise<ReleaseStatus> {
+    const who = await this.identify('cancel', input.proof, detailsOf.decide(input));
+    return this.cancelAs({ ...input, reason: reasonOf(input) }, who, true);
+  }
+
+  private cancelAs(input: RejectInput, who: Who, eligibility = false): ReleaseStatus {
+    const verdict = decideCancel(this.view(), { by: who.by, reason: input.reason }, { eligibility });
+    if (!verdict.ok) return this.refuse(who, 'cancel', verdict.reason);
+    this.cancelRequest = { by: who.by, reason: input.reason };
     if (verdict.stopNow) this.stop = verdict.ending;
-    this.audit('cancellation', { actor: input.by, via: input.via, reason: input.reason });
+    this.audit('cancellation', {
+      actor: who.by,
+      via: who.via,
+      reason: input.reason,
+      ...(who.proof ? { proof: who.proof } : {}),
+    });
     return this.status;
   }
 
   override(input: RejectInput): ReleaseStatus {
-    const verdict = decideOverride(this.view(), input.by);
-    if (!verdict.ok) return this.refuse(input, 'override', verdict.reason);
-    const record = { by: input.by, at: this.now(), reason: input.reason };
+    return this.overrideAs(input, this.asserted(input));
+  }
+
+  async overrideProven(input: RejectInput): Promise<ReleaseStatus> {
+    const who = await this.identify('override', input.proof, detailsOf.decide(input));
+    return this.overrideAs({ ...input, reason: reasonOf(input) }, who);
+  }
+
+  private overrideAs(input: RejectInput, who: Who): ReleaseStatus {
+    const verdict = decideOverride(this.view(), who.by);
+    if (!verdict.ok) return this.refuse(who, 'override', verdict.reason);
+    const record: Override = {
+      by: who.by,
+      at: this.now(),
+      reason: input.reason,
+      ...(who.proof ? { proof: who.proof } : {}),
+    };
     this.overrides[verdict.env.name] = record;
     this.status.override = record;
-    this.audit('override', { actor: input.by, via: input.via, reason: input.reason, env: verdict.env.name });
+    this.audit('override', {
+      actor: who.by,
+      via: who.via,
+      reason: input.reason,
+      env: verdict.env.name,
+      ...(who.proof ? { proof: who.proof } : {}),
+    });
     return this.status;
   }
 
@@ -282,8 +510,19 @@ export class Release {
     this.recheck = true;
   }
 
-  /** The environment's progress reports: 'verifying' moves the stage; 'done' settles the deploy. */
+  /**
+   * The environment's progress reports: 'verifying' moves the stage; 'done' settles the deploy. Since proofs
+   * a report is only a prompt: it waits in the inbox until the pipeline confirms it with the environment.
+   */
   report(report: DeployReport): void {
+    if (this.confirmReports) {
+      this.inbox.push(report);
+      return;
+    }
+    this.applyReport(report);
+  }
+
+  private applyReport(report: DeployReport): void {
     const prior = this.reports.get(report.opId);
     if (prior?.phase === 'done') return;
     this.reports.set(report.opId, report);
@@ -293,6 +532,53 @@ export class Release {
       this.setEnvironment(report.env, 'verifying');
       this.setStage(stageFor(last ? 'verifying' : 'smoke', report.env));
     }
+  }
+
+  /** The deploy being asked for under `opId`, for the environment confirming the request. */
+  askedFor(opId: string): DeployAsked | null {
+    return this.asking?.opId === opId ? this.asking : null;
+  }
+
+  hasReport(): boolean {
+    return this.inbox.length > 0;
+  }
+
+  /**
+   * The next report received for `opId`, screened: null once nothing is waiting. Reports about earlier
+   * deploys of this release are dropped (environments send final reports again); reports about any other
+   * operation are refused and recorded.
+   */
+  nextReport(opId: string): DeployReport | null {
+    for (;;) {
+      const report = this.inbox.shift();
+      if (!report) return null;
+      if (report.opId === opId) return report;
+      if (this.reports.has(report.opId)) continue;
+      this.refuseReport(report, `no deploy of this release has the operation id ${report.opId}`);
+    }
+  }
+
+  /**
+   * A received report checked against the reports the environment says it sent for the op: the environment's
+   * own is applied, and returned once the deploy is done. A report it never sent is refused and recorded.
+   */
+  confirmReport(received: DeployReport, sent: DeployReport[] | null): DeployReport | null {
+    const confirmed = confirmedReport(received, sent);
+    if (!confirmed) {
+      this.refuseReport(received, `environment ${received.env} sent no such report`);
+      return null;
+    }
+    this.applyReport(confirmed);
+    return confirmed.phase === 'done' ? confirmed : null;
+  }
+
+  private refuseReport(report: DeployReport, reason: string): void {
+    const said = `${report.phase}${report.outcome ? ` ${report.outcome}` : ''}`;
+    this.audit('deploy-report-refused', {
+      actor: UNVERIFIED,
+      env: typeof report.env === 'string' ? report.env.slice(0, 64) : null,
+      reason: `a deploy report (${said.slice(0, 64)}) was refused: ${reason}`.slice(0, 500),
+    });
   }
 
   // ---- the pipeline's operations, in the order it uses them ----
@@ -306,15 +592,17 @@ export class Release {
       for (const env of loaded.plan.environments)
         this.status.environments[env.name] = { state: 'pending', at: null };
     }
-    const verdict = admit(loaded, this.request.branch);
+    const verdict = admit(loaded, this.branch);
     if (!verdict.ok) {
       this.admission = { ok: false, type: verdict.type, message: verdict.message };
       return { refused: verdict.message };
     }
     this.admission = { ok: true };
+    const proof = this.status.startProof;
     this.audit('release-started', {
-      reason: `commit ${this.request.commit} on ${this.request.branch}`,
-      via: this.request.via,
+      reason: `commit ${this.commit} on ${this.branch}`,
+      via: proof ? proof.via : this.request.via,
+      ...(proof ? { proof } : {}),
     });
     return { plan: verdict.plan };
   }
@@ -322,10 +610,10 @@ export class Release {
   /** Enters `env`: from now the release stands at its gates until it hands the deploy over. */
   enter(env: EnvironmentPlan): Ending | null {
     this.currentEnv = env.name;
-    const refused = promotionRefused(env, this.request.branch);
+    const refused = promotionRefused(env, this.branch);
     if (refused) return refused;
     this.setEnvironment(env.name, 'waiting');
-    this.gateEnv = env;
+    this.setGate(env);
     return null;
   }
 
@@ -398,23 +686,31 @@ export class Release {
     this.setStage(stageFor('deploying', env));
   }
 
-  /** The deploy handed to the environment: it carries the release's snapshot of the environment's settings. */
+  /**
+   * The deploy handed to the environment: it carries the release's snapshot of the environment's settings, and
+   * stays the release's answer to the environment's question (deployRequestQuery) until the next one.
+   */
   deployOp(env: EnvironmentPlan, opId: string, artifact: string): DeployOp {
-    const { version, commit, actor } = this.request;
-    return {
+    const given = this.approvalsByEnv[env.name] ?? [];
+    const proofs = given.flatMap((a) => (a.proof ? [proofRef(a.proof)] : []));
+    const op: DeployOp = {
       kind: 'deploy',
       opId,
       releaseId: this.id,
-      version,
-      commit,
+      version: this.request.version,
+      commit: this.commit,
       artifact,
-      actor,
+      actor: this.actor,
       approvers: this.approvers(env.name),
+      ...(proofs.length > 0 ? { approvals: proofs } : {}),
       spec: env.deploy,
       gated: true,
       overridden: this.overrides[env.name] !== undefined,
       requestedAt: this.now(),
     };
+    const { requestedAt: _at, ...asked } = op;
+    this.asking = { ...asked, env: env.name };
+    return op;
   }
 
   deployDone(opId: string): boolean {
@@ -435,7 +731,8 @@ export class Release {
   }
 
   leave(last: boolean): Ending | null {
-    this.gateEnv = null;
+    this.asking = null;
+    this.setGate(null);
     return cancelledAfter(this.cancelRequest, last);
   }
 
@@ -448,7 +745,8 @@ export class Release {
     this.waiting = null;
     this.setStage('done');
     this.audit('release-ended', { reason: reason ?? state, outcome: state });
-    await notify({ kind: 'release-ended', status: this.status });
+    this.asking = null;
+    await notify({ kind: 'release-ended', status: this.status, run: this.runId });
     this.finished = true;
     await this.auditPump;
     if (state === 'succeeded') return this.status;
