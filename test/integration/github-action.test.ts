@@ -7,7 +7,8 @@
  * The job's ID token comes as on a runner: the action asks ACTIONS_ID_TOKEN_REQUEST_URL with the Bearer
  * ACTIONS_ID_TOKEN_REQUEST_TOKEN, here a stand-in for the runner's token endpoint over real HTTP on loopback,
  * which has a stand-in for GitHub's OIDC issuer (its own key pair, discovery and JWKS over real HTTP; the
- * workers' ci.oidc.issuer) mint the token GitHub would give that job. Approvals are signed with real SSH keys.
+ * workers' ci.oidc.issuer) mint the token GitHub would give that job. Approvals are signed with each person's
+ * real SSH key (the fixture's).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -18,11 +19,9 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { sshProver } from '../../src/client/prove.js';
 import { ROOT } from '../helpers/processes.js';
 import { startStack, type ExampleConfig, type Stack } from '../helpers/fixture.js';
 import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
-import { generateKey, keyDir, type SshKey } from '../helpers/ssh-keys.js';
 
 interface ActionYml {
   inputs: Record<string, { default?: string | number }>;
@@ -117,8 +116,6 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
   let stack: Stack;
   let issuer: OidcIssuer;
   let runner: RunnerTokenEndpoint;
-  let keys: Record<'alice' | 'bob', SshKey>;
-  let cleanupKeys = () => {};
   const workspaces: string[] = [];
 
   /**
@@ -214,7 +211,7 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
       app,
       version,
       comment,
-      prove: sshProver({ login: by, keyFile: keys[by].privateKeyFile }),
+      prove: stack.prove(by),
     });
   const inputsFor = (app: string) => ({
     address: stack.server.address,
@@ -266,21 +263,16 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
   }
 
   beforeAll(async () => {
-    const dir = keyDir();
-    cleanupKeys = dir.cleanup;
-    keys = {
-      alice: await generateKey(dir.dir, 'alice', 'ed25519'),
-      bob: await generateKey(dir.dir, 'bob', 'ed25519'),
-    };
     issuer = await startOidcIssuer();
     runner = await startRunnerTokenEndpoint(issuer);
     stack = await startStack((c) => {
       smokeOnStaging(c);
       Object.assign(c, {
         ci: { oidc: { issuer: issuer.issuer, audience: 'shipgate' } },
+        // Each person's SSH key is added by the fixture.
         people: {
-          alice: { github: 'alice-gh', sshKeys: [keys.alice.publicKey] },
-          bob: { github: 'bob-gh', sshKeys: [keys.bob.publicKey] },
+          alice: { github: 'alice-gh' },
+          bob: { github: 'bob-gh' },
           carol: { github: 'carol-gh' },
           dave: { github: 'dave-gh' },
         },
@@ -291,7 +283,6 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     await stack?.stop();
     await runner?.close();
     await issuer?.close();
-    cleanupKeys();
     for (const w of workspaces) await rm(w, { recursive: true, force: true });
   });
 
@@ -479,7 +470,7 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
             app: app.name,
             version: '1.3.0',
             reason,
-            prove: sshProver({ login: 'alice', keyFile: keys.alice.privateKeyFile }),
+            prove: stack.prove('alice'),
           });
         },
       },

@@ -3,18 +3,17 @@
  * child process, and a stand-in for Slack's Web API that speaks its wire protocol over real HTTP (Slack's own
  * servers cannot run here). Requests to the endpoint are signed as Slack signs them (real HMAC with a test
  * signing secret), and the worker, which holds the same secret, checks each forwarded request again. Everything
- * that is not a Slack click (starting a release, approving from the CLI) is signed with real SSH keys.
+ * that is not a Slack click (starting a release, approving from the CLI) is signed with each person's real SSH
+ * key (the fixture's, generated with ssh-keygen).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
 import { toShipgateError } from '../../src/client/errors.js';
-import { sshProver } from '../../src/client/prove.js';
 import { freePort } from '../../src/temporal/ports.js';
 import { getVersion, startStack, type Stack } from '../helpers/fixture.js';
 import { BIN, cli } from '../helpers/processes.js';
-import { generateKey, keyDir, type SshKey } from '../helpers/ssh-keys.js';
 import {
   interactionBody,
   postToEndpoint,
@@ -30,8 +29,7 @@ import {
 
 const SECRET = 'test-signing-secret-0123456789abcdef';
 const USERS = { alice: 'U0ALICE', bob: 'U0BOB', carol: 'U0CAROL', dave: 'U0DAVE', mallory: 'U0MALLORY' };
-const LOGINS = ['alice', 'bob', 'carol', 'dave'] as const;
-type Login = (typeof LOGINS)[number];
+type Login = 'alice' | 'bob' | 'carol' | 'dave';
 
 interface Endpoint {
   url: string;
@@ -89,12 +87,10 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
   let stack: Stack;
   let standin: SlackApiStandin;
   let endpoint: Endpoint;
-  let keys: Record<Login, SshKey>;
-  let cleanupKeys = () => {};
   let clickSeq = 0;
 
   const run = (...args: string[]) => stack.run(args);
-  const prove = (login: Login) => sshProver({ login, keyFile: keys[login].privateKeyFile });
+  const prove = (login: Login) => stack.prove(login);
 
   /** Polls a condition outside Temporal (a served version, an audit file) until it holds. */
   const waitFor = async <T>(
@@ -217,18 +213,17 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     send(click(user, 'shipgate.approve', await cardValue(app, version)));
 
   beforeAll(async () => {
-    const dir = keyDir();
-    cleanupKeys = dir.cleanup;
-    keys = Object.fromEntries(
-      await Promise.all(LOGINS.map(async (l) => [l, await generateKey(dir.dir, l, 'ed25519')] as const)),
-    ) as Record<Login, SshKey>;
     standin = await startSlackApiStandin();
     stack = await startStack(
       (c) => {
         Object.assign(c, {
-          people: Object.fromEntries(
-            LOGINS.map((l) => [l, { slack: USERS[l], sshKeys: [keys[l].publicKey] }]),
-          ),
+          // Each person's SSH key is added by the fixture.
+          people: {
+            alice: { slack: USERS.alice },
+            bob: { slack: USERS.bob },
+            carol: { slack: USERS.carol },
+            dave: { slack: USERS.dave },
+          },
           slack: { channel: 'C0DEPLOYS', apiUrl: standin.apiUrl },
         });
       },
@@ -241,7 +236,6 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
     await endpoint?.stop();
     await stack?.stop();
     await standin?.close();
-    cleanupKeys();
   });
 
   it('posts the release card at the gate with buttons naming the run, approves through signed clicks (channel slack) and updates the same message, even across a worker restart', async () => {
