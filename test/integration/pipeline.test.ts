@@ -86,9 +86,10 @@ describe('release pipeline on a real dev server, worker process and local target
       stage: 'done',
     });
     expect(s.approvals.required).toEqual([{ group: 'team-leads', count: 2 }]);
+    // Each approval came signed with the approver's SSH key: the channel is what the worker verified.
     expect(s.approvals.given.map((g) => [g.by, g.via, g.comment])).toEqual([
-      ['alice', 'cli', 'ship it'],
-      ['bob', 'cli', null],
+      ['alice', 'ssh', 'ship it'],
+      ['bob', 'ssh', null],
     ]);
     expect(s.approvals.refused).toEqual([]);
     expect(s.environments.staging!.state).toBe('succeeded');
@@ -166,12 +167,16 @@ describe('release pipeline on a real dev server, worker process and local target
     await releaseToGate(app, '1.4.0');
   });
 
-  it('cancel stops a waiting release before its production deploy', async () => {
+  it('cancel stops a waiting release before its production deploy; only someone who may reject there may cancel', async () => {
     const app = await newApp('cancel');
     await app.shipApproved('1.0.0');
     await releaseToGate(app, '1.1.0');
-    const r = await app.run('cancel', app.name, '1.1.0', '--as', 'dave', '--reason', 'wrong build');
-    expect(r.code).toBe(0);
+    // dave, a release manager, may not reject at production's gate, so he may not cancel there either.
+    const notEligible = await app.run('cancel', app.name, '1.1.0', '--as', 'dave', '--reason', 'wrong build');
+    expect(notEligible.code).toBe(3);
+    expect(notEligible.stderr).toContain('dave is not a member of team-leads');
+    const r = await app.run('cancel', app.name, '1.1.0', '--as', 'carol', '--reason', 'wrong build');
+    expect(r.code, r.stderr).toBe(0);
     const s = await app.ended('1.1.0');
     expect(s.state).toBe('cancelled');
     expect(s.reason).toContain('wrong build');
@@ -320,7 +325,7 @@ describe('release pipeline on a real dev server, worker process and local target
     await releaseToGate(app, '1.1.0');
     expect((await app.run('reject', app.name, '1.1.0', '--as', 'bob', '--reason', 'no')).code).toBe(0);
     await releaseToGate(app, '1.2.0');
-    expect((await app.run('cancel', app.name, '1.2.0', '--as', 'dave', '--reason', 'no')).code).toBe(0);
+    expect((await app.run('cancel', app.name, '1.2.0', '--as', 'carol', '--reason', 'no')).code).toBe(0);
     // A bad one that production verification catches and rolls back.
     await releaseToGate(app, '1.3.0-bad');
     await app.approve('1.3.0-bad', 'alice', 'carol');

@@ -180,6 +180,7 @@ describe('approval and window policy on a real dev server and worker', () => {
     expect(r.stderr).toContain('slack');
     const s = await app.status('1.6.0');
     expect(s.approvals.given).toEqual([]);
-    expect(s.approvals.refused.at(-1)).toMatchObject({ by: 'alice', via: 'cli' });
+    // The signature held, so the refusal names alice and the channel her proof came through.
+    expect(s.approvals.refused.at(-1)).toMatchObject({ by: 'alice', via: 'ssh' });
   });
 });
