@@ -335,10 +335,11 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     const [asked, ...more] = runner.requests.slice(minted);
     expect(more).toEqual([]);
     expect(asked!.audience).toBe('shipgate');
-    expect(r.stdout).toContain(`::add-mask::${asked!.token}`);
-    expect(r.stdout.replace(`::add-mask::${asked!.token}`, '') + r.stderr + r.summary).not.toContain(
-      asked!.token,
-    );
+    const showing = `${r.stdout}\n${r.stderr}\n${r.summary}`
+      .split('\n')
+      .filter((l) => l.includes(asked!.token));
+    expect(showing.length).toBeGreaterThan(0);
+    for (const line of showing) expect(line).toBe(`::add-mask::${asked!.token}`);
     expect(r.stdout).toMatch(/stage: (building|deploying-staging|smoke-staging)/);
     expect(r.stdout).toContain('staging: succeeded');
     expect(r.outputs['release-id']).toBe(`release/${app.name}/1.0.0`);
@@ -527,10 +528,15 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     );
     expect(r.code).toBe(3);
     expect(r.error).toMatch(/^shipgate: .*feature\/evil/);
-    expect((await releaseRuns(app.name)).length).toBeLessThanOrEqual(1);
-    for (const run of await releaseRuns(app.name)) expect(run.workflowId).toBe(`release/${app.name}/1.5.0`);
-    const s = await app.status('1.5.0').catch(() => null);
-    if (s) expect(s.state).not.toBe('running');
+    // The start was refused before anything ran: one run, failed, with the refusal, nothing built or deployed.
+    expect(await releaseRuns(app.name)).toHaveLength(1);
+    const s = await app.status('1.5.0');
+    expect(s).toMatchObject({
+      state: 'failed',
+      stage: 'done',
+      reason: 'branch feature/evil may not release to staging (allowed: main)',
+    });
+    expect(Object.values(s.environments).filter((e) => e.state !== 'pending')).toEqual([]);
   });
 
   it('fails the step with exit 3 when the token is for another repository, or its actor is linked to no login', async () => {
@@ -551,9 +557,20 @@ describe('the GitHub Action (dist/index.js) on a real dev server and worker', ()
     expect(stranger.error).toBe(
       'shipgate: GitHub user mallory-gh is not linked to a login (people.<login>.github)',
     );
-    for (const v of ['1.7.0', '1.7.1']) {
-      const s = await app.status(v).catch(() => null);
-      if (s) expect(s.state, v).toBe('failed');
+    // Refused before anything ran: each run failed with the refusal, started by nobody, nothing deployed.
+    for (const [v, error] of [
+      ['1.7.0', other.error],
+      ['1.7.1', stranger.error],
+    ] as const) {
+      const s = await app.status(v);
+      expect(s, v).toMatchObject({
+        state: 'failed',
+        stage: 'done',
+        reason: error!.replace(/^shipgate: /, ''),
+        actor: '',
+      });
+      expect(s.startProof, v).toBeUndefined();
+      expect(Object.values(s.environments).filter((e) => e.state !== 'pending')).toEqual([]);
     }
   });
 

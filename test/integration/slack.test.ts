@@ -203,9 +203,9 @@ describe('Slack app: signed clicks on the real endpoint, with a stand-in for Sla
       (c) =>
         c.method === 'chat.postMessage' &&
         String(c.body.text).startsWith(`${app} ${version} → production`) &&
-        actionIds(c).includes('shipgate.approve'),
+        actionIds(c).includes('shipgate.approve') &&
+        standin.answered.indexOf(c) >= after,
       60_000,
-      standin.answered.slice(after),
     );
     return buttonValues(card)[0]!;
   };

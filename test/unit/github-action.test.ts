@@ -240,6 +240,8 @@ describe('job summary', () => {
 
   it('escapes free text so it cannot break tables or inject links and HTML', () => {
     expect(md('a|b\nc')).toBe('a\\|b c');
+    // Line and paragraph separators and terminal escapes break no line either.
+    expect(md('a\u2028::error::x\u2029b\u001b[31mc\r\nd')).toBe('a ::error::x b \\[31mc d');
     expect(md('[click](https://evil)')).toBe('\\[click\\]\\(https://evil\\)');
     expect(md('<img src=x onerror=alert(1)>')).toBe('&lt;img src=x onerror=alert\\(1\\)&gt;');
     const text = renderSummary({

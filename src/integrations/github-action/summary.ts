@@ -18,11 +18,18 @@ export interface SummaryInput {
   uiLink: string | null;
 }
 
-/** Escapes text for a Markdown table cell: no HTML, no Markdown syntax, no line breaks, no `|`. */
+/** CRLF, C0 and C1 controls, DEL, and the line and paragraph separators. */
+// eslint-disable-next-line no-control-regex -- control characters are what this finds
+const LINE_BREAKING = /\r\n|[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Escapes text for a Markdown table cell: no HTML, no Markdown syntax, no line breaks (line and paragraph
+ * separators and other control characters included), no `|`.
+ */
 export function md(text: string | null | undefined): string {
   if (!text) return '';
   return text
-    .replace(/\r?\n|\r/g, ' ')
+    .replace(LINE_BREAKING, ' ')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

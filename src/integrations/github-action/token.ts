@@ -22,7 +22,10 @@ export interface JobToken {
   branch: string;
 }
 
-/** Requests the ID token the way every action does (`core.getIDToken`); fails naming what the job lacks. */
+/**
+ * Requests the ID token the way every action does (`core.getIDToken`, which masks it in the log before
+ * returning it); fails naming what the job lacks.
+ */
 export async function requestJobToken(
   audience: string,
   env: NodeJS.ProcessEnv,
@@ -42,8 +45,6 @@ export async function requestJobToken(
       { cause: err },
     );
   }
-  // core.getIDToken masks it already; masked again in case it came from elsewhere.
-  core.setSecret(token);
   let claims: Record<string, unknown>;
   try {
     claims = decodeJwt(token);
