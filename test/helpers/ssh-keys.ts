@@ -39,6 +39,8 @@ export function run(
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // ssh-keygen may exit (e.g. on a bad key) before reading stdin: its exit code says why, not an EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }
