@@ -7,8 +7,9 @@
  *   w. windows   window evaluation cost in the worst cases a config can produce (pure, in process)
  *   d. strategies failed requests under steady load during a blue-green deploy, a canary and a warm rollback;
  *                cold against warm rollback; `recreate` downtime
+ *   e. identity  an approval's round trip signed with an SSH key against an unsigned one, same run (6 × --runs each)
  *
- * Options: --only release,rollback,memory,strategies,windows  --releases N (20)  --rollbacks N (10)  --apps N (500)
+ * Options: --only release,rollback,memory,strategies,windows,identity  --releases N (20)  --rollbacks N (10)  --apps N (500)
  *          --runs N (5, samples of each strategies figure)  --json FILE
  * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones.
  */
@@ -19,10 +20,11 @@ import { memoryBenchmark } from './memory.js';
 import { pipelineBenchmarks } from './pipeline.js';
 import { strategyBenchmarks } from './strategies.js';
 import { windowsBenchmark } from './windows.js';
+import { identityBenchmark } from './identity.js';
 import { checkBuild, Cleanup } from './lib/stack.js';
 import { ms, table, type ResultRow } from './lib/stats.js';
 
-const BENCHES = ['release', 'rollback', 'memory', 'strategies', 'windows'] as const;
+const BENCHES = ['release', 'rollback', 'memory', 'strategies', 'windows', 'identity'] as const;
 /** Hard stop for the whole run, cleanup included; a normal run takes four to seven minutes on 2 cores. */
 const WATCHDOG_MS = 10 * 60_000;
 
@@ -119,6 +121,9 @@ if (only.includes('memory') && !stopping) {
 }
 if (only.includes('strategies') && !stopping) {
   await section('strategies', (c) => strategyBenchmarks(c, { runs, log }));
+}
+if (only.includes('identity') && !stopping) {
+  await section('identity', (c) => identityBenchmark(c, { samples: runs * 6, log }));
 }
 
 const header = ['bench', 'figure', 'n', 'median', 'p95', 'ratio to baseline (median, p95) / notes'];

@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { ShipgateClient, sshProver, type Prover } from '../../src/client.js';
 import { ReleaseNotFoundError } from '../../src/client/errors.js';
 import type { LedgerEntry } from '../../src/policy/ledger.js';
 import { cli, ROOT, startWorker, type CliResult, type WorkerProcess } from './processes.js';
-import { generateKey, type SshKey } from './ssh-keys.js';
+import type { SshKey } from './ssh-keys.js';
 
 /**
  * Everyone the tests name: the config's group members, and mallory and eve, known people (with keys) who are in
@@ -133,6 +134,27 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   await rename(tmp, file);
 }
 
+/**
+ * An ed25519 key made by ssh-keygen, as a person makes one. ssh-keygen reads nothing here, so its stdin is
+ * closed from the start (writing to a pipe it has already left would fail with EPIPE).
+ */
+export async function personKey(dir: string, login: string): Promise<SshKey> {
+  const file = path.join(dir, login);
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${login}@test`, '-f', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`ssh-keygen failed (${code}): ${err}`)),
+    );
+  });
+  const publicKey = (await readFile(`${file}.pub`, 'utf8')).trim();
+  return { kind: 'ed25519', privateKeyFile: file, publicKeyFile: `${file}.pub`, publicKey };
+}
+
 /** `--key FILE` for the login the args run `--as` or `--actor`, when that person has a key and none is given. */
 export function withKey(args: string[], keys: Record<string, SshKey>): string[] {
   if (args.includes('--key')) return args;
@@ -169,7 +191,7 @@ export async function startStack(
   const keyDir = path.join(home, 'keys');
   await mkdir(keyDir, { mode: 0o700 });
   const keys: Record<string, SshKey> = {};
-  for (const login of PEOPLE) keys[login] = await generateKey(keyDir, login, 'ed25519');
+  for (const login of PEOPLE) keys[login] = await personKey(keyDir, login);
   let baseTweak = tweak;
   const apps = new Map<string, AppConfig>();
   const writeAll = async () => {

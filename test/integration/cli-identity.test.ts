@@ -13,9 +13,9 @@ import { EXIT, toShipgateError } from '../../src/client/errors.js';
 import { signStatement } from '../../src/identity/sshsig.js';
 import { newStatement } from '../../src/identity/statement.js';
 import type { Proof } from '../../src/identity/types.js';
-import { NO_SIGNER_ENV, startStack, type App, type Stack } from '../helpers/fixture.js';
+import { NO_SIGNER_ENV, personKey, startStack, type App, type Stack } from '../helpers/fixture.js';
 import { cli } from '../helpers/processes.js';
-import { generateKey, keyDir, startSshAgent } from '../helpers/ssh-keys.js';
+import { keyDir, startSshAgent } from '../helpers/ssh-keys.js';
 
 /* eslint-disable no-control-regex -- the tests look for raw control characters in what a terminal would get */
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
@@ -84,7 +84,7 @@ describe('proven identity through the CLI (real dev server, worker, ssh-keygen k
     const config = parse(await readFile(stack.configFile, 'utf8')) as {
       people: Record<string, { sshKeys: string[] }>;
     };
-    config.people.bob!.sshKeys = [(await generateKey(keys.dir, 'bob-new', 'ed25519')).publicKey];
+    config.people.bob!.sshKeys = [(await personKey(keys.dir, 'bob-new')).publicKey];
     const rotated = path.join(keys.dir, 'rotated.yaml');
     await writeFile(rotated, stringify(config));
     const failed = await verify(rotated);
@@ -127,7 +127,7 @@ describe('proven identity through the CLI (real dev server, worker, ssh-keygen k
   it('a key not listed for the login, or another person’s key, is refused (exit 3) and recorded', async () => {
     const app = await newApp('wrong-key');
     await app.toGate('1.0.0');
-    const stranger = await generateKey(keys.dir, 'stranger', 'ed25519');
+    const stranger = await personKey(keys.dir, 'stranger');
     const unlisted = await app.run(
       ...['approve', app.name, '1.0.0', '--as', 'alice', '--key', stranger.privateKeyFile],
     );
