@@ -4,7 +4,9 @@
  * and changes nothing. Proofs built by hand (expired, for another run, replayed, unsigned) go through the same
  * client the CLI uses, as anyone holding a Temporal client could send them.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -14,7 +16,8 @@ import { signStatement } from '../../src/identity/sshsig.js';
 import { newStatement } from '../../src/identity/statement.js';
 import type { Proof } from '../../src/identity/types.js';
 import { NO_SIGNER_ENV, personKey, startStack, type App, type Stack } from '../helpers/fixture.js';
-import { cli } from '../helpers/processes.js';
+import { freePort } from '../../src/temporal/ports.js';
+import { BIN, cli, ROOT } from '../helpers/processes.js';
 import { keyDir, startSshAgent } from '../helpers/ssh-keys.js';
 
 /* eslint-disable no-control-regex -- the tests look for raw control characters in what a terminal would get */
@@ -268,5 +271,101 @@ describe('proven identity through the CLI (real dev server, worker, ssh-keygen k
     expect(status.stdout).not.toMatch(RAW_CONTROL);
     expect(status.stdout).not.toContain('6.6.6');
     expect((await app.status('1.1.0')).stage).toBe('awaiting-approval');
+  });
+});
+
+describe('shipgate dev under identity: proven (real dev server, worker and ssh-keygen)', () => {
+  it('makes a signing key for each person the config lists without one, and commands signed with them count', async () => {
+    const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-dev-'));
+    const [temporalPort, uiPort, staging, production] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    const configFile = path.join(home, 'shipgate.yaml');
+    const config = {
+      groups: { 'team-leads': ['alice', 'bob'] },
+      apps: {
+        hello: {
+          build: { kind: 'local', source: path.join(ROOT, 'examples', 'hello-service') },
+          environments: {
+            staging: { target: { kind: 'local', port: staging } },
+            production: {
+              after: 'staging',
+              target: { kind: 'local', port: production },
+              approvals: [{ group: 'team-leads', count: 2 }],
+            },
+          },
+        },
+      },
+    };
+    await writeFile(configFile, stringify(config));
+    const env = { ...process.env, ...NO_SIGNER_ENV, SHIPGATE_HOME: path.join(home, 'state') };
+    const dev = spawn(
+      process.execPath,
+      [
+        BIN,
+        'dev',
+        '--config',
+        configFile,
+        '--port',
+        String(temporalPort),
+        '--ui-port',
+        String(uiPort),
+        '--json',
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+    try {
+      let out = '';
+      let err = '';
+      dev.stderr.on('data', (d) => (err += d));
+      const started = await new Promise<{ address: string; keys: Record<string, string> }>(
+        (resolve, reject) => {
+          dev.stdout.on('data', (d) => {
+            out += d;
+            try {
+              resolve(JSON.parse(out) as { address: string; keys: Record<string, string> });
+            } catch {
+              // not the whole document yet
+            }
+          });
+          dev.once('exit', (code) => reject(new Error(`dev exited ${code}: ${err}`)));
+        },
+      );
+      expect(Object.keys(started.keys)).toEqual(['alice', 'bob']);
+      // The config file is left as it was: the keys are the worker's view for this dev setup only.
+      expect(await readFile(configFile, 'utf8')).toBe(stringify(config));
+      const run = (...args: string[]) =>
+        cli([...args, '--address', started.address], { ...NO_SIGNER_ENV, SHIPGATE_HOME: env.SHIPGATE_HOME });
+      const released = await run(
+        ...['release', 'hello', '1.0.0', '--commit', 'c1', '--branch', 'main', '--actor', 'alice'],
+        ...['--key', started.keys.alice!, '--wait', 'staging'],
+      );
+      expect(released.code, released.stderr).toBe(0);
+      const unsigned = await run('approve', 'hello', '1.0.0', '--as', 'bob');
+      expect(unsigned.code).toBe(EXIT.badInput);
+      const approved = await run(
+        'approve',
+        'hello',
+        '1.0.0',
+        '--as',
+        'bob',
+        '--key',
+        started.keys.bob!,
+        '--json',
+      );
+      expect(approved.code, approved.stderr).toBe(0);
+      const status = (await run('status', 'hello', '1.0.0', '--json')).json as {
+        approvals: { given: { by: string; via: string }[] };
+      };
+      expect(status.approvals.given).toEqual([expect.objectContaining({ by: 'bob', via: 'ssh' })]);
+    } finally {
+      dev.kill('SIGINT');
+      await exited;
+      await rm(home, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -15,41 +14,17 @@ import { startDevServer } from '../../temporal/dev-server.js';
 import { freePort } from '../../temporal/ports.js';
 import { PROJECT_ROOT } from '../../temporal/binaries.js';
 import type { Runner } from '../context.js';
+import { ensureKey, type PersonKey } from '../keys.js';
 import { formatVerdict } from './audit.js';
 import { workerFor } from './worker.js';
 
 const DEMO_PEOPLE = ['alice', 'bob', 'carol', 'dave'] as const;
 type DemoLogin = (typeof DEMO_PEOPLE)[number];
 
-/** An SSH key pair per demo person, made by ssh-keygen as anyone would make one: the private key and its .pub line. */
-async function demoKeys(dir: string): Promise<Record<DemoLogin, { file: string; publicKey: string }>> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const keys = {} as Record<DemoLogin, { file: string; publicKey: string }>;
-  for (const login of DEMO_PEOPLE) {
-    const file = path.join(dir, login);
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(
-        'ssh-keygen',
-        ['-q', '-t', 'ed25519', '-N', '', '-C', `${login}@shipgate-demo`, '-f', file],
-        {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      let err = '';
-      child.stderr.on('data', (d) => (err += d));
-      child.on('error', (e) =>
-        reject(
-          (e as NodeJS.ErrnoException).code === 'ENOENT'
-            ? new Error('the demo needs ssh-keygen (OpenSSH)')
-            : e,
-        ),
-      );
-      child.on('close', (code) =>
-        code === 0 ? resolve() : reject(new Error(`ssh-keygen failed: ${err.trim()}`)),
-      );
-    });
-    keys[login] = { file, publicKey: (await readFile(`${file}.pub`, 'utf8')).trim() };
-  }
+/** An SSH key pair per demo person, made by ssh-keygen as anyone would make one. */
+async function demoKeys(dir: string): Promise<Record<DemoLogin, PersonKey>> {
+  const keys = {} as Record<DemoLogin, PersonKey>;
+  for (const login of DEMO_PEOPLE) keys[login] = await ensureKey(dir, login, `${login}@shipgate-demo`);
   return keys;
 }
 

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import path from 'node:path';
 import { createLogger } from '../../logger.js';
 import { createTargets } from '../../targets/registry.js';
 import { startDevServer } from '../../temporal/dev-server.js';
 import type { Runner } from '../context.js';
+import { ensureKey, loginsWithoutKeys, withKeys, type PersonKey } from '../keys.js';
 import { workerFor } from './worker.js';
 
 export function registerDev(program: Command, run: Runner) {
@@ -17,6 +19,12 @@ export function registerDev(program: Command, run: Runner) {
       run(async (ctx) => {
         const loaded = await ctx.requireConfig();
         const logger = createLogger('shipgate-dev');
+        // Under identity: proven every command is signed. Whoever the config names without a key gets one here,
+        // for this dev setup only: the worker lists it for them; the config file is left as it is.
+        const keys: Record<string, PersonKey> = {};
+        if (loaded.config.identity === 'proven')
+          for (const login of loginsWithoutKeys(loaded))
+            keys[login] = await ensureKey(path.join(ctx.home, 'keys'), login, `${login}@shipgate-dev`);
         const server = await startDevServer({
           home: ctx.home,
           port: Number(o.port),
@@ -29,7 +37,13 @@ export function registerDev(program: Command, run: Runner) {
             temporal,
             logger,
             uiUrl: server.uiUrl,
+            overlay: Object.keys(keys).length ? (l) => withKeys(l, keys) : undefined,
           });
+          const rel = (file: string) => {
+            const r = path.relative(process.cwd(), file);
+            return r && !r.startsWith('..') ? r : file;
+          };
+          const signing = Object.entries(keys);
           ctx.print(
             [
               `shipgate dev is running (state in ${ctx.home})`,
@@ -40,9 +54,20 @@ export function registerDev(program: Command, run: Runner) {
                   ([env, e]) => `  ${app}/${env}: http://127.0.0.1:${e.target.port} (after its first deploy)`,
                 ),
               ),
+              ...(signing.length
+                ? [
+                    `  Signing keys for this dev setup (${loaded.file} lists none for them): ${signing.map(([l, k]) => `${l} ${rel(k.file)}`).join(', ')}`,
+                    `  Sign with --key, e.g. shipgate approve <app> <version> --as ${signing[0]![0]} --key ${rel(signing[0]![1].file)}`,
+                  ]
+                : []),
               'Press Ctrl-C to stop everything.',
             ].join('\n'),
-            { address: server.address, ui: server.uiUrl, home: ctx.home },
+            {
+              address: server.address,
+              ui: server.uiUrl,
+              home: ctx.home,
+              keys: Object.fromEntries(signing.map(([l, k]) => [l, k.file])),
+            },
           );
           await worker.run();
         } finally {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { LoadedConfig } from '../../config/load.js';
 import { createConfigSource, type ConfigSource } from '../../config/source.js';
 import { createLogger } from '../../logger.js';
 import type { SlackSetupOptions } from '../../integrations/slack/setup.js';
@@ -38,16 +39,34 @@ export function registerWorker(program: Command, run: Runner) {
 /**
  * A worker over the config file (re-read when it changes), notifying Slack where the config sets it up. The
  * worker and Slack modules load only here: client-only commands do not pay for the SDK's native runtime.
+ * `overlay` changes what the worker believes of each version of the file (dev lists its signing keys).
  */
 export async function workerFor(
   file: string,
-  opts: Omit<WorkerRunOptions, 'config' | 'notifier'> & { uiUrl?: string },
+  opts: Omit<WorkerRunOptions, 'config' | 'notifier'> & {
+    uiUrl?: string;
+    overlay?: (loaded: LoadedConfig) => LoadedConfig;
+  },
 ): Promise<{ config: ConfigSource; worker: RunningWorker }> {
-  const { uiUrl, ...run } = opts;
-  const config = createConfigSource(file);
+  const { uiUrl, overlay, ...run } = opts;
+  const config = overlay ? overlaid(createConfigSource(file), overlay) : createConfigSource(file);
   const { createShipgateWorker } = await import('../../worker.js');
   const notifier = await slackNotifier({ ...run, config, uiUrl });
   return { config, worker: await createShipgateWorker({ ...run, config, notifier }) };
+}
+
+/** The source with `overlay` applied once to each config it loads. */
+function overlaid(source: ConfigSource, overlay: (loaded: LoadedConfig) => LoadedConfig): ConfigSource {
+  const applied = new WeakMap<LoadedConfig, LoadedConfig>();
+  return {
+    file: source.file,
+    get() {
+      const loaded = source.get();
+      let view = applied.get(loaded);
+      if (!view) applied.set(loaded, (view = overlay(loaded)));
+      return view;
+    },
+  };
 }
 
 /** Slack notifications when `slack` is configured and its token is set (loaded only then). */
