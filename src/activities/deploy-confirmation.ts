@@ -1,7 +1,7 @@
 /**
  * How an environment and a release check what the other tells them, so that nothing a namespace client sends
  * can make either act. An environment asks the release itself what it deploys; a release asks the environment
- * which reports it sent. Both run as local activities: their answers land in the asking workflow's history.
+ * which reports it sent. Their answers land in the asking workflow's history.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,7 +15,11 @@ import { artifactPath, BUILD_MARKER } from './build.js';
 export type DeployConfirmation =
   { ok: true; asked: DeployAsked; artifact: string } | { ok: false; reason: string };
 
+/** A query to another workflow is answered in moments or not at all (its run may be switching): retry it. */
+const QUERY_DEADLINE_MS = 10_000;
+
 export function createDeployConfirmationActivities(client: Client, home: string) {
+  const within = <R>(fn: () => Promise<R>) => client.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn);
   return {
     /**
      * Whether release `releaseId` is, right now, asking `env` to deploy `version` under `opId`: the release must
@@ -42,10 +46,10 @@ export function createDeployConfirmationActivities(client: Client, home: string)
       const handle = client.workflow.getHandle(req.releaseId, op.run);
       let asked: DeployAsked | null;
       try {
-        const d = await handle.describe();
+        const d = await within(() => handle.describe());
         if (d.type !== 'releaseWorkflow') return refuse(`${req.releaseId} is not a release workflow`);
         if (d.status.name !== 'RUNNING') return refuse(`release ${req.releaseId} is not running`);
-        asked = await handle.query(deployRequestQuery, req.opId);
+        asked = await within(() => handle.query(deployRequestQuery, req.opId));
       } catch (err) {
         if (err instanceof WorkflowNotFoundError)
           return refuse(`no release ${req.releaseId} with run ${op.run} exists`);
@@ -66,9 +70,8 @@ export function createDeployConfirmationActivities(client: Client, home: string)
       opId: string;
     }): Promise<DeployReport[] | null> {
       try {
-        return await client.workflow
-          .getHandle(environmentWorkflowId(req.app, req.env))
-          .query(deployReportsQuery, req.opId);
+        const handle = client.workflow.getHandle(environmentWorkflowId(req.app, req.env));
+        return await within(() => handle.query(deployReportsQuery, req.opId));
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return null;
         throw err;

@@ -15,9 +15,8 @@ describe('who may freeze, unfreeze and roll back an environment (time-skipping s
       },
       async (h) => {
         const until = await later(h.env, 4);
-        const freeze = (by: string, at = until) =>
-          h.sg.freeze(h.app, 'production', { by, via: 'cli', until: at, reason: 'audit week' });
-        const unfreeze = (by: string) => h.sg.unfreeze(h.app, 'production', { by, via: 'slack' });
+        const freeze = (by: string, at = until) => h.freeze(by, { until: at, reason: 'audit week' });
+        const unfreeze = (by: string) => h.unfreeze(by);
         const only = 'only members of release-managers may';
 
         expect(await refusal(freeze('carol'))).toEqual({
@@ -45,13 +44,20 @@ describe('who may freeze, unfreeze and roll back an environment (time-skipping s
 
         const audit = await h.auditWhen((r) => r.length >= 6);
         expect(audit.map((r) => `${r.type} ${r.actor} ${r.via}`)).toEqual([
-          'freeze-refused carol cli',
-          'freeze-refused dave cli',
-          'unfreeze-refused dave slack',
-          'freeze dave cli',
-          'unfreeze-refused alice slack',
-          'unfreeze dave slack',
+          'freeze-refused carol ssh',
+          'freeze-refused dave ssh',
+          'unfreeze-refused dave ssh',
+          'freeze dave ssh',
+          'unfreeze-refused alice ssh',
+          'unfreeze dave ssh',
         ]);
+        // Each record keeps the proof it rests on: the signed statement, checkable with dave's key alone.
+        expect((audit[3] as unknown as { proof: unknown }).proof).toMatchObject({
+          login: 'dave',
+          via: 'ssh',
+          statement: { action: 'freeze', login: 'dave', env: 'production', version: null, run: null },
+          signature: expect.stringContaining('BEGIN SSH SIGNATURE'),
+        });
         expect(audit[3]).toMatchObject({ reason: 'audit week', outcome: `until ${until}` });
         expect(audit[5]).toMatchObject({ reason: 'lifted 1 freeze(s)' });
       },
@@ -63,8 +69,7 @@ describe('who may freeze, unfreeze and roll back an environment (time-skipping s
       () => {},
       async (h) => {
         const until = await later(h.env, 2);
-        const freeze = (by: string) =>
-          h.sg.freeze(h.app, 'production', { by, via: 'cli', until, reason: 'hold' });
+        const freeze = (by: string) => h.freeze(by, { until, reason: 'hold' });
         expect(await refusal(freeze('eve'))).toEqual({
           type: FAILURE.policy,
           message: `eve may not freeze ${h.app}/production: only members of team-leads, release-managers may`,
@@ -72,7 +77,7 @@ describe('who may freeze, unfreeze and roll back an environment (time-skipping s
         await freeze('alice');
         await freeze('dave');
         expect((await h.snapshot()).freezes.map((f) => f.by)).toEqual(['alice', 'dave']);
-        expect(await h.sg.unfreeze(h.app, 'production', { by: 'bob', via: 'cli' })).toEqual({ removed: 2 });
+        expect(await h.unfreeze('bob')).toEqual({ removed: 2 });
       },
     );
   });
@@ -83,20 +88,15 @@ describe('who may freeze, unfreeze and roll back an environment (time-skipping s
         c.apps.hello.environments.production.rollbackDuringWindows = 'deny';
       },
       async (h) => {
-        for (const v of ['1.0.0', '1.1.0']) {
-          const op = h.deployOp(v);
-          await h.enqueue(op);
-          await h.settled(op.opId);
-        }
-        const rollback = (by: string) =>
-          h.sg.rollback(h.app, 'production', { by, via: 'cli', reason: 'bad build' });
+        for (const v of ['1.0.0', '1.1.0']) expect((await h.ship(v)).state).toBe('succeeded');
+        const rollback = (by: string) => h.rollback(by, { reason: 'bad build' });
         // Production's approvals name team-leads, and there is no rollback group: dave is not in it.
         expect(await refusal(rollback('dave'))).toEqual({
           type: FAILURE.policy,
           message: `dave may not roll back ${h.app}/production: only members of team-leads may`,
         });
         const until = await later(h.env, 3);
-        await h.sg.freeze(h.app, 'production', { by: 'carol', via: 'cli', until, reason: 'hold' });
+        await h.freeze('carol', { until, reason: 'hold' });
         const held = await refusal(rollback('alice'));
         expect(held.type).toBe(FAILURE.policy);
         expect(held.message).toMatch(
@@ -104,7 +104,7 @@ describe('who may freeze, unfreeze and roll back an environment (time-skipping s
             `^rollbacks of ${h.app}/production are held while .*carol.* blocks deploys \\(rollbackDuringWindows: deny\\)$`,
           ),
         );
-        await h.sg.unfreeze(h.app, 'production', { by: 'carol', via: 'cli' });
+        await h.unfreeze('carol');
         expect(await rollback('alice')).toMatchObject({ from: '1.1.0', to: '1.0.0', position: 0 });
         const refused = (
           await h.auditWhen((r) => r.filter((x) => x.type === 'rollback-refused').length >= 2)
@@ -120,20 +120,12 @@ describe('who may freeze, unfreeze and roll back an environment (time-skipping s
         c.apps.hello.environments.production.rollbackGroup = 'release-managers';
       },
       async (h) => {
-        for (const v of ['1.0.0', '1.1.0']) {
-          const op = h.deployOp(v);
-          await h.enqueue(op);
-          await h.settled(op.opId);
-        }
-        const accepted = await h.sg.rollback(h.app, 'production', { by: 'dave', via: 'cli', reason: 'sev2' });
+        for (const v of ['1.0.0', '1.1.0']) expect((await h.ship(v)).state).toBe('succeeded');
+        const accepted = await h.rollback('dave', { reason: 'sev2' });
         expect(accepted).toMatchObject({ from: '1.1.0', to: '1.0.0' });
         const done = await h.settled(accepted.opId);
         expect(done.ledger.at(-1)).toMatchObject({ action: 'rollback', version: '1.0.0', actor: 'dave' });
-        expect(
-          await refusal(
-            h.sg.rollback(h.app, 'production', { to: '9.9.9', by: 'dave', via: 'cli', reason: 'x' }),
-          ),
-        ).toEqual({
+        expect(await refusal(h.rollback('dave', { to: '9.9.9', reason: 'x' }))).toEqual({
           type: FAILURE.policy,
           message: `cannot roll back ${h.app}/production: 9.9.9 was never deployed here. Versions it could roll back to: 1.1.0.`,
         });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import path from 'node:path';
 import { environmentWorkflowId } from '../../src/protocol/ids.js';
 import type { EnvironmentWorkflowInput } from '../../src/workflows/types.js';
 import { useTimeSkippingServer, withEnvironment } from './environment-harness.js';
@@ -68,19 +69,18 @@ describe('state and requests from before artifacts were opaque references (time-
         expect(JSON.stringify(restored)).not.toContain('artifactDir');
 
         // An op id from the older run is answered, not deployed again.
-        const again = h.deployOp('1.1.0', { opId: 'op-2' });
-        expect(await h.enqueue(again)).toEqual({ opId: 'op-2', position: -1 });
+        const again = { kind: 'deploy', opId: 'op-2', releaseId: 'release/x/1.1.0', version: '1.1.0' };
+        expect(await h.enqueueRaw(again as never)).toEqual({ opId: 'op-2', position: -1 });
 
-        // A release started before the switch sends its artifact as artifactDir.
-        const { artifact: _new, ...older } = h.deployOp('2.0.0');
-        await h.enqueue({ ...older, artifactDir: '/older/2.0.0' });
-        const deployed = await h.settled(older.opId);
+        // A release deploying after the switch: the environment takes the artifact from the build's record.
+        expect((await h.ship('2.0.0')).state).toBe('succeeded');
+        const deployed = await h.waitFor((x) => x.running === null && x.ledger.length === 4);
         expect(deployed.ledger.at(-1)).toMatchObject({
           version: '2.0.0',
-          artifact: '/older/2.0.0',
+          artifact: path.join(h.sandbox.home, 'artifacts', h.app, '2.0.0'),
           outcome: 'succeeded',
         });
-        expect(h.target.activations.at(-1)).toMatchObject({ version: '2.0.0', artifact: '/older/2.0.0' });
+        expect(h.target.activations.at(-1)).toMatchObject({ version: '2.0.0' });
         expect(h.target.activations.filter((a) => a.version === '1.1.0')).toHaveLength(0);
       },
     );

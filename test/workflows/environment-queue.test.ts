@@ -1,58 +1,57 @@
 import { describe, expect, it } from 'vitest';
-import { enqueueDeployUpdate } from '../../src/workflows/messages.js';
-import { environmentWorkflowId } from '../../src/protocol/ids.js';
 import { useTimeSkippingServer, withEnvironment, type Harness } from './environment-harness.js';
 
 useTimeSkippingServer();
 
-const noApprovals = () => {};
+const asIs = () => {};
 
-/** Deploys each version in turn through the environment's queue and waits for it to settle. */
-async function deployAll(h: Harness, ...versions: string[]) {
-  for (const v of versions) {
-    const op = h.deployOp(v);
-    await h.enqueue(op);
-    await h.settled(op.opId);
-  }
+/** Releases each version in turn to production (approved by alice and bob) and waits for it to succeed. */
+async function shipAll(h: Harness, ...versions: string[]) {
+  for (const v of versions) expect((await h.ship(v)).state).toBe('succeeded');
 }
 
 const rows = (ledger: { action: string; version: string; outcome: string }[]) =>
   ledger.map((e) => `${e.action} ${e.version} ${e.outcome}`);
 
+/** The op id of the queued or running deploy of `version`, once the environment has it. */
+async function deployOf(h: Harness, version: string): Promise<string> {
+  const s = await h.waitFor(
+    (x) =>
+      x.queue.some((o) => o.kind === 'deploy' && o.version === version) ||
+      x.ledger.some((e) => e.action === 'deploy' && e.version === version),
+  );
+  return (
+    s.queue.find((o) => o.kind === 'deploy' && o.version === version)?.opId ??
+    s.ledger.find((e) => e.action === 'deploy' && e.version === version)!.opId
+  );
+}
+
 describe('environment queue on the time-skipping server (memory target)', () => {
   it('a rollback goes ahead of queued deploys, behind earlier rollbacks, and starts from what they leave serving', async () => {
-    await withEnvironment(noApprovals, async (h) => {
-      await deployAll(h, '1.0.0', '1.1.0', '1.2.0');
+    await withEnvironment(asIs, async (h) => {
+      await shipAll(h, '1.0.0', '1.1.0', '1.2.0');
       const gate = h.target.hold('1.0.0');
-      const first = await h.sg.rollback(h.app, 'production', {
-        to: '1.0.0',
-        by: 'alice',
-        via: 'cli',
-        reason: 'first',
-      });
+      const first = await h.rollback('alice', { to: '1.0.0', reason: 'first' });
       await gate.reached;
-      const deploy = h.deployOp('2.0.0');
-      expect(await h.enqueue(deploy)).toEqual({ opId: deploy.opId, position: 0 });
-      const second = await h.sg.rollback(h.app, 'production', {
-        to: '1.1.0',
-        by: 'bob',
-        via: 'cli',
-        reason: 'second',
-      });
+      // A release of 2.0.0 reaches production while the rollback runs: its deploy waits in the queue.
+      await h.startShip('2.0.0');
+      const deploy = await deployOf(h, '2.0.0');
+      expect((await h.snapshot()).queue).toEqual([{ opId: deploy, kind: 'deploy', version: '2.0.0' }]);
+      const second = await h.rollback('bob', { to: '1.1.0', reason: 'second' });
       expect(second).toMatchObject({ from: '1.2.0', to: '1.1.0', position: 0 });
       // No --to: the baseline is what the queued rollback ahead of it leaves serving (1.1.0), not 1.2.0.
-      const third = await h.sg.rollback(h.app, 'production', { by: 'carol', via: 'cli', reason: 'third' });
+      const third = await h.rollback('carol', { reason: 'third' });
       expect(third).toMatchObject({ from: '1.1.0', to: '1.0.0', position: 1 });
       const queued = await h.snapshot();
       expect(queued.running).toBe(first.opId);
       expect(queued.queue).toEqual([
         { opId: second.opId, kind: 'rollback', version: '1.1.0' },
         { opId: third.opId, kind: 'rollback', version: '1.0.0' },
-        { opId: deploy.opId, kind: 'deploy', version: '2.0.0' },
+        { opId: deploy, kind: 'deploy', version: '2.0.0' },
       ]);
 
       gate.release();
-      const done = await h.settled(deploy.opId);
+      const done = await h.settled(deploy);
       expect(rows(done.ledger)).toEqual([
         'deploy 1.0.0 succeeded',
         'deploy 1.1.0 succeeded',
@@ -63,6 +62,13 @@ describe('environment queue on the time-skipping server (memory target)', () => 
         'deploy 2.0.0 succeeded',
       ]);
       expect(done.ledger.slice(3, 6).map((e) => e.actor)).toEqual(['alice', 'bob', 'carol']);
+      // Each requested rollback keeps the digest of the proof it was asked with; each deploy its approvals'.
+      expect(done.ledger.slice(3, 6).map((e) => e.proofs?.map((p) => [p.login, p.via]))).toEqual([
+        [['alice', 'ssh']],
+        [['bob', 'ssh']],
+        [['carol', 'ssh']],
+      ]);
+      expect(done.ledger.at(-1)!.proofs?.map((p) => p.login)).toEqual(['alice', 'bob']);
       expect(done.current?.version).toBe('2.0.0');
       expect(done.queue).toEqual([]);
       expect(h.target.activations.map((a) => a.version)).toEqual([
@@ -86,22 +92,18 @@ describe('environment queue on the time-skipping server (memory target)', () => 
   });
 
   it('a rollback requested while a deploy runs preempts it: the deploy fails as preempted and never takes traffic', async () => {
-    await withEnvironment(noApprovals, async (h) => {
-      await deployAll(h, '1.0.0', '1.1.0');
+    await withEnvironment(asIs, async (h) => {
+      await shipAll(h, '1.0.0', '1.1.0');
       const gate = h.target.hold('2.0.0');
-      const deploy = h.deployOp('2.0.0');
-      await h.enqueue(deploy);
+      await h.startShip('2.0.0');
+      const deploy = await deployOf(h, '2.0.0');
       await gate.reached;
       // The deploy in flight counts as current: a rollback without --to gets off it, to 1.1.0.
-      const rollback = await h.sg.rollback(h.app, 'production', {
-        by: 'carol',
-        via: 'cli',
-        reason: 'stop the rollout',
-      });
+      const rollback = await h.rollback('carol', { reason: 'stop the rollout' });
       expect(rollback).toMatchObject({ from: '2.0.0', to: '1.1.0', position: 0 });
       await h.settled(rollback.opId);
       const done = await h.waitFor((x) => x.running === null);
-      const deployed = done.ledger.find((e) => e.opId === deploy.opId)!;
+      const deployed = done.ledger.find((e) => e.opId === deploy)!;
       expect(deployed).toMatchObject({
         action: 'deploy',
         outcome: 'failed',
@@ -123,6 +125,8 @@ describe('environment queue on the time-skipping server (memory target)', () => 
       expect(served.serving).toBe('1.1.0');
       expect(served.versions.map((v) => v.version)).not.toContain('2.0.0');
       const types = (await h.auditWhen((r) => r.some((x) => x.type === 'rollback-succeeded')))
+        // The environment's own records (the release's records name production too).
+        .filter((r) => r.id.startsWith('env/'))
         .filter((r) => r.version === '2.0.0' || r.type.startsWith('rollback'))
         .map((r) => `${r.type} ${r.version} ${r.actor}`);
       expect(types).toEqual([
@@ -137,25 +141,25 @@ describe('environment queue on the time-skipping server (memory target)', () => 
   });
 
   it('a deploy sent again with the same op id is answered, not run again, whether queued or done', async () => {
-    await withEnvironment(noApprovals, async (h) => {
-      await deployAll(h, '1.0.0');
+    await withEnvironment(asIs, async (h) => {
+      await shipAll(h, '1.0.0');
       const gate = h.target.hold('1.1.0');
-      const running = h.deployOp('1.1.0');
-      await h.enqueue(running);
+      await h.startShip('1.1.0');
+      const running = await deployOf(h, '1.1.0');
       await gate.reached;
-      const queued = h.deployOp('1.2.0');
-      expect(await h.enqueue(queued)).toEqual({ opId: queued.opId, position: 0 });
+      await h.startShip('1.2.0');
+      const queued = await deployOf(h, '1.2.0');
+      expect((await h.snapshot()).queue.map((o) => o.opId)).toEqual([queued]);
       // A retried request (new update id, same op id) while the op waits in the queue, and one while it runs.
-      const handle = h.env.client.workflow.getHandle(environmentWorkflowId(h.app, 'production'));
-      const again = (op: typeof queued, updateId: string) =>
-        handle.executeUpdate(enqueueDeployUpdate, { args: [op], updateId });
-      expect(await again(queued, 'retry-1')).toEqual({ opId: queued.opId, position: 0 });
-      expect(await again(running, 'retry-2')).toEqual({ opId: running.opId, position: -1 });
-      expect((await h.snapshot()).queue.map((o) => o.opId)).toEqual([queued.opId]);
+      const again = (opId: string, version: string, updateId: string) =>
+        h.enqueueRaw({ kind: 'deploy', opId, releaseId: opId.split('@')[0]!, version } as never, updateId);
+      expect(await again(queued, '1.2.0', 'retry-1')).toEqual({ opId: queued, position: 0 });
+      expect(await again(running, '1.1.0', 'retry-2')).toEqual({ opId: running, position: -1 });
+      expect((await h.snapshot()).queue.map((o) => o.opId)).toEqual([queued]);
       gate.release();
-      await h.settled(queued.opId);
+      await h.settled(queued);
       // And once it is done.
-      expect(await again(running, 'retry-3')).toEqual({ opId: running.opId, position: -1 });
+      expect(await again(running, '1.1.0', 'retry-3')).toEqual({ opId: running, position: -1 });
       const s = await h.waitFor((x) => x.running === null && x.queue.length === 0);
       expect(rows(s.ledger)).toEqual([
         'deploy 1.0.0 succeeded',
@@ -167,24 +171,25 @@ describe('environment queue on the time-skipping server (memory target)', () => 
   });
 
   it('op ids and rollback request ids are remembered across continue-as-new', async () => {
-    await withEnvironment(noApprovals, async (h) => {
-      // About 40 to 50 events per operation: the limit is crossed by the last two deploys below.
+    await withEnvironment(asIs, async (h) => {
+      // About 50 to 60 events per operation: the limit is crossed by the deploy of 2.0.0, and the environment
+      // continues as new once it is done (2.0.1 deploys in the new run).
       const handle = await h.env.client.workflow.start('environmentWorkflow', {
-        workflowId: environmentWorkflowId(h.app, 'production'),
+        workflowId: `env/${h.app}/production`,
         taskQueue: h.taskQueue,
-        args: [{ app: h.app, env: 'production', historyLimit: 150 }],
+        args: [{ app: h.app, env: 'production', historyLimit: 190 }],
       });
       const firstRun = handle.firstExecutionRunId;
-      await deployAll(h, '1.0.0', '1.1.0');
-      const first = h.deployOp('1.0.0');
-      const request = { by: 'alice', via: 'cli' as const, reason: 'retry me', requestId: 'req-1' };
-      const rollback = await h.sg.rollback(h.app, 'production', request);
+      await shipAll(h, '1.0.0', '1.1.0');
+      const first = (await h.snapshot()).ledger[0]!;
+      const request = { reason: 'retry me', requestId: 'req-1' };
+      const rollback = await h.rollback('alice', request);
       expect(rollback).toMatchObject({ from: '1.1.0', to: '1.0.0' });
       await h.settled(rollback.opId);
       expect((await handle.describe()).runId).toBe(firstRun);
-      // No queries while the run continues as new: the time-skipping server can lose one sent across the switch.
-      await h.enqueue(h.deployOp('2.0.0'));
-      await h.enqueue(h.deployOp('2.0.1'));
+      // No environment queries while the run continues as new: the time-skipping server can lose one sent
+      // across the switch (shipping polls the releases only).
+      await shipAll(h, '2.0.0', '2.0.1');
       let described = await handle.describe();
       for (let i = 0; i < 400 && described.runId === firstRun; i++) {
         await new Promise((r) => setTimeout(r, 25));
@@ -202,8 +207,9 @@ describe('environment queue on the time-skipping server (memory target)', () => 
       const activations = h.target.activations.length;
 
       // The first run's op id and request id, sent to the new run (whose Update ids start afresh).
-      expect(await h.enqueue(first)).toEqual({ opId: first.opId, position: -1 });
-      expect(await h.sg.rollback(h.app, 'production', request)).toMatchObject({
+      const resent = { kind: 'deploy', opId: first.opId, releaseId: first.releaseId, version: '1.0.0' };
+      expect(await h.enqueueRaw(resent as never)).toEqual({ opId: first.opId, position: -1 });
+      expect(await h.rollback('alice', request)).toMatchObject({
         opId: rollback.opId,
         to: '1.0.0',
         position: -1,

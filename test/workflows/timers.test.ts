@@ -6,12 +6,8 @@ import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
 import { createLocalTarget } from '../../src/targets/local/local-target.js';
 import { createTargets } from '../../src/targets/registry.js';
 import { freePort } from '../../src/temporal/ports.js';
-import { ShipgateClient } from '../../src/client.js';
 import {
-  approveUpdate,
   FAILURE,
-  rejectUpdate,
-  overrideUpdate,
   environmentQuery,
   environmentWorkflowId,
   statusQuery,
@@ -74,13 +70,14 @@ const denyWindowOpenAt = (now: Date, name: string, hours: number) => ({
 });
 
 /**
- * Approves as alice, then bob, through the approve Update, as the CLI and Slack do. The time-skipping server
- * does not skip time while a client waits on an Update's result; the handler answers at once, so that is brief.
+ * Approves as alice, then bob, through the approve Update with signed statements, as the CLI does. The
+ * time-skipping server does not skip time while a client waits on an Update's result; the handler answers
+ * once the proof is verified, so that is brief.
  */
-const approveBoth = async (handle: Handle) => {
-  const first = await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', via: 'cli' }] });
+const approveBoth = async (sb: Sandbox, handle: Handle) => {
+  const first = await sb.approve(handle, 'alice');
   expect(first).toMatchObject({ environment: 'production', met: false });
-  const second = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', via: 'slack' }] });
+  const second = await sb.approve(handle, 'bob');
   expect(second).toMatchObject({ environment: 'production', met: true });
 };
 
@@ -100,12 +97,12 @@ describe('timer paths on the time-skipping server (real activities, real local t
       async (sb) => {
         const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
-        await approveBoth(handle);
+        await approveBoth(sb, handle);
         const waiting = await waitStage(handle, 'wait-timer');
         // Approvals count only at the gate: one arriving during the wait timer is refused and recorded.
-        expect(
-          await refusalOf(handle.executeUpdate(approveUpdate, { args: [{ by: 'carol', via: 'cli' }] })),
-        ).toContain('not waiting for approval (stage: wait-timer)');
+        expect(await refusalOf(sb.approve(handle, 'carol'))).toContain(
+          'not waiting for approval (stage: wait-timer)',
+        );
         const approvedAt = Date.parse(waiting.approvals.given[1]!.at);
         const final = await finalStatus(handle);
         expect(final.state).toBe('succeeded');
@@ -124,12 +121,12 @@ describe('timer paths on the time-skipping server (real activities, real local t
       async (sb) => {
         const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
-        await approveBoth(handle);
+        await approveBoth(sb, handle);
         const held = await waitStage(handle, 'awaiting-window');
         expect(held.blockedBy).toBe('change-freeze');
         expect(held.approvals.given.map((a) => [a.by, a.via])).toEqual([
-          ['alice', 'cli'],
-          ['bob', 'slack'],
+          ['alice', 'ssh'],
+          ['bob', 'ssh'],
         ]);
         const windowEnd = Date.parse(held.blockedUntil!);
         const final = await finalStatus(handle);
@@ -164,7 +161,7 @@ describe('timer paths on the time-skipping server (real activities, real local t
         expect(final.approvals.given).toEqual([]);
         // An expired release takes no more approvals: its run has closed, so Temporal turns the Update away as
         // not found (the CLI's exit 3; this server words it differently from the dev server), recording nothing.
-        const late = await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', via: 'cli' }] }).then(
+        const late = await sb.approve(handle, 'alice').then(
           () => null,
           (err: unknown) => err as Error,
         );
@@ -184,11 +181,9 @@ describe('timer paths on the time-skipping server (real activities, real local t
       async (sb) => {
         const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
-        await approveBoth(handle);
+        await approveBoth(sb, handle);
         await waitStage(handle, 'wait-timer');
-        const rejected = await handle.executeUpdate(rejectUpdate, {
-          args: [{ by: 'carol', via: 'cli', reason: 'customer freeze' }],
-        });
+        const rejected = await sb.reject(handle, 'carol', 'customer freeze');
         expect(rejected.stage).toBe('wait-timer');
         const final = await finalStatus(handle);
         expect(final.state).toBe('rejected');
@@ -207,17 +202,20 @@ describe('timer paths on the time-skipping server (real activities, real local t
       },
       async (sb) => {
         const app = sb.app;
-        const sg = new ShipgateClient(sb.env.client, sb.taskQueue);
+        const readEnv = () =>
+          testEnv()
+            .client.workflow.getHandle(environmentWorkflowId(app, 'production'))
+            .query(environmentQuery);
         expect((await finalStatus(await sb.startRelease('1.0.0'))).state).toBe('succeeded');
-        const rollback = () => sg.rollback(app, 'production', { by: 'alice', via: 'cli', reason: 'test' });
+        const rollback = () => sb.rollback('production', 'alice', { reason: 'test' });
         expect(await refusalOf(rollback())).toContain('no version older than 1.0.0');
-        const s1 = await sg.environmentState(app, 'production');
+        const s1 = await readEnv();
         expect(s1?.ledger.filter((e) => e.action === 'rollback')).toHaveLength(0);
         expect((await finalStatus(await sb.startRelease('1.1.0'))).state).toBe('succeeded');
         const until = new Date(now.getTime() + 10 * 3_600_000).toISOString();
-        await sg.freeze(app, 'production', { by: 'carol', via: 'cli', until, reason: 'hold everything' });
+        await sb.freeze('production', 'carol', { until, reason: 'hold everything' });
         expect(await refusalOf(rollback())).toContain('rollbackDuringWindows: deny');
-        await sg.unfreeze(app, 'production', { by: 'carol', via: 'cli' });
+        await sb.unfreeze('production', 'carol');
         const accepted = await rollback();
         expect(accepted).toMatchObject({ from: '1.1.0', to: '1.0.0' });
       },
@@ -245,25 +243,36 @@ describe('timer paths on the time-skipping server (real activities, real local t
       },
       async (sb) => {
         const app = sb.app;
-        const sg = new ShipgateClient(sb.env.client, sb.taskQueue);
+        const readEnv = () =>
+          testEnv()
+            .client.workflow.getHandle(environmentWorkflowId(app, 'production'))
+            .query(environmentQuery);
         // Polling (not awaiting results) keeps the server's clock still, so the window stays ahead.
         for (const v of ['1.0.0', '1.1.0']) {
           expect((await waitStage(await sb.startRelease(v), 'done')).state).toBe('succeeded');
         }
         expect(await testEnv().currentTimeMs()).toBeLessThan(opensAt);
-        const rollback = () => sg.rollback(app, 'production', { by: 'alice', via: 'cli', reason: 'test' });
+        const rollback = () => sb.rollback('production', 'alice', { reason: 'test' });
         await testEnv().sleep(opensAt - (await testEnv().currentTimeMs()) + 60_000);
         const refused = await refusalOf(rollback());
         expect(refused).toContain('while nightly-batch blocks deploys');
         expect(refused).toContain('rollbackDuringWindows: deny');
-        const s = await sg.environmentState(app, 'production');
+        const s = await readEnv();
         expect(s?.ledger.filter((e) => e.action === 'rollback')).toHaveLength(0);
         expect(s?.current?.version).toBe('1.1.0');
         await testEnv().sleep('1h');
         const accepted = await rollback();
         expect(accepted).toMatchObject({ from: '1.1.0', to: '1.0.0' });
-        const entry = await sg.waitForOperation(app, 'production', accepted.opId);
-        expect(entry).toMatchObject({ action: 'rollback', version: '1.0.0', outcome: 'succeeded' });
+        const settled = await poll(
+          readEnv,
+          (x) => x.ledger.some((e) => e.opId === accepted.opId && e.outcome !== 'running'),
+          () => `rollback ${accepted.opId} never settled`,
+        );
+        expect(settled.ledger.find((e) => e.opId === accepted.opId)).toMatchObject({
+          action: 'rollback',
+          version: '1.0.0',
+          outcome: 'succeeded',
+        });
       },
     );
   });
@@ -351,18 +360,12 @@ describe('timer paths on the time-skipping server (real activities, real local t
         c.apps.hello.environments.production.waitTimer = '2h';
       },
       async (sb) => {
-        const app = sb.app;
         const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
-        await approveBoth(handle);
+        await approveBoth(sb, handle);
         await waitStage(handle, 'wait-timer');
         const until = new Date((await testEnv().currentTimeMs()) + 5 * 3_600_000).toISOString();
-        await new ShipgateClient(sb.env.client, sb.taskQueue).freeze(app, 'production', {
-          by: 'carol',
-          via: 'cli',
-          until,
-          reason: 'audit week',
-        });
+        await sb.freeze('production', 'carol', { until, reason: 'audit week' });
         await testEnv().sleep('2h');
         const held = await waitStage(handle, 'awaiting-window');
         expect(held.blockedBy).toContain('carol');
@@ -381,11 +384,9 @@ describe('timer paths on the time-skipping server (real activities, real local t
       async (sb) => {
         const handle = await sb.startRelease('1.0.0');
         await waitStage(handle, 'awaiting-approval');
-        await approveBoth(handle);
+        await approveBoth(sb, handle);
         const held = await waitStage(handle, 'awaiting-window');
-        await handle.executeUpdate(overrideUpdate, {
-          args: [{ by: 'dave', via: 'cli', reason: 'sev1 fix' }],
-        });
+        await sb.override(handle, 'dave', 'sev1 fix');
         const final = await finalStatus(handle);
         expect(final.state).toBe('succeeded');
         expect(final.override).toMatchObject({ by: 'dave', reason: 'sev1 fix' });

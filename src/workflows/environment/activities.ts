@@ -8,13 +8,21 @@ import { environmentTaskQueue } from '../../protocol/ids.js';
 const { recordAudit, notify } = proxyActivities<Activities>({ startToCloseTimeout: '1m' });
 
 /**
- * Policy and gate reads, proof verification and deploy-request confirmation are quick and local: they decide
- * handler answers without a round trip, and their verdicts land in history.
+ * Policy and gate reads and proof verification are quick and local: they decide handler answers without a
+ * round trip, and their verdicts land in history.
  */
-const { loadEnvironmentPolicy, evaluateDeployGate, verifyProof, confirmDeployRequest } =
-  proxyLocalActivities<Activities>({
-    startToCloseTimeout: '30s',
-  });
+const { loadEnvironmentPolicy, evaluateDeployGate, verifyProof } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30s',
+});
+
+/**
+ * Confirming a deploy request queries the release that sent it: a regular activity, so this workflow holds no
+ * task open meanwhile (the release may be asking this environment about a report).
+ */
+const { confirmDeployRequest } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s' },
+});
 
 export function environmentActivities(env: string, workflowTaskQueue: string) {
   // Environment-specific work runs on the environment's own queue, so its credentials can stay on its workers.

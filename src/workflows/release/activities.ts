@@ -15,7 +15,14 @@ export const { buildArtifact } = proxyActivities<Activities>({
 });
 
 // Window evaluation needs time-zone data, so it runs as a local activity and its verdict lands in history.
-// So do proof verification and the environment's word on a deploy report: quick reads whose answer is kept.
-export const { evaluateDeployGate, verifyProof, confirmDeployReport } = proxyLocalActivities<Activities>({
+// So does proof verification: a quick check whose verdict is kept.
+export const { evaluateDeployGate, verifyProof } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
+});
+
+// Asking the environment which reports it sent is a query to another workflow: a regular activity, so this
+// workflow holds no task open meanwhile (the environment may be asking this release about a request).
+export const { confirmDeployReport } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s' },
 });
