@@ -8,14 +8,13 @@
  * One stack under `identity: asserted` (which accepts both channels): a release of an app whose one
  * environment needs more approvals than the benchmark gives, so it stays at its gate throughout.
  */
-import { spawn } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { assertedProver, sshProver, type ProofRequest, type Prover } from '../src/client.js';
 import { validateConfig } from '../src/config/load.js';
 import { detailsDigest } from '../src/identity/statement.js';
 import { createProofVerifier } from '../src/identity/verify.js';
-import { HELLO_SOURCE, startStack, tempHome, until, type Cleanup } from './lib/stack.js';
+import type { PersonKey } from '../src/cli/keys.js';
+import { HELLO_SOURCE, makeKeys, startStack, tempHome, until, type Cleanup } from './lib/stack.js';
 import { ms, ratio, summarize, type ResultRow } from './lib/stats.js';
 
 const APP = 'hello';
@@ -30,28 +29,10 @@ export interface IdentityOptions {
   log: (line: string) => void;
 }
 
-interface SshKey {
-  privateKeyFile: string;
-  publicKey: string;
-}
-
-/** An ed25519 key pair made by ssh-keygen, as a person makes one (no passphrase). */
-async function generateKey(dir: string, name: string): Promise<SshKey> {
-  const file = path.join(dir, name);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@bench`, '-f', file], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ssh-keygen exited ${code}`))));
-  });
-  return { privateKeyFile: file, publicKey: (await readFile(`${file}.pub`, 'utf8')).trim() };
-}
-
 const signer = (i: number) => `signer-${i}`;
 const asserter = (i: number) => `asserter-${i}`;
 
-export function identityConfig(pairs: number, keys: Record<string, SshKey>) {
+export function identityConfig(pairs: number, keys: Record<string, PersonKey>) {
   const members = [
     ...Array.from({ length: pairs }, (_, i) => signer(i)),
     ...Array.from({ length: pairs }, (_, i) => asserter(i)),
@@ -80,10 +61,10 @@ export async function identityBenchmark(cleanup: Cleanup, opts: IdentityOptions)
   const { log } = opts;
   const pairs = opts.samples + WARMUP;
   const keyHome = await tempHome(cleanup, 'identity-keys');
-  const keyDir = path.join(keyHome, 'keys');
-  await mkdir(keyDir, { mode: 0o700 });
-  const keys: Record<string, SshKey> = {};
-  for (let i = 0; i < pairs; i++) keys[signer(i)] = await generateKey(keyDir, signer(i));
+  const keys = await makeKeys(
+    path.join(keyHome, 'keys'),
+    Array.from({ length: pairs }, (_, i) => signer(i)),
+  );
   const config = identityConfig(pairs, keys);
   const stack = await startStack(cleanup, 'identity', config);
   const { sg } = stack;
@@ -121,7 +102,7 @@ export async function identityBenchmark(cleanup: Cleanup, opts: IdentityOptions)
   const asserted: number[] = [];
   const signing: number[] = [];
   for (let i = 0; i < pairs; i++) {
-    const s = await approve(sshProver({ login: signer(i), keyFile: keys[signer(i)]!.privateKeyFile }));
+    const s = await approve(sshProver({ login: signer(i), keyFile: keys[signer(i)]!.file }));
     const a = await approve(assertedProver(asserter(i)));
     if (i < WARMUP) continue;
     signed.push(s.roundTrip);
@@ -145,7 +126,7 @@ export async function identityBenchmark(cleanup: Cleanup, opts: IdentityOptions)
   };
   const proofs = await Promise.all(
     Array.from({ length: 8 }, (_, i) =>
-      sshProver({ login: signer(i), keyFile: keys[signer(i)]!.privateKeyFile })(request),
+      sshProver({ login: signer(i), keyFile: keys[signer(i)]!.file })(request),
     ),
   );
   const inProcess: number[] = [];

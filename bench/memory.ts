@@ -3,7 +3,8 @@
  *
  * Each app has one environment, `production`, which needs two approvals. It is the entry environment, so a
  * release builds (a directory copy), reaches the gate and waits there: no app process starts. The worker is a
- * separate `shipgate worker` process; its RSS comes from /proc/<pid>/status.
+ * separate `shipgate worker` process; its RSS comes from /proc/<pid>/status. Each start is signed with an
+ * ssh-keygen key and verified by the worker (the default `identity: proven`).
  */
 import { ShipgateClient } from '../src/client.js';
 import { HELLO_SOURCE, pool, rssOf, sleep, startStack, until, type Cleanup } from './lib/stack.js';
@@ -12,6 +13,7 @@ import { mb, ms, type ResultRow } from './lib/stats.js';
 /** Target ports are never bound here (no deploy happens), but must be distinct for the config to be valid. */
 const FIRST_PORT = 41_000;
 const START_CONCURRENCY = 25;
+const RELEASER = 'dave';
 
 export function manyAppsConfig(apps: number) {
   return {
@@ -62,20 +64,14 @@ async function settledRss(
 export async function memoryBenchmark(cleanup: Cleanup, opts: MemoryOptions): Promise<ResultRow[]> {
   const { log, apps } = opts;
   log(`starting dev server and worker with ${apps} apps`);
-  const stack = await startStack(cleanup, 'memory', manyAppsConfig(apps));
+  const stack = await startStack(cleanup, 'memory', manyAppsConfig(apps), [RELEASER]);
   const pid = stack.worker.child.pid!;
   const sg: ShipgateClient = stack.sg;
   const waitingQuery = `WorkflowType = 'releaseWorkflow' AND ExecutionStatus = 'Running' AND ShipgateStage = 'awaiting-approval'`;
   const countWaiting = async () => (await stack.client.workflow.count(waitingQuery)).count;
+  const prove = stack.prove(RELEASER);
   const start = (i: number) =>
-    sg.startRelease({
-      app: appName(i),
-      version: '1.0.0',
-      commit: `mem${i}`,
-      branch: 'main',
-      actor: 'dave',
-      via: 'cli',
-    });
+    sg.release({ app: appName(i), version: '1.0.0', commit: `mem${i}`, branch: 'main', prove });
 
   const ids: string[] = [];
   cleanup.add(`terminate the waiting releases`, () =>

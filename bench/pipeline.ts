@@ -4,7 +4,9 @@
  * (b) Rollback round trip to a warm version, through the real CLI and in-process, against the bare traffic
  *     switch of a warm version done directly.
  *
- * Both run on one stack: a dev server, a `shipgate worker` process and the local data plane, in a temp home.
+ * Both run on one stack: a dev server, a `shipgate worker` process and the local data plane, in a temp home,
+ * under the default `identity: proven`: every start, approval and rollback is signed with an ssh-keygen key
+ * and verified by the worker, as in real use.
  * The bare baselines run on a second local target in its own temp home, interleaved with the measured runs so
  * both see the same machine load.
  */
@@ -16,7 +18,9 @@ import type { LocalRequest } from '../src/targets/local/types.js';
 import { freePort } from '../src/temporal/ports.js';
 import { cli } from '../test/helpers/processes.js';
 import {
+  cliEnv,
   HELLO_SOURCE,
+  releaseOutcome,
   servedVersion,
   startStack,
   tempHome,
@@ -28,6 +32,10 @@ import { ms, ratio, summarize, type ResultRow } from './lib/stats.js';
 
 const APP = 'hello';
 const APPROVERS = ['alice', 'bob'];
+/** Who starts releases and rolls back; each signs with their own key. */
+const RELEASER = 'dave';
+const ROLLER = 'alice';
+const SIGNERS = [...APPROVERS, 'carol', RELEASER];
 const KEEP_PREVIOUS_MS = 30 * 60_000;
 const RELEASE_TIMEOUT_MS = 60_000;
 
@@ -106,7 +114,12 @@ export async function pipelineBenchmarks(cleanup: Cleanup, opts: PipelineOptions
   const { log } = opts;
   const ports = { staging: await freePort(), production: await freePort() };
   log(`starting dev server and worker (staging :${ports.staging}, production :${ports.production})`);
-  const stack = await startStack(cleanup, 'pipeline', instantConfig(ports.staging, ports.production));
+  const stack = await startStack(
+    cleanup,
+    'pipeline',
+    instantConfig(ports.staging, ports.production),
+    SIGNERS,
+  );
   const bareHome = await tempHome(cleanup, 'bare');
   const bare = new BareTarget(bareHome, { staging: await freePort(), production: await freePort() });
 
@@ -116,6 +129,7 @@ export async function pipelineBenchmarks(cleanup: Cleanup, opts: PipelineOptions
   const versions = Array.from({ length: releases + 1 }, (_, i) => `1.0.${i}`);
   const full: number[] = [];
   const toGate: number[] = [];
+  const approving: number[] = [];
   const afterApproval: number[] = [];
   const bareBoth: number[] = [];
   const bareStaging: number[] = [];
@@ -131,6 +145,7 @@ export async function pipelineBenchmarks(cleanup: Cleanup, opts: PipelineOptions
     bareBoth.push(b.staging + b.production);
     full.push(r.total);
     toGate.push(r.toGate);
+    approving.push(r.approving);
     afterApproval.push(r.afterApproval);
     log(`release ${version}: ${ms(r.total)} (bare activations ${ms(b.staging + b.production)})`);
   }
@@ -146,9 +161,10 @@ export async function pipelineBenchmarks(cleanup: Cleanup, opts: PipelineOptions
         summarize(toGate),
         summarize(bareStaging),
       ),
+      row('a. release', '  2 signed approvals, in parallel (status, sign, Update)', summarize(approving)),
       row(
         'a. release',
-        '  approvals sent → succeeded (production)',
+        '  approvals accepted → succeeded (production)',
         summarize(afterApproval),
         summarize(bareProduction),
       ),
@@ -180,13 +196,12 @@ export async function pipelineBenchmarks(cleanup: Cleanup, opts: PipelineOptions
 async function timedRelease(stack: Stack, version: string, i: number) {
   const { sg } = stack;
   const t0 = performance.now();
-  await sg.startRelease({
+  await sg.release({
     app: APP,
     version,
     commit: `bench${String(i).padStart(4, '0')}`,
     branch: 'main',
-    actor: 'dave',
-    via: 'cli',
+    prove: stack.prove(RELEASER),
   });
   const { status: gate } = await sg.follow(APP, version, {
     until: (s) => s.stage === 'awaiting-approval',
@@ -198,21 +213,19 @@ async function timedRelease(stack: Stack, version: string, i: number) {
       `release ${version} did not reach its approval gate: ${gate.state} ${gate.stage} ${gate.reason ?? ''}`,
     );
   const t1 = performance.now();
-  await Promise.all(APPROVERS.map((by) => sg.approve(APP, version, { by, via: 'cli', comment: 'bench' })));
+  await Promise.all(
+    APPROVERS.map((by) => sg.approve({ app: APP, version, comment: 'bench', prove: stack.prove(by) })),
+  );
   const t2 = performance.now();
-  // A release that ends other than succeeded fails its run; its status query still says why.
   const status = await withTimeout(
-    sg
-      .release(APP, version)
-      .result()
-      .catch(() => sg.status(APP, version)),
+    releaseOutcome(stack, APP, version),
     RELEASE_TIMEOUT_MS,
     `release ${version} to end`,
   );
   const t3 = performance.now();
   if (status.state !== 'succeeded')
     throw new Error(`release ${version} ended ${status.state}: ${status.reason}`);
-  return { total: t3 - t0, toGate: t1 - t0, afterApproval: t3 - t2 };
+  return { total: t3 - t0, toGate: t1 - t0, approving: t2 - t1, afterApproval: t3 - t2 };
 }
 
 async function rollbackBenchmarks(
@@ -253,7 +266,7 @@ async function rollbackBenchmarks(
     return samples;
   };
 
-  const env = { SHIPGATE_HOME: stack.home };
+  const env = cliEnv(stack.home);
   const viaCli = await measure('rollback via CLI', async (to) => {
     const args = [
       'rollback',
@@ -262,7 +275,9 @@ async function rollbackBenchmarks(
       '--to',
       to,
       '--as',
-      'alice',
+      ROLLER,
+      '--key',
+      stack.keys[ROLLER]!.file,
       '--reason',
       'bench',
       '--wait',
@@ -273,12 +288,13 @@ async function rollbackBenchmarks(
     if (r.code !== 0) throw new Error(`shipgate ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
   });
   const inProcess = (pollMs: number) => async (to: string) => {
-    const accepted = await stack.sg.rollback(APP, 'production', {
+    const accepted = await stack.sg.rollback({
+      app: APP,
+      env: 'production',
       to,
-      by: 'alice',
-      via: 'cli',
       reason: 'bench',
       requestId: randomUUID(),
+      prove: stack.prove(ROLLER),
     });
     const entry = await withTimeout(
       stack.sg.waitForOperation(APP, 'production', accepted.opId, pollMs),

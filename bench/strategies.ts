@@ -10,7 +10,8 @@
  *   3. `recreate` downtime: a tight client loop timestamps every failed request during each recreate deploy.
  *
  * The strategy changes between phases by rewriting the config file, which the worker reads live (a release
- * snapshots it when it starts; a rollback reads it when it runs).
+ * snapshots it when it starts; a rollback reads it when it runs). Releases and rollbacks are signed with
+ * ssh-keygen keys and verified by the worker (the default `identity: proven`).
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
@@ -19,10 +20,13 @@ import { freePort } from '../src/temporal/ports.js';
 import { cli } from '../test/helpers/processes.js';
 import { steadyLoad, tightLoop, type LoadResult } from './lib/load.js';
 import {
+  cliEnv,
   HELLO_SOURCE,
+  releaseOutcome,
   servedVersion,
   sleep,
   startStack,
+  withPeopleKeys,
   withTimeout,
   type Cleanup,
   type Stack,
@@ -40,6 +44,8 @@ const LOAD_MARGIN_MS = 300;
 /** The recreate client sends a request every few ms. */
 const LOOP_INTERVAL_MS = 3;
 const CANARY_STEPS = [25, 50, 100];
+const RELEASER = 'dave';
+const ROLLER = 'alice';
 
 type Strategy = 'blue-green' | 'canary' | 'recreate';
 
@@ -76,12 +82,15 @@ export async function strategyBenchmarks(cleanup: Cleanup, opts: StrategyOptions
   const { log } = opts;
   const port = await freePort();
   log(`starting dev server and worker (production :${port}, blue-green)`);
-  const stack = await startStack(cleanup, 'strategies', strategyConfig(port, 'blue-green'));
+  const stack = await startStack(cleanup, 'strategies', strategyConfig(port, 'blue-green'), [
+    RELEASER,
+    ROLLER,
+  ]);
   const target = createLocalTarget({ home: stack.home });
   /** Replaced in one rename, so the worker never reads a half-written file. */
   const useStrategy = async (strategy: Strategy) => {
     const tmp = `${stack.configFile}.tmp`;
-    await writeFile(tmp, stringify(strategyConfig(port, strategy)));
+    await writeFile(tmp, stringify(withPeopleKeys(strategyConfig(port, strategy), stack.keys)));
     await rename(tmp, stack.configFile);
     log(`config: strategy ${strategy}`);
   };
@@ -108,7 +117,9 @@ export async function strategyBenchmarks(cleanup: Cleanup, opts: StrategyOptions
       '--to',
       to,
       '--as',
-      'alice',
+      ROLLER,
+      '--key',
+      stack.keys[ROLLER]!.file,
       '--reason',
       'bench',
       '--wait',
@@ -116,7 +127,7 @@ export async function strategyBenchmarks(cleanup: Cleanup, opts: StrategyOptions
       stack.server.address,
     ];
     const t0 = performance.now();
-    const r = await cli(args, { SHIPGATE_HOME: stack.home }, 60_000);
+    const r = await cli(args, cliEnv(stack.home), 60_000);
     const elapsed = performance.now() - t0;
     if (r.code !== 0) throw new Error(`shipgate ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
     await expectServing(to, `rolling back to ${to}`);
@@ -309,13 +320,9 @@ const count = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
 
 async function runRelease(stack: Stack, version: string, commit: string): Promise<void> {
   const { sg } = stack;
-  await sg.startRelease({ app: APP, version, commit, branch: 'main', actor: 'dave', via: 'cli' });
-  // A release that ends other than succeeded fails its run; its status query still says why.
+  await sg.release({ app: APP, version, commit, branch: 'main', prove: stack.prove(RELEASER) });
   const status = await withTimeout(
-    sg
-      .release(APP, version)
-      .result()
-      .catch(() => sg.status(APP, version)),
+    releaseOutcome(stack, APP, version),
     RELEASE_TIMEOUT_MS,
     `release ${version} to end`,
   );

@@ -1,6 +1,7 @@
 /**
  * What every benchmark stands on: a temp SHIPGATE_HOME, the embedded dev server on free ports, a real
- * `shipgate worker` process (the compiled CLI), a client, and a cleanup list that undoes all of it.
+ * `shipgate worker` process (the compiled CLI), a client, SSH keys for the people who sign (made by ssh-keygen,
+ * as `shipgate dev` makes them), and a cleanup list that undoes all of it.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -8,7 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
-import { ShipgateClient } from '../../src/client.js';
+import { ShipgateClient, sshProver, type Prover } from '../../src/client.js';
+import { ensureKey, type PersonKey } from '../../src/cli/keys.js';
+import { releaseWorkflowId } from '../../src/protocol/ids.js';
+import type { releaseWorkflow } from '../../src/workflows/release.js';
+import type { ReleaseStatus } from '../../src/workflows/types.js';
 import { createLocalTarget } from '../../src/targets/local/local-target.js';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
 import { BIN, ROOT, startWorker, type WorkerProcess } from '../../test/helpers/processes.js';
@@ -47,6 +52,29 @@ export async function tempHome(cleanup: Cleanup, prefix: string): Promise<string
   return home;
 }
 
+/** An ed25519 key per login under `dir/<login>` (ssh-keygen, no passphrase): the key maker `shipgate dev` uses. */
+export async function makeKeys(dir: string, logins: readonly string[]): Promise<Record<string, PersonKey>> {
+  const keys: Record<string, PersonKey> = {};
+  for (const login of logins) keys[login] = await ensureKey(dir, login, `${login}@bench`);
+  return keys;
+}
+
+/** The config with each key listed under people.<login>.sshKeys (whatever else it says of them kept). */
+export function withPeopleKeys<C extends object>(config: C, keys: Record<string, PersonKey>): C {
+  const people = { ...((config as { people?: Record<string, object> }).people ?? {}) };
+  for (const [login, key] of Object.entries(keys))
+    people[login] = { ...people[login], sshKeys: [key.publicKey] };
+  return { ...config, people };
+}
+
+/** The CLI's environment in a benchmark: its home, and no key, agent or identity mode from the caller's shell. */
+export const cliEnv = (home: string) => ({
+  SHIPGATE_HOME: home,
+  SSH_AUTH_SOCK: '',
+  SHIPGATE_SSH_KEY: '',
+  SHIPGATE_IDENTITY: '',
+});
+
 export interface Stack {
   home: string;
   configFile: string;
@@ -55,13 +83,27 @@ export interface Stack {
   connection: Connection;
   client: Client;
   sg: ShipgateClient;
+  /** Each signer's key; `keys[login].file` is what `--key` names. */
+  keys: Record<string, PersonKey>;
+  /** Signs as `login` with its key, as the CLI does (`ssh-keygen -Y sign`). */
+  prove(login: string): Prover;
 }
 
-/** Dev server + worker process + client over a config written to the home folder. */
-export async function startStack(cleanup: Cleanup, prefix: string, config: unknown): Promise<Stack> {
+/**
+ * Dev server + worker process + client over a config written to the home folder. Each of `signers` gets an SSH
+ * key, listed in the config, so the benchmark measures the signed, verified path the default `identity: proven`
+ * takes.
+ */
+export async function startStack(
+  cleanup: Cleanup,
+  prefix: string,
+  config: object,
+  signers: readonly string[] = [],
+): Promise<Stack> {
   const home = await tempHome(cleanup, prefix);
+  const keys = await makeKeys(path.join(home, 'keys'), signers);
   const configFile = path.join(home, 'shipgate.yaml');
-  await writeFile(configFile, stringify(config));
+  await writeFile(configFile, stringify(signers.length ? withPeopleKeys(config, keys) : config));
   const server = await startDevServer({ home });
   cleanup.add('stop the dev server', () => server.stop());
   const worker = await startWorker({ config: configFile, address: server.address, home });
@@ -69,7 +111,33 @@ export async function startStack(cleanup: Cleanup, prefix: string, config: unkno
   const connection = await Connection.connect({ address: server.address });
   cleanup.add('close the client connection', () => connection.close());
   const client = new Client({ connection, namespace: 'default' });
-  return { home, configFile, server, worker, connection, client, sg: new ShipgateClient(client) };
+  const prove = (login: string): Prover => {
+    const key = keys[login];
+    if (!key) throw new Error(`no key for ${login} (signers: ${signers.join(', ')})`);
+    return sshProver({ login, keyFile: key.file });
+  };
+  return {
+    home,
+    configFile,
+    server,
+    worker,
+    connection,
+    client,
+    sg: new ShipgateClient(client),
+    keys,
+    prove,
+  };
+}
+
+/**
+ * Waits for the release's latest run to end (its workflow result, no polling) and returns its status. A release
+ * that ends other than succeeded fails its run; its status query still says why.
+ */
+export function releaseOutcome(stack: Stack, app: string, version: string): Promise<ReleaseStatus> {
+  return stack.client.workflow
+    .getHandle<typeof releaseWorkflow>(releaseWorkflowId(app, version))
+    .result()
+    .catch(() => stack.sg.status(app, version));
 }
 
 /** The CLI runs from build/: refuse to measure a missing build, and warn about a stale one. */
