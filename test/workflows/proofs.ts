@@ -15,6 +15,10 @@ import { detailsOf } from '../../src/policy/proofs.js';
 import { statusQuery } from '../../src/workflows/messages.js';
 import { keyDir, sshKeygenSign, type SshKey } from '../helpers/ssh-keys.js';
 
+/** The Slack signing secret the test workers hold, under the name the tests' configs give it. */
+export const SLACK_SECRET = 'test-signing-secret-8f2a41c7';
+export const SLACK_SECRET_ENV = 'SHIPGATE_TEST_SLACK_SECRET';
+
 /** Everyone the example config names, and a few it does not put in any group. */
 export const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'erin', 'eve', 'mallory'] as const;
 export type Person = (typeof PEOPLE)[number];
@@ -73,14 +77,9 @@ export async function signWith(key: SshKey, statement: Statement): Promise<Proof
 
 /** A signer dated by `clock` (the server's time): proofs by a person, or with a chosen key or time. */
 export function signer(keys: Keys, clock: () => Promise<number>) {
-  return async (
-    login: string,
-    scope: Scope,
-    opts: { key?: SshKey; at?: Date; tamper?: (s: Statement) => Statement } = {},
-  ): Promise<Proof> => {
+  return async (login: string, scope: Scope, opts: { key?: SshKey; at?: Date } = {}): Promise<Proof> => {
     const at = opts.at ?? new Date(await clock());
-    let statement = newStatement({ ...scope, login }, at);
-    if (opts.tamper) statement = opts.tamper(statement);
+    const statement = newStatement({ ...scope, login }, at);
     const key = opts.key ?? keys.of[login as Person] ?? keys.stranger;
     return signWith(key, statement);
   };

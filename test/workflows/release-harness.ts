@@ -22,6 +22,7 @@ import type {
 import { exampleConfig, type ExampleConfig } from '../helpers/fixture.js';
 import { createMemoryAuditStore, type MemoryAuditStore } from '../helpers/memory-audit-store.js';
 import { createMemoryTarget, type MemoryTarget } from '../helpers/memory-target.js';
+import { SLACK_SECRET, SLACK_SECRET_ENV } from './proofs.js';
 import {
   poll,
   releaseEnded,
@@ -87,6 +88,7 @@ export async function withReleases<T>(
           targets: target,
           audit,
           notifier: { notify: async (e) => void notifications.push(structuredClone(e)) },
+          env: { [SLACK_SECRET_ENV]: SLACK_SECRET },
         }),
         /** Stand-in for the visibility query: the releases this harness started, oldest first. */
         async supersedeOlderReleases(input: {

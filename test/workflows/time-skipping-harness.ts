@@ -149,10 +149,13 @@ export interface SandboxOptions {
   cleanup?(s: Sandbox): Promise<unknown>;
 }
 
-/** The real activities over the sandbox's config, with the target and audit store (and notifier) given. */
+/**
+ * The real activities over the sandbox's config, with the target and audit store (and notifier, and the
+ * environment secrets are read from) given.
+ */
 export function sandboxActivities(
   s: Sandbox,
-  deps: Pick<ActivityDeps, 'targets' | 'audit' | 'notifier'>,
+  deps: Pick<ActivityDeps, 'targets' | 'audit' | 'notifier' | 'env'>,
 ): ReturnType<typeof createActivities> {
   const { home, taskQueue } = s;
   return createActivities({
