@@ -30,6 +30,8 @@ const PER_PATCH: Record<string, { before: number; after: number }> = {
   'workflow-driven-soak': { before: 1, after: 1 },
   'reap-warm-versions': { before: 1, after: 1 },
   'soak-fails-on-dead-version': { before: 1, after: 1 },
+  // A release and its environment: proofs on starts and decisions, confirmed deploy requests and reports.
+  'proven-identity': { before: 2, after: 2 },
 };
 /** The first recordings (a whole pipeline: approvals, rejection, rollbacks), older than every patch. */
 const BASELINE = 5;
