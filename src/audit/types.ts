@@ -1,3 +1,4 @@
+import type { ProofRecord } from '../protocol/proof-record.js';
 import type { AuditType } from '../protocol/audit-types.js';
 
 /** One audited fact: who did what to which release or environment, and why. */
@@ -16,6 +17,8 @@ export interface AuditInput {
   approvers?: string[];
   fromVersion?: string | null;
   releaseId?: string | null;
+  /** The proof the actor's message carried, as the worker accepted it (re-verifiable offline for ssh). */
+  proof?: ProofRecord;
 }
 
 export interface AuditRecord extends AuditInput {
