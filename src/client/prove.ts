@@ -5,20 +5,11 @@
  */
 import { newStatement } from '../identity/statement.js';
 import { signStatement } from '../identity/sshsig.js';
-import type { Proof, ProofAction } from '../identity/types.js';
+import type { Proof, ProofScope } from '../identity/types.js';
 import { BadInputError } from './errors.js';
 
 /** What a proof is for: the statement's fields the client computes. The prover adds who, when and a nonce. */
-export interface ProofRequest {
-  action: ProofAction;
-  app: string;
-  env: string | null;
-  version: string | null;
-  /** The release's first-execution run id for approve, reject, cancel and override; null otherwise. */
-  run: string | null;
-  /** detailsDigest of the request's comment, reason, target, until, commit or branch. */
-  details: string;
-}
+export type ProofRequest = ProofScope;
 
 /** Makes the proof for one privileged request. */
 export type Prover = (request: ProofRequest) => Promise<Proof>;

@@ -42,12 +42,17 @@ export type Verified =
     }
   | { ok: false; reason: string };
 
-export interface Expectation {
+/** What a proof must be about: the statement's fields besides the signer, the time and the nonce. */
+export interface ProofScope {
   action: ProofAction;
   app: string;
   env: string | null;
   version: string | null;
   run: string | null;
   details: string;
-  /** workflow time (ISO) the proof is checked at */ now: string;
+}
+
+export interface Expectation extends ProofScope {
+  /** workflow time (ISO) the proof is checked at */
+  now: string;
 }

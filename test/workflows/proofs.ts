@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { canonicalStatement, newStatement } from '../../src/identity/statement.js';
-import type { Proof, ProofAction, Statement } from '../../src/identity/types.js';
+import type { Proof, ProofAction, ProofScope, Statement } from '../../src/identity/types.js';
 import { detailsOf } from '../../src/policy/proofs.js';
 import { statusQuery } from '../../src/workflows/messages.js';
 import { keyDir, sshKeygenSign, type SshKey } from '../helpers/ssh-keys.js';
@@ -61,14 +61,7 @@ export const peopleBlock = (keys: Keys) =>
   Object.fromEntries(PEOPLE.map((p) => [p, { sshKeys: [keys.of[p].publicKey] }]));
 
 /** What a statement names besides the signer and time. */
-export interface Scope {
-  action: ProofAction;
-  app: string;
-  env: string | null;
-  version: string | null;
-  run: string | null;
-  details: string;
-}
+export type Scope = ProofScope;
 
 /** Signs `statement` with `key` through ssh-keygen. */
 export async function signWith(key: SshKey, statement: Statement): Promise<Proof> {
