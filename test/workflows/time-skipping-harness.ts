@@ -22,7 +22,7 @@ import { validateConfig, type LoadedConfig } from '../../src/config/load.js';
 import { staticConfigSource } from '../../src/config/source.js';
 import { environmentTaskQueue, environmentWorkflowId, releaseWorkflowId } from '../../src/protocol/ids.js';
 import { temporalTestServerPath } from '../../src/temporal/binaries.js';
-import { workflowsPath } from '../../src/worker.js';
+import { fileURLToPath } from 'node:url';
 import type { Freeze } from '../../src/policy/windows.js';
 import {
   admitUpdate,
@@ -59,7 +59,9 @@ export function useTimeSkippingServer(): void {
     } catch {
       /* installed */
     }
-    bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') });
+    // The real workflows and the clock keeper (see clock-workflows.ts).
+    const workflowsPath = fileURLToPath(new URL('./clock-workflows.ts', import.meta.url));
+    bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
     keys = await makeKeys();
     return () => keys.cleanup();
   });
@@ -280,12 +282,16 @@ export async function withSandbox<T>(opts: SandboxOptions, body: (s: Sandbox) =>
     )),
   ];
   const running = Promise.all(workers.map((w) => w.run()));
+  // Bounds how far the clock runs on after an awaited workflow closes (see clock-workflows.ts).
+  const keeperId = `clock-keeper-${taskQueue}`;
   try {
+    await env.client.workflow.start('clockKeeper', { workflowId: keeperId, taskQueue });
     return await body(s);
   } finally {
     // The server stops skipping time while any workflow task is pending, and environment workflows run
     // forever with timers of their own: nothing this test started may outlive its workers.
     const ids = [
+      keeperId,
       environmentWorkflowId(app, 'staging'),
       environmentWorkflowId(app, 'production'),
       ...s.started,
