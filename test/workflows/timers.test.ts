@@ -322,13 +322,17 @@ describe('timer paths on the time-skipping server (real activities, real local t
         const verifying = await waitStage(handle, 'verifying-production');
         const final = await finalStatus(handle);
         expect(final.state).toBe('succeeded');
-        const elapsed =
-          Date.parse(final.environments.production!.at!) - Date.parse(verifying.environments.production!.at!);
-        expect(elapsed).toBeGreaterThanOrEqual(2 * 3_600_000);
+        expect(verifying.environments.production!.state).toBe('verifying');
         const ledger = await testEnv()
           .client.workflow.getHandle(environmentWorkflowId(sb.app, 'production'))
           .query(environmentQuery);
-        expect(ledger.ledger.at(-1)).toMatchObject({ version: '1.0.0', outcome: 'succeeded' });
+        const entry = ledger.ledger.at(-1)!;
+        expect(entry).toMatchObject({ version: '1.0.0', outcome: 'succeeded' });
+        // Measured on the environment's own clock, which set the soak's deadline: the release learns of the
+        // verification a signal later, so its timestamps can be a few milliseconds inside the two hours.
+        expect(Date.parse(entry.verifiedAt!) - Date.parse(entry.startedAt!)).toBeGreaterThanOrEqual(
+          2 * 3_600_000,
+        );
       },
     );
   });

@@ -16,6 +16,17 @@ export interface ReadyOptions {
   progress?: (message: string) => void;
 }
 
+function exitStatusOf(child: ChildProcess, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 function howItDied(child: ChildProcess | undefined): string {
   if (child?.exitCode != null) return `exited with code ${child.exitCode}`;
   if (child?.signalCode) return `was killed by ${child.signalCode}`;
@@ -33,6 +44,9 @@ export async function waitReady(o: ReadyOptions): Promise<void> {
   for (;;) {
     throwIfAborted(o.signal, `starting ${o.label}`);
     if ((o.child && exited(o.child)) || !isAlive(o.pid, o.startTicks)) {
+      // The kernel may report the process gone before Node has read its exit status: wait for it briefly,
+      // so the message says how it died.
+      if (o.child) await exitStatusOf(o.child, 1000);
       throw new NotReadyError(`${o.label} ${howItDied(o.child)} before it became ready.${tail()}`);
     }
     const res = await httpRequest({ port: o.port, path: '/health', timeoutMs: 1000 }).catch(() => null);
