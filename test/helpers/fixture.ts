@@ -186,7 +186,7 @@ export async function startStack(
   opts: { workerEnv?: Record<string, string> } = {},
 ): Promise<Stack> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'shipgate-test-'));
-  const ports = { staging: await freePort(), production: await freePort() };
+  const ports = { staging: await configPort(), production: await configPort() };
   const configFile = path.join(home, 'shipgate.yaml');
   const keyDir = path.join(home, 'keys');
   await mkdir(keyDir, { mode: 0o700 });
@@ -246,7 +246,7 @@ export async function startStack(
       await writeAll();
     },
     async addApp(name, appTweak = () => {}) {
-      const appPorts = { staging: await freePort(), production: await freePort() };
+      const appPorts = { staging: await configPort(), production: await configPort() };
       const render = (t: (c: ExampleConfig) => void) => exampleConfig(appPorts, t).apps.hello;
       apps.set(name, render(appTweak));
       await writeAll();
@@ -324,6 +324,21 @@ function makeApp(
  * Follows a release of `app` (default `hello`) until `pred` holds, as every channel follows one; fails with the
  * last status seen when the release ends, or the timeout passes, without it.
  */
+/**
+ * A free port no other app of this test process was given. A port written into a config is not bound until
+ * its first deploy, so the OS may offer it again: a second app given the same one would be refused at load.
+ */
+const configPorts = new Set<number>();
+async function configPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!configPorts.has(port)) {
+      configPorts.add(port);
+      return port;
+    }
+  }
+}
+
 export async function waitForRelease(
   sg: ShipgateClient,
   version: string,
