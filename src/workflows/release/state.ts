@@ -82,6 +82,11 @@ export interface Who {
 /** Audit fields, with the proof a record rests on (audit records keep it so anyone can check it again). */
 type AuditFields = Partial<AuditInput> & { proof?: ProofRecord };
 
+/** Who an audit record names: the login, its channel and the proof it rests on. */
+function attributedTo(who: Who): AuditFields {
+  return { actor: who.by, via: who.via, ...(who.proof ? { proof: who.proof } : {}) };
+}
+
 export class Release {
   readonly id: string;
   readonly status: ReleaseStatus;
@@ -259,10 +264,8 @@ export class Release {
       ...(who.proof ? { proof: who.proof.digest } : {}),
     });
     this.audit(refusedType(action), {
-      actor: who.by,
-      via: who.via,
+      ...attributedTo(who),
       reason,
-      ...(who.proof ? { proof: who.proof } : {}),
     });
     throw ApplicationFailure.create({ type: FAILURE.policy, message: reason, nonRetryable: true });
   }
@@ -415,11 +418,9 @@ export class Release {
     this.status.approvals.given = given;
     const result = approvalResult(verdict.env.name, verdict.policy, given);
     this.audit('approval', {
-      actor: who.by,
-      via: who.via,
+      ...attributedTo(who),
       reason: input.comment ?? null,
       env: verdict.env.name,
-      ...(who.proof ? { proof: who.proof } : {}),
     });
     return result;
   }
@@ -438,11 +439,9 @@ export class Release {
     if (!verdict.ok) return this.refuse(who, 'reject', verdict.reason);
     this.stop = verdict.ending;
     this.audit('rejection', {
-      actor: who.by,
-      via: who.via,
+      ...attributedTo(who),
       reason: input.reason,
       env: verdict.env.name,
-      ...(who.proof ? { proof: who.proof } : {}),
     });
     return this.status;
   }
@@ -463,10 +462,8 @@ export class Release {
     this.cancelRequest = { by: who.by, reason: input.reason };
     if (verdict.stopNow) this.stop = verdict.ending;
     this.audit('cancellation', {
-      actor: who.by,
-      via: who.via,
+      ...attributedTo(who),
       reason: input.reason,
-      ...(who.proof ? { proof: who.proof } : {}),
     });
     return this.status;
   }
@@ -492,11 +489,9 @@ export class Release {
     this.overrides[verdict.env.name] = record;
     this.status.override = record;
     this.audit('override', {
-      actor: who.by,
-      via: who.via,
+      ...attributedTo(who),
       reason: input.reason,
       env: verdict.env.name,
-      ...(who.proof ? { proof: who.proof } : {}),
     });
     return this.status;
   }
