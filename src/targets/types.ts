@@ -24,8 +24,8 @@ export interface Placement<C extends TargetConfig = TargetConfig> {
   env: string;
   /** The environment's target block, as the release (or, for a rollback, the live config) snapshotted it. */
   config: C;
-  /** The app's build settings that say how to run an artifact: the local build's `command`. */
-  build: { command?: string[] };
+  /** The app's build settings that say how to run an artifact: the local build's `command`, an image template. */
+  build: { command?: string[]; image?: string };
 }
 
 export interface ActivateRequest {
@@ -92,6 +92,23 @@ export interface TargetStatus {
   versions: VersionStatus[];
 }
 
+/** What the ledger says serves here: the version and the artifact it was deployed from. */
+export interface ExpectedState {
+  version: string;
+  artifact: string;
+}
+
+/** One difference between what the ledger says serves and what the target really runs. */
+export interface DriftFinding {
+  /** image: another image runs; replicas: scaled (to zero) by hand; selector: traffic goes elsewhere;
+   * template: the pod template changed otherwise; missing: an object shipgate manages is gone. */
+  what: 'image' | 'replicas' | 'selector' | 'template' | 'missing';
+  /** The object that differs, e.g. `deployment/checkout` or `service/checkout`. */
+  object: string;
+  expected: string;
+  actual: string;
+}
+
 /** One app's environment on one target. */
 export interface DeploymentTarget {
   readonly kind: TargetKind;
@@ -105,6 +122,13 @@ export interface DeploymentTarget {
   status(): Promise<TargetStatus | null>;
   /** Stops warm versions whose keepPrevious has passed by `at` (the workflow's clock). */
   reap(at?: Date): Promise<void>;
+  /**
+   * What differs between `expected` and what really runs (changed by hand, outside shipgate); empty when
+   * nothing does. Kinds that cannot drift (local processes only shipgate starts) leave it out.
+   */
+  drift?(expected: ExpectedState): Promise<DriftFinding[]>;
+  /** Takes what really runs as the current state (after drift) and says which version and artifact that is. */
+  adopt?(): Promise<ExpectedState>;
 }
 
 /** Opens environments' targets; the registry is one, and so is each kind's provider. */
