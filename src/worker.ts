@@ -70,10 +70,11 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
   );
   const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
   const config = opts.config.get().config;
+  const targets = createTargets({ home: opts.home, log: (m) => opts.logger.info(m) });
   const activities = createActivities({
     config: opts.config,
     // Each activity opens the target its environment's config names (the release's snapshot of it).
-    targets: createTargets({ home: opts.home, log: (m) => opts.logger.info(m) }),
+    targets,
     audit: createAuditStore(config, opts.home),
     client,
     home: opts.home,
@@ -84,6 +85,13 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
   });
   const allEnvs = [...new Set(Object.values(config.apps).flatMap((a) => Object.keys(a.environments)))];
   const environments = opts.environments ?? allEnvs;
+  // Only the environments this worker serves load their credentials, and a bad kubeconfig or context stops
+  // the start here, naming the environment, instead of failing the first deploy.
+  for (const [app, appConfig] of Object.entries(config.apps))
+    for (const env of environments) {
+      const envConfig = appConfig.environments[env];
+      if (envConfig) targets.open({ app, env, config: envConfig.target, build: {} });
+    }
   const base: Partial<WorkerOptions> = { connection: native, namespace: opts.temporal.namespace, activities };
   const workers = [
     await Worker.create({ ...base, taskQueue, workflowsPath: workflowsPath(), maxCachedWorkflows: 1000 }),

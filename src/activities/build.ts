@@ -11,6 +11,8 @@ export interface BuildInput {
   version: string;
   commit: string;
   source: string;
+  /** An image build: CI built and pushed it; shipgate deploys this reference with the version filled in. */
+  image?: string;
 }
 
 /**
@@ -53,6 +55,7 @@ export function artifactPath(home: string, app: string, version: string): string
 export function createBuildActivities(home: string) {
   return {
     async buildArtifact(input: BuildInput): Promise<BuildResult> {
+      if (input.image !== undefined) return imageArtifact(input.image, input.app, input.version);
       const artifactDir = artifactPath(home, input.app, input.version);
       const marker = path.join(artifactDir, BUILD_MARKER);
       if (existsSync(marker)) {
@@ -81,4 +84,20 @@ export function createBuildActivities(home: string) {
       return { artifact: artifactDir, artifactDir, reused: false };
     },
   };
+}
+
+/**
+ * The image a version deploys: the template with {{version}} filled in. The version was checked against its
+ * pattern, so it cannot smuggle a different registry or repository into the reference.
+ */
+export function imageArtifact(template: string, app: string, version: string): BuildResult {
+  if (!VERSION_PATTERN.test(version))
+    throw ApplicationFailure.create({
+      type: FAILURE.badInput,
+      message: `version ${JSON.stringify(version.slice(0, 80))} of ${app} is not a version`,
+      nonRetryable: true,
+    });
+  // An image tag is at most 128 characters of [A-Za-z0-9_.-]; `+` (semver build metadata) is not allowed.
+  const image = template.replaceAll('{{version}}', version.replaceAll('+', '_'));
+  return { artifact: image, artifactDir: image, reused: true };
 }

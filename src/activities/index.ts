@@ -79,6 +79,8 @@ export function createActivities(deps: ActivityDeps) {
             canaryPauseMs: input.canaryPauseMs,
             keepPreviousMs: input.keepPreviousMs,
             readyTimeoutMs: input.readyTimeoutMs,
+            ...(input.releaseId ? { releaseId: input.releaseId } : {}),
+            ...(input.changeCause ? { changeCause: input.changeCause } : {}),
           },
           { progress: (m) => ctx.heartbeat(m), signal: ctx.cancellationSignal, checkStep },
         );

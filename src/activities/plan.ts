@@ -1,11 +1,14 @@
 import type { ConfigSource } from '../config/source.js';
-import type { EnvironmentConfig, ShipgateConfig } from '../config/schema.js';
+import type { AppConfig, EnvironmentConfig, ShipgateConfig } from '../config/schema.js';
 import { environmentChain } from '../config/chain.js';
 import type { DeploySpec, EnvironmentPlan, ReleasePlan } from '../workflows/types.js';
 
 export type Loaded<T> = ({ ok: true } & T) | { ok: false; message: string };
 
 export interface EnvironmentPolicy {
+  /** What drift (a change made outside shipgate) does here, and how often it is looked for. */
+  onDrift: 'block' | 'adopt' | 'warn';
+  driftIntervalMs: number;
   rollbackers: string[];
   rollbackersDescription: string;
   freezers: string[];
@@ -15,18 +18,21 @@ export interface EnvironmentPolicy {
   deploy: DeploySpec;
 }
 
-export function toDeploySpec(env: EnvironmentConfig, command: string[]): DeploySpec {
+export function toDeploySpec(env: EnvironmentConfig, build: AppConfig['build']): DeploySpec {
   const checks = (env.verify?.checks ?? env.smoke).map((c) => ({
-    path: c.path,
+    ...(c.url ? { url: c.url } : {}),
+    path: c.path ?? '/',
     status: c.status,
     ...(c.json ? { json: c.json } : {}),
     timeoutMs: c.timeout,
   }));
   return {
     target: env.target,
-    port: env.target.port,
-    command,
-    strategy: env.strategy,
+    // Kept for workers that predate target kinds; only the local target has a port.
+    port: env.target.kind === 'local' ? env.target.port : 0,
+    command: build.kind === 'local' ? build.command : [],
+    // On Kubernetes the strategy belongs to the target block (rolling is the cluster's own).
+    strategy: env.target.kind === 'kubernetes' ? env.target.strategy : env.strategy,
     canarySteps: env.canarySteps,
     canaryPauseMs: env.canaryPause,
     keepPreviousMs: env.keepPrevious,
@@ -61,12 +67,17 @@ export function buildReleasePlan(config: ShipgateConfig, app: string): Loaded<{ 
       waitTimerMs: env.waitTimer,
       windowOverrideGroup: env.windowOverride?.group ?? null,
       supersede: env.supersede,
-      deploy: toDeploySpec(env, appConfig.build.command),
+      deploy: toDeploySpec(env, appConfig.build),
     };
   });
   // All groups are snapshotted: environments without rules let any group member reject.
   const groups = config.groups;
-  return { ok: true, plan: { app, source: appConfig.build.source, groups, environments } };
+  const build = appConfig.build;
+  const plan: ReleasePlan =
+    build.kind === 'local'
+      ? { app, source: build.source, groups, environments }
+      : { app, source: '', image: build.image, groups, environments };
+  return { ok: true, plan };
 }
 
 /** Who may roll back or freeze: the approval groups plus rollbackGroup, or anyone in any group when there are no rules. */
@@ -99,8 +110,10 @@ export function buildEnvironmentPolicy(
       freezers: members(freezeGroups),
       freezersDescription: `only members of ${[...new Set(freezeGroups)].join(', ') || 'a group'} may`,
       ledgerSize: env.ledgerSize,
+      onDrift: env.onDrift,
+      driftIntervalMs: env.driftInterval,
       rollbackDuringWindows: env.rollbackDuringWindows,
-      deploy: toDeploySpec(env, appConfig.build.command),
+      deploy: toDeploySpec(env, appConfig.build),
     },
   };
 }

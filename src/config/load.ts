@@ -54,9 +54,14 @@ export function validateConfig(raw: unknown, file: string): LoadedConfig {
   // Each environment keeps only the channels its identity mode allows (`cli` stands for ssh and asserted).
   const allowed = channelsAllowedBy(config.identity);
   for (const app of Object.values(config.apps)) {
-    app.build.source = path.resolve(dir, app.build.source);
-    for (const env of Object.values(app.environments))
+    if (app.build.kind === 'local') app.build.source = path.resolve(dir, app.build.source);
+    for (const env of Object.values(app.environments)) {
       env.approvalChannels = env.approvalChannels.filter((c) => allowed.includes(c));
+      // A kubeconfig next to the config file is found wherever the worker starts.
+      const t = env.target;
+      if (t.kind === 'kubernetes' && t.kubeconfig && t.kubeconfig !== 'in-cluster')
+        t.kubeconfig = path.resolve(dir, t.kubeconfig);
+    }
   }
   return { file, dir, config };
 }
@@ -149,9 +154,10 @@ function crossCheck(config: ShipgateConfig, dir: string): { path: string; messag
   const ports = new Map<number, string>();
   for (const [appName, app] of Object.entries(config.apps)) {
     const base = `apps.${appName}`;
-    const source = path.resolve(dir, app.build.source);
-    if (!existsSync(source) || !statSync(source).isDirectory()) {
-      problems.push({ path: `${base}.build.source`, message: `folder not found: ${source}` });
+    if (app.build.kind === 'local') {
+      const source = path.resolve(dir, app.build.source);
+      if (!existsSync(source) || !statSync(source).isDirectory())
+        problems.push({ path: `${base}.build.source`, message: `folder not found: ${source}` });
     }
     const chain = environmentChain(app);
     if (!Array.isArray(chain)) {
@@ -175,6 +181,13 @@ function crossCheck(config: ShipgateConfig, dir: string): { path: string; messag
       needGroup(`${at}.windowOverride.group`, env.windowOverride?.group);
       needGroup(`${at}.rollbackGroup`, env.rollbackGroup);
       needGroup(`${at}.freezeGroup`, env.freezeGroup);
+      // An artifact runs only where its kind can: a folder as a local process, an image on a cluster.
+      const runs = env.target.kind === 'local' ? 'local' : 'image';
+      if (app.build.kind !== runs)
+        problems.push({
+          path: `${at}.target.kind`,
+          message: `a ${env.target.kind} target runs ${runs === 'local' ? 'a local build' : 'an image'}, but build.kind is ${app.build.kind}`,
+        });
       // Only local targets listen on this machine; other kinds have no port to share.
       if (env.target.kind === 'local') {
         const owner = ports.get(env.target.port);

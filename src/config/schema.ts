@@ -9,7 +9,7 @@ import {
 import { DEFAULT_OIDC_AUDIENCE, GITHUB_ACTIONS_ISSUER } from '../identity/oidc.js';
 import { parsePublicKey, SshFormatError } from '../identity/sshsig.js';
 import { httpsUnlessLoopbackProblem } from '../identity/urls.js';
-import { DEFAULT_STRATEGY, LOCAL_STRATEGIES } from '../protocol/strategies.js';
+import { DEFAULT_STRATEGY, KUBERNETES_STRATEGIES, LOCAL_STRATEGIES } from '../protocol/strategies.js';
 import { z } from 'zod';
 import { checkGateUrl } from '../policy/gate-url.js';
 import { Cron } from 'croner';
@@ -71,12 +71,73 @@ const cronSchedule = z.string().superRefine((expr, ctx) => {
   }
 });
 
-export const checkSchema = z.strictObject({
-  path: z.string().startsWith('/', { error: 'expected a path starting with /' }),
-  status: z.number().int().min(100).max(599).default(200),
-  json: z.record(z.string(), z.unknown()).optional(),
-  timeout: duration({ positive: true }).default(5000),
-});
+export const checkSchema = z
+  .strictObject({
+    /** Through the target's own entry point (the local proxy; on Kubernetes `target.url` or the service proxy). */
+    path: z.string().startsWith('/', { error: 'expected a path starting with /' }).optional(),
+    /** An address of its own, e.g. the environment's public health URL. */
+    url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    status: z.number().int().min(100).max(599).default(200),
+    json: z.record(z.string(), z.unknown()).optional(),
+    timeout: duration({ positive: true }).default(5000),
+  })
+  .superRefine((check, ctx) => {
+    if ((check.path === undefined) === (check.url === undefined))
+      ctx.addIssue({ code: 'custom', path: ['path'], message: 'expected either path or url, not both' });
+  });
+
+/** Base URLs a check's path is appended to, instead of the apiserver's service proxy. */
+const baseUrl = z
+  .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const kubernetesName = z
+  .string({ error: 'expected a Kubernetes object name' })
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+    error: 'expected a Kubernetes name: lower-case letters, digits and -, at most 63 characters',
+  });
+
+export const kubernetesTargetSchema = z
+  .strictObject({
+    kind: z.literal('kubernetes'),
+    /** A kubeconfig file (relative paths resolve against the config file), or `in-cluster`; default: the usual chain. */
+    kubeconfig: z.string().min(1).optional(),
+    context: z.string().min(1).optional(),
+    namespace: kubernetesName,
+    /** Rolling: this Deployment. Blue-green: <deployment>-blue and -green. Canary: <deployment> and <deployment>-canary. */
+    deployment: kubernetesName,
+    container: kubernetesName,
+    service: kubernetesName.optional(),
+    strategy: z.enum(KUBERNETES_STRATEGIES).default('rolling'),
+    trafficRouting: z.enum(['replicas', 'gateway-api']).default('replicas'),
+    httpRoute: kubernetesName.optional(),
+    /** Replicas of the serving version when shipgate creates a Deployment (otherwise the live count is kept). */
+    replicas: z.number().int().min(1).max(1000).default(2),
+    /** Where users reach the environment, for checks given as a path; default: the apiserver's service proxy. */
+    url: baseUrl.optional(),
+    /** Where the new colour or the canary alone is reached before it takes traffic; default: the service proxy. */
+    previewUrl: baseUrl.optional(),
+    /** The Service's port the service proxy goes through; default its first port. */
+    servicePort: port.optional(),
+    /** How long a rollout may take to become ready before it fails (and what served before is restored). */
+    progressDeadline: duration({ positive: true }).default(600_000),
+  })
+  .superRefine((t, ctx) => {
+    if (t.strategy !== 'rolling' && !t.service)
+      ctx.addIssue({ code: 'custom', path: ['service'], message: `required for strategy ${t.strategy}` });
+    if (t.trafficRouting === 'gateway-api' && t.strategy !== 'canary')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trafficRouting'],
+        message: 'gateway-api routing is for strategy canary',
+      });
+    if (t.trafficRouting === 'gateway-api' && !t.httpRoute)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['httpRoute'],
+        message: 'required with trafficRouting: gateway-api',
+      });
+  });
 
 export const windowSchema = z.strictObject({
   name: z.string().min(1, { error: 'expected a window name' }),
@@ -142,9 +203,13 @@ export const externalGateSchema = z
 export const environmentSchema = z.strictObject({
   after: name.optional(),
   branches: z.array(z.string().min(1)).min(1).optional(),
-  target: z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('local'), port })], {
-    error: 'expected target.kind: local',
-  }),
+  target: z.discriminatedUnion(
+    'kind',
+    [z.strictObject({ kind: z.literal('local'), port }), kubernetesTargetSchema],
+    {
+      error: 'expected target.kind: local or kubernetes',
+    },
+  ),
   smoke: z.array(checkSchema).default([]),
   verify: verifySchema.optional(),
   approvals: z.array(approvalRule).default([]),
@@ -170,6 +235,10 @@ export const environmentSchema = z.strictObject({
   /** How long each canary step takes traffic before its checks run. */
   canaryPause: duration().default(5000),
   keepPrevious: duration().default(30 * 60_000),
+  /** What a change made outside shipgate (drift) does: hold deploys, take it as current, or only warn. */
+  onDrift: z.enum(['block', 'adopt', 'warn']).default('block'),
+  /** How often the worker compares what runs with the ledger, on targets that can drift. */
+  driftInterval: duration({ positive: true }).default(60_000),
   ledgerSize: z.number().int().min(10).max(10_000).default(200),
 });
 
@@ -185,9 +254,17 @@ export const appSchema = z.strictObject({
         /** Run in the built artifact's folder with PORT and APP_VERSION set. */
         command: z.array(z.string().min(1)).min(1).default(['node', 'server.js']),
       }),
+      z.strictObject({
+        kind: z.literal('image'),
+        /** The image CI built and pushed, e.g. registry.example.com/checkout:{{version}}. */
+        image: z
+          .string()
+          .regex(/^[a-z0-9]+(?:[._/:-][A-Za-z0-9_{}.-]+)*$/, { error: 'expected an image reference' })
+          .refine((i) => i.includes('{{version}}'), { error: 'expected {{version}} in the image reference' }),
+      }),
     ],
     {
-      error: 'expected build.kind: local',
+      error: 'expected build.kind: local or image',
     },
   ),
   environments: z.record(name, environmentSchema).refine((envs) => Object.keys(envs).length > 0, {

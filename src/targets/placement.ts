@@ -13,6 +13,8 @@ export interface PlacementInput {
   port?: number;
   /** How to run the artifact (the local build's command), for activations. */
   command?: string[];
+  /** An image build's reference template, to tell which version a live image is (adoption after drift). */
+  image?: string;
 }
 
 export function placementOf(input: PlacementInput): Placement {
@@ -21,6 +23,6 @@ export function placementOf(input: PlacementInput): Placement {
     env: input.env,
     // The local target reads no port outside activations, so a reap input without one still works.
     config: input.target ?? { kind: 'local', port: input.port ?? 0 },
-    build: { command: input.command },
+    build: { command: input.command, ...(input.image ? { image: input.image } : {}) },
   };
 }

@@ -2,6 +2,7 @@
  * Every target kind, keyed by the `target.kind` an environment's config names. Adding a kind is its folder
  * under src/targets/ plus one entry here (and its config block in src/config/schema.ts).
  */
+import { createKubernetesTarget } from './kubernetes/index.js';
 import { createLocalTarget } from './local/index.js';
 import type { DeploymentTarget, Placement, TargetKind, TargetProvider } from './types.js';
 
@@ -24,6 +25,7 @@ export interface TargetKindEntry {
 
 export const TARGET_KINDS: Record<TargetKind, TargetKindEntry> = {
   local: { create: (deps) => createLocalTarget({ home: deps.home, log: deps.log }) },
+  kubernetes: { create: () => createKubernetesTarget() },
 };
 
 export interface TargetRegistry extends TargetProvider {

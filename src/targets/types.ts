@@ -41,6 +41,10 @@ export interface ActivateRequest {
   keepPreviousMs: number;
   /** Readiness deadline for the new version, in ms. */
   readyTimeoutMs?: number;
+  /** The release that deploys it, for targets that label what they run (Kubernetes annotations). */
+  releaseId?: string;
+  /** Why, in a line (`kubernetes.io/change-cause`): "deploy 1.2.0 by alice", "rollback to 1.1.0 by bob: ...". */
+  changeCause?: string;
 }
 
 export interface ProbeAnswer {

@@ -117,7 +117,15 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
     const { app, version } = request;
     const commit = release.status.commit;
     // Builds recorded before the opaque reference existed answered only `artifactDir`.
-    artifact = artifactOf(await buildArtifact({ app, version, commit, source: plan.source }));
+    artifact = artifactOf(
+      await buildArtifact({
+        app,
+        version,
+        commit,
+        source: plan.source,
+        ...(plan.image ? { image: plan.image } : {}),
+      }),
+    );
   } catch (err) {
     return release.end(buildFailed(err));
   }

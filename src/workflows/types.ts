@@ -39,7 +39,10 @@ export interface ReleaseRequest {
 }
 
 export interface CheckSpec {
+  /** Through the target's entry point; `/` when the check has a url of its own. */
   path: string;
+  /** Checks given as a full URL go there directly, not through the target. */
+  url?: string;
   status: number;
   json?: Record<string, unknown>;
   timeoutMs: number;
@@ -82,7 +85,10 @@ export interface EnvironmentPlan {
 /** The release's snapshot of its app's config, taken once at start and kept in history. */
 export interface ReleasePlan {
   app: string;
+  /** The local build's source folder; empty for an image build. */
   source: string;
+  /** An image build's reference template, e.g. registry.example.com/checkout:{{version}}. */
+  image?: string;
   groups: Record<string, string[]>;
   environments: EnvironmentPlan[];
 }

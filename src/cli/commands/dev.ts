@@ -50,8 +50,10 @@ export function registerDev(program: Command, run: Runner) {
               `  Temporal:    ${server.address}`,
               `  Temporal UI: ${server.uiUrl}`,
               ...Object.entries(loaded.config.apps).flatMap(([app, a]) =>
-                Object.entries(a.environments).map(
-                  ([env, e]) => `  ${app}/${env}: http://127.0.0.1:${e.target.port} (after its first deploy)`,
+                Object.entries(a.environments).map(([env, e]) =>
+                  e.target.kind === 'local'
+                    ? `  ${app}/${env}: http://127.0.0.1:${e.target.port} (after its first deploy)`
+                    : `  ${app}/${env}: deployment ${e.target.namespace}/${e.target.deployment} (${e.target.strategy})`,
                 ),
               ),
               ...(signing.length
