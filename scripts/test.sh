@@ -19,6 +19,10 @@ check "prettier --check" npx prettier --check . --log-level warn
 check "actionlint" .tools/go/bin/actionlint
 check "zizmor" .tools/venv/bin/zizmor --offline --persona pedantic --quiet .github/workflows action.yml
 
+# The Kubernetes control plane the kubernetes suites start (cached outside the repository; a fresh machine pays
+# the ~20 min compile here, once, instead of inside a test hook).
+check "kube-plane build" bash scripts/kube-plane.sh build
+
 report=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@"
 vitest_rc=$?
