@@ -10,7 +10,6 @@ import { AbortError, CanaryFailedError, NotReadyError } from '../errors.js';
 import type { Cluster } from './cluster.js';
 import { changeCause, progressDeadlineSeconds, templateFor, type Activation } from './context.js';
 import { KubeNotFoundError, KubeRefusedError } from './errors.js';
-import { rolloutState } from './rollout-status.js';
 import { scale, setTemplate, waitForRollout } from './rollout.js';
 import { imageOf, versionOf, withLabels } from './templates.js';
 import { ANNOTATION, type Deployment, type KubernetesTargetConfig, type Service } from './types.js';
@@ -78,7 +77,20 @@ function derived(from: Deployment, config: KubernetesTargetConfig, c: Colour): D
   };
 }
 
-const ready = (d: Deployment | null) => !!d && (d.spec.replicas ?? 0) > 0 && rolloutState(d).done;
+/**
+ * Warm enough to take traffic at once: scaled, the latest spec observed, every replica updated and available.
+ * Old pods still terminating (kubectl's last rule) do not matter to a Service that selects only ready pods.
+ */
+export function warm(d: Deployment | null): boolean {
+  if (!d || (d.spec.replicas ?? 0) === 0) return false;
+  const s = d.status ?? {};
+  const want = d.spec.replicas ?? 0;
+  return (
+    (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
+    (s.updatedReplicas ?? 0) >= want &&
+    (s.availableReplicas ?? 0) >= want
+  );
+}
 
 /** One selector patch, then a wait until the Service's endpoints are the new colour's pods only. */
 async function switchTo(a: Activation, state: BlueGreenState, c: Colour): Promise<void> {
@@ -138,30 +150,33 @@ export async function activateBlueGreen(a: Activation): Promise<ActivateResult> 
   const idleDep = state.deployments[idle];
   const runs = (d: Deployment | null) =>
     !!d && versionOf(d) === req.version && imageOf(d, config.container) === req.artifact;
-  if (runs(activeDep) && ready(activeDep))
+  if (runs(activeDep) && warm(activeDep))
     return { serving: req.version, previous: null, alreadyServing: true, warm: false };
-  const replicas =
-    Math.max(activeDep?.spec.replicas ?? 0, idleDep?.spec.replicas ?? 0, config.replicas) || config.replicas;
+  // The new colour takes over the serving colour's size; target.replicas only when neither is scaled.
+  const replicas = activeDep?.spec.replicas || idleDep?.spec.replicas || config.replicas;
 
   // Warm: the idle colour still runs this version, scaled and ready; the rollback is one selector patch.
-  if (runs(idleDep) && ready(idleDep)) {
+  if (runs(idleDep) && warm(idleDep)) {
     await switchTo(a, state, idle);
     await keepWarm(a, state.active);
     return { serving: req.version, previous, alreadyServing: false, warm: true };
   }
 
   const base = (activeDep ?? idleDep)!;
-  if (!idleDep)
-    await cluster.create('Deployment', {
-      ...derived(base, config, idle),
-      metadata: { ...derived(base, config, idle).metadata, namespace: cluster.namespace },
-    } as never);
   const template = withLabels(await templateFor(a, base.spec.template), { [COLOUR_KEY]: idle });
-  await setTemplate(cluster, colourName(config, idle), template, {
-    replicas,
-    progressDeadlineSeconds: progressDeadlineSeconds(a),
-    annotations: { ...changeCause(req), [ANNOTATION.keepUntil]: '' },
-  });
+  if (idleDep)
+    await setTemplate(cluster, colourName(config, idle), template, {
+      replicas,
+      progressDeadlineSeconds: progressDeadlineSeconds(a),
+      annotations: { ...changeCause(req), [ANNOTATION.keepUntil]: '' },
+    });
+  else {
+    // The missing colour is made from the serving one, already with the new template.
+    const made = derived(base, config, idle);
+    made.spec = { ...made.spec, template, replicas, progressDeadlineSeconds: progressDeadlineSeconds(a) };
+    made.metadata = { ...made.metadata, namespace: cluster.namespace, annotations: changeCause(req) };
+    await cluster.create('Deployment', made);
+  }
   hooks.progress?.(`deploying ${req.version} to ${colourName(config, idle)}`);
   try {
     const done = await waitForRollout(cluster, colourName(config, idle), {
