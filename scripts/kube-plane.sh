@@ -12,7 +12,9 @@
 #
 # Knobs: KUBE_PLANE_CACHE (cache root, default ${XDG_CACHE_HOME:-~/.cache}/shipgate), KUBE_PLANE_NO_BUILD=1
 # (`up` fails instead of building), KUBE_PLANE_TIMEOUT (seconds per readiness step, default 120).
-# Pods annotated kwok.x-k8s.io/never-ready (any value) go Running but never Ready: a failed rollout on demand.
+# Pods annotated kwok.x-k8s.io/never-ready (any value), or with a container image whose reference contains
+# `never-ready` (e.g. registry.example.com/app:2.0.0-never-ready), go Running but never Ready: a failed rollout
+# on demand, by annotation or by deploying that one image.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,23 +39,27 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 # ------------------------------------------------------------------------------------------------ build
 
 # kwok's own default fast stages (what kwokctl feeds kwok), from the pinned kwok module source, plus one
-# opt-in stage: a pod annotated kwok.x-k8s.io/never-ready goes Running with Ready=False and stays so.
+# opt-in stage: a pod annotated kwok.x-k8s.io/never-ready, or running an image whose reference contains
+# `never-ready`, goes Running with Ready=False and stays so.
 write_stages() {
   local src=$1/kustomize/stage f
+  # A jq key kwok evaluates on the pod: it yields something (Exists) exactly for a never-ready pod. The image
+  # form lets a test deploy one image that never becomes Ready, as a broken release would.
+  local never='.metadata.annotations["kwok.x-k8s.io/never-ready"] // (.spec.containers[].image | select(. != null and contains("never-ready")))'
   for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
     pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
     [[ -f $src/$f ]] || die "kwok stage $f not found in $src"
     echo "---"
     if [[ $f == pod/fast/pod-ready.yaml ]]; then
       # The normal pod-ready stage must skip never-ready pods: add the exclusion after its first selector.
-      awk '{ print } /operator: .DoesNotExist./ && !done {
-        print "    - key: '\''.metadata.annotations[\"kwok.x-k8s.io/never-ready\"]'\''"
+      awk -v key="$never" '{ print } /operator: .DoesNotExist./ && !done {
+        print "    - key: '\''" key "'\''"
         print "      operator: '\''DoesNotExist'\''"; done = 1 }' "$src/$f"
     else
       cat "$src/$f"
     fi
   done
-  cat <<'YAML'
+  cat <<YAML
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
@@ -67,8 +73,10 @@ spec:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'
       operator: 'DoesNotExist'
-    - key: '.metadata.annotations["kwok.x-k8s.io/never-ready"]'
+    - key: '$never'
       operator: 'Exists'
+YAML
+  cat <<'YAML'
     - key: '.status.phase'
       operator: 'In'
       values:
