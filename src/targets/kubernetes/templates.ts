@@ -5,8 +5,9 @@
  * namespace, named by the Deployment and a hash of the version; the ledger's version is the reference.
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { Cluster } from './cluster.js';
-import { KubeNotFoundError } from './errors.js';
+import { KubeNotFoundError, KubeRefusedError } from './errors.js';
 import { ANNOTATION, LABEL, type Deployment, type PodTemplate } from './types.js';
 
 export function containerOf(template: PodTemplate, container: string, where: string) {
@@ -46,6 +47,14 @@ export function withLabels(template: PodTemplate, labels: Record<string, string>
   return copy;
 }
 
+/** The template without the annotations shipgate writes per deploy (version, release). */
+function withoutOwnAnnotations(t: PodTemplate): PodTemplate {
+  const copy = structuredClone(t);
+  const ann = copy.metadata?.annotations;
+  if (ann) for (const k of Object.keys(ann)) if (k.startsWith('shipgate.dev/')) delete ann[k];
+  return copy;
+}
+
 /** Kubernetes names are at most 63 characters; a version hash keeps them unique. */
 export function revisionName(deployment: string, version: string): string {
   const hash = createHash('sha256').update(version).digest('hex').slice(0, 10);
@@ -82,6 +91,28 @@ export class TemplateStore {
     const clean = structuredClone(template);
     if (clean.metadata) delete (clean.metadata as Record<string, unknown>).creationTimestamp;
     const name = revisionName(this.deployment, version);
+    const existing = await this.cluster.find<{
+      metadata: { labels?: Record<string, string> };
+      data?: unknown;
+    }>('ControllerRevision', name);
+    if (existing) {
+      const data = existing.data as { version?: string; image?: string; template?: PodTemplate } | undefined;
+      // Already recorded (a rollback's own release annotation is no change to what the version runs).
+      if (
+        data?.version === version &&
+        data.image === image &&
+        data.template &&
+        isDeepStrictEqual(withoutOwnAnnotations(data.template), withoutOwnAnnotations(clean))
+      )
+        return;
+      if (existing.metadata.labels?.[LABEL.managedBy] !== 'shipgate')
+        throw new KubeRefusedError(
+          `controllerrevision ${this.cluster.namespace}/${name} exists and is not shipgate's; refusing to record ${version}'s template over it`,
+        );
+      // A ControllerRevision's data is immutable: a version whose template changed (adopted after a hand
+      // edit) is recorded afresh.
+      await this.cluster.delete('ControllerRevision', name);
+    }
     await this.cluster.apply('ControllerRevision', name, {
       metadata: {
         labels: { [LABEL.deployment]: this.deployment, [LABEL.managedBy]: 'shipgate' },
