@@ -1,6 +1,6 @@
 /**
  * The operations every channel shares (CLI, Slack, GitHub Action, tests and scripts): start or attach to a
- * release, decide on it, follow it, read it; roll back, freeze and unfreeze an environment. Channels differ only
+ * release, decide on it, follow it, read it; roll back, freeze, unfreeze and adopt an environment. Channels differ only
  * in how they authenticate and print. Beside it: ./client/errors.ts (failures, each with its exit code),
  * validate.ts (input checks), follow.ts (the one follow loop) and windows.ts (may an environment deploy now).
  */
@@ -19,6 +19,7 @@ import {
 } from '@temporalio/common';
 import {
   admitUpdate,
+  adoptUpdate,
   approveUpdate,
   cancelUpdate,
   environmentQuery,
@@ -34,13 +35,17 @@ import { DEFAULT_TASK_QUEUE, environmentWorkflowId, releaseWorkflowId } from './
 import { SEARCH_ATTRIBUTES } from './protocol/search-attributes.js';
 import type {
   AdmitResult,
+  AdoptResult,
   ApproveResult,
+  DriftRecord,
   EnvironmentSnapshot,
   ReleaseStatus,
   RollbackAccepted,
 } from './workflows/types.js';
 import type { releaseWorkflow } from './workflows/release.js';
 import type { LedgerEntry, LedgerOutcome } from './policy/ledger.js';
+import { describeFindings } from './policy/drift.js';
+import type { DriftFinding } from './targets/types.js';
 import type { Freeze } from './policy/windows.js';
 import { detailsDigest } from './identity/statement.js';
 import { connectClient, type TemporalOptions } from './temporal/connect.js';
@@ -137,6 +142,14 @@ export interface FreezeArgs extends Proven {
 export interface UnfreezeArgs extends Proven {
   app: string;
   env: string;
+}
+
+export interface AdoptArgs extends Proven {
+  app: string;
+  env: string;
+  reason: string;
+  /** Lets a client retry without adopting twice. */
+  requestId?: string;
 }
 
 /** A release as a privileged request sees it: the run it signs for and the environment at whose gates it is. */
@@ -388,10 +401,52 @@ export class ShipgateClient {
     return this.answered(() => this.environmentState(app, env));
   }
 
-  /** Who deployed what and when, newest first, and what serves now. */
-  async history(app: string, env: string): Promise<{ current: string | null; rows: HistoryRow[] }> {
+  /** Who deployed what and when, newest first (drift among it), what serves now and the drift in force. */
+  async history(
+    app: string,
+    env: string,
+  ): Promise<{ current: string | null; drift: DriftRecord | null; rows: HistoryRow[] }> {
     const state = await this.environmentStateNow(app, env);
-    return { current: state?.current?.version ?? null, rows: historyRows(state?.ledger ?? []) };
+    return {
+      current: state?.current?.version ?? null,
+      drift: state?.drift ?? null,
+      rows: historyRows(state?.ledger ?? [], state?.drifts ?? []),
+    };
+  }
+
+  /**
+   * Takes what runs (changed outside shipgate) as the environment's current version, ending the drift in
+   * force, with a proof for action `adopt` (details: the reason). Starts the environment's workflow when
+   * nothing was deployed there yet: adopting then takes over what already runs. Tells releases held at the
+   * app's gates to look again.
+   */
+  async adopt(args: AdoptArgs): Promise<AdoptResult> {
+    const { app, env, reason, requestId } = args;
+    if ((await this.environmentStateNow(app, env)) === null) await this.requireWorker();
+    const proof = await args.prove({
+      action: 'adopt',
+      app,
+      env,
+      version: null,
+      run: null,
+      details: detailsDigest({ reason }),
+    });
+    const start = new WithStartWorkflowOperation('environmentWorkflow', {
+      workflowId: environmentWorkflowId(app, env),
+      taskQueue: this.taskQueue,
+      args: [{ app, env }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    const update = await this.taken(() =>
+      this.client.workflow.startUpdateWithStart(adoptUpdate, {
+        args: [{ proof, reason, ...(requestId ? { requestId } : {}) }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+        startWorkflowOperation: start,
+      }),
+    );
+    const result = await update.result();
+    await this.nudgeWaitingReleases(app);
+    return result;
   }
 
   /** Queues a rollback (to `to`, or the previous good version), with a proof for action `rollback`. */
@@ -582,20 +637,39 @@ function isNoRecentPoller(err: unknown): boolean {
 }
 
 /** A row of `history --json`: a settled ledger entry, with when it ended. */
-export type HistoryRow = Pick<
+export type LedgerRow = Pick<
   LedgerEntry,
   'version' | 'action' | 'actor' | 'approvers' | 'reason' | 'fromVersion' | 'commit'
 > & { outcome: Exclude<LedgerOutcome, 'running'>; at: string };
 
-/** History rows, newest first; operations still running are left out. */
-export function historyRows(ledger: LedgerEntry[]): HistoryRow[] {
-  return [...ledger]
+/**
+ * A drift found in the environment, as a history row: `version` is what the ledger said ran, `reason` what
+ * changed and what happened next, `findings` each difference, `resolved` how it ended (null while in force).
+ */
+export interface DriftRow {
+  version: string;
+  action: 'drift';
+  outcome: 'detected';
+  actor: string;
+  approvers: string[];
+  reason: string;
+  fromVersion: null;
+  commit: null;
+  at: string;
+  findings: DriftFinding[];
+  resolved: DriftRecord['resolved'];
+}
+
+export type HistoryRow = LedgerRow | DriftRow;
+
+/** History rows, newest first: settled ledger entries and drift; operations still running are left out. */
+export function historyRows(ledger: LedgerEntry[], drifts: readonly DriftRecord[] = []): HistoryRow[] {
+  const entries: HistoryRow[] = ledger
     .filter((e) => e.outcome !== 'running')
-    .reverse()
     .map((e) => ({
       version: e.version,
       action: e.action,
-      outcome: e.outcome as HistoryRow['outcome'],
+      outcome: e.outcome as LedgerRow['outcome'],
       actor: e.actor,
       approvers: e.approvers,
       reason: e.reason ?? e.failure,
@@ -603,6 +677,28 @@ export function historyRows(ledger: LedgerEntry[]): HistoryRow[] {
       commit: e.commit,
       at: e.endedAt ?? e.startedAt ?? e.requestedAt,
     }));
+  const found: HistoryRow[] = drifts.map((d) => ({
+    version: d.expected.version,
+    action: 'drift',
+    outcome: 'detected',
+    actor: 'shipgate',
+    approvers: [],
+    reason: `${describeFindings(d.findings)} (onDrift: ${d.onDrift})`,
+    fromVersion: null,
+    commit: null,
+    at: d.at,
+    findings: d.findings,
+    resolved: d.resolved,
+  }));
+  // Drift goes between the entries by time; the ledger keeps its own order.
+  const rows: HistoryRow[] = [];
+  let next = 0;
+  for (const row of entries) {
+    while (next < found.length && Date.parse(found[next]!.at) < Date.parse(row.at)) rows.push(found[next++]!);
+    rows.push(row);
+  }
+  rows.push(...found.slice(next));
+  return rows.reverse();
 }
 
 /** "team-leads 1/2, security 0/1": an approval's tally, as every channel prints it. */

@@ -1,13 +1,14 @@
 import type { Client } from '@temporalio/client';
 import type { ConfigSource } from '../config/source.js';
 import { evaluateWindows, type Freeze } from '../policy/windows.js';
-import type { GateVerdict } from '../workflows/types.js';
+import { driftHold } from '../policy/drift.js';
+import type { GateVerdict, OnDrift } from '../workflows/types.js';
 import { readEnvironment } from './environment-client.js';
 import { checkExternalGate, type ExternalGate } from './external-gate.js';
 
 /**
  * The deploy gate, read live: the worker's current config for windows and external gates, the environment's
- * freezes. Fails closed: an unreadable config blocks the deploy with a reason instead of letting it through.
+ * freezes and drift. Fails closed: an unreadable config blocks the deploy with a reason instead of letting it through.
  * An override passes windows and freezes, never external gates.
  */
 export function createGateActivities(config: ConfigSource, client: Client) {
@@ -22,20 +23,28 @@ export function createGateActivities(config: ConfigSource, client: Client) {
       const at = input.at ? new Date(input.at) : new Date();
       let windows;
       let gates: ExternalGate[];
+      let onDrift: OnDrift;
       try {
         const env = config.get().config.apps[input.app]?.environments[input.env];
         if (!env) throw new Error(`${input.app}/${input.env} is no longer in the config`);
         windows = env.windows;
         gates = env.gates;
+        onDrift = env.onDrift;
       } catch (err) {
         const reason = `config unreadable, holding deploys: ${(err as Error).message}`;
         return { allowed: false, blockedBy: 'config', until: null, reason, kind: 'gate' };
       }
+      // A release asks without freezes and reads the environment; the environment passes its own (and holds
+      // deploys for drift itself).
+      const state = input.freezes ? null : await readEnvironment(client, input.app, input.env);
       if (!input.overridden) {
-        const freezes = input.freezes ?? (await readEnvironment(client, input.app, input.env))?.freezes ?? [];
+        const freezes = input.freezes ?? state?.freezes ?? [];
         const verdict = evaluateWindows(windows, freezes, at);
         if (!verdict.allowed) return { ...verdict, kind: 'window' };
       }
+      // Drift holds deploys until someone adopts what runs or rolls back; an override does not skip it.
+      const drift = driftHold(state?.drift, onDrift, input.app, input.env);
+      if (drift) return drift;
       for (const gate of gates) {
         const problem = await checkExternalGate(gate);
         if (problem) {

@@ -11,6 +11,7 @@ import { createBuildActivities } from './build.js';
 import { createCheckActivities, runCheck } from './checks.js';
 import type { CheckSpec } from '../workflows/types.js';
 import { createDeployConfirmationActivities } from './deploy-confirmation.js';
+import { createDriftActivities } from './drift.js';
 import { createEnvironmentClientActivities } from './environment-client.js';
 import { createIdentityActivities } from './identity.js';
 import { createGateActivities } from './gate.js';
@@ -53,9 +54,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createCheckActivities(deps.targets),
     ...createEnvironmentClientActivities(deps.client, deps.taskQueue),
     ...createIdentityActivities({ config: deps.config, env: deps.env ?? process.env, fetch: deps.fetch }),
-    ...createDeployConfirmationActivities(deps.client, deps.home),
+    ...createDeployConfirmationActivities(deps.client, deps.home, deps.config),
     ...createGateActivities(deps.config, deps.client),
     ...createSupersedeActivities(deps.client),
+    ...createDriftActivities(deps.targets, deps.config),
     async activateVersion(input: ActivateVersionInput) {
       const ctx = Context.current();
       const artifact = input.artifact ?? input.artifactDir;

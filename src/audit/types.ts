@@ -1,5 +1,6 @@
 import type { ProofRecord } from '../protocol/proof-record.js';
 import type { AuditType } from '../protocol/audit-types.js';
+import type { DriftFinding } from '../targets/types.js';
 
 /** One audited fact: who did what to which release or environment, and why. */
 export interface AuditInput {
@@ -19,6 +20,8 @@ export interface AuditInput {
   releaseId?: string | null;
   /** The proof the actor's message carried, as the worker accepted it (re-verifiable offline for ssh). */
   proof?: ProofRecord;
+  /** A drift record's findings: each object that differs, what the ledger expected and what runs. */
+  findings?: DriftFinding[];
 }
 
 export interface AuditRecord extends AuditInput {

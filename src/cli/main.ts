@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   status: async () => (await import('./commands/status.js')).registerStatus,
   history: async () => (await import('./commands/history.js')).registerHistory,
   rollback: async () => (await import('./commands/rollback.js')).registerRollback,
+  adopt: async () => (await import('./commands/adopt.js')).registerAdopt,
   freeze,
   unfreeze: freeze,
   windows: async () => (await import('./commands/windows.js')).registerWindows,

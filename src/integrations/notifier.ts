@@ -1,5 +1,5 @@
 import type { LedgerEntry } from '../policy/ledger.js';
-import type { ReleaseStatus } from '../workflows/types.js';
+import type { DriftRecord, ReleaseStatus } from '../workflows/types.js';
 
 /**
  * `run` is the release's first-execution run id, which Slack's Approve and Reject buttons name. Events recorded
@@ -11,6 +11,8 @@ export type NotifyEvent =
   | { kind: 'release-progress'; status: ReleaseStatus; run?: string }
   | { kind: 'release-ended'; status: ReleaseStatus; run?: string }
   | { kind: 'rollback'; app: string; env: string; entry: LedgerEntry }
+  /** What runs differs from the ledger (changed outside shipgate); sent once per distinct drift. */
+  | { kind: 'drift'; app: string; env: string; drift: DriftRecord }
   | {
       kind: 'override';
       status: ReleaseStatus;

@@ -1,12 +1,12 @@
 /**
- * Pure decisions of the environment workflow: who may roll back, freeze and unfreeze; what a rollback starts
+ * Pure decisions of the environment workflow: who may roll back, freeze, unfreeze and adopt; what a rollback starts
  * from and where it waits in the queue; whether a deploy request was seen before. The workflow holds the state
  * and makes the calls; these say what is allowed and why not.
  */
 import type { Freeze } from './windows.js';
 import type { LedgerEntry, RollbackChoice } from './ledger.js';
 
-export type EnvironmentAction = 'rollback' | 'freeze' | 'unfreeze';
+export type EnvironmentAction = 'rollback' | 'freeze' | 'unfreeze' | 'adopt';
 
 /** The part of the environment's live policy that says who may act on it. */
 export interface EnvironmentMembers {
@@ -23,6 +23,7 @@ const VERB: Record<EnvironmentAction, string> = {
   rollback: 'roll back',
   freeze: 'freeze',
   unfreeze: 'unfreeze',
+  adopt: 'adopt the live state of',
 };
 
 const isMember = (members: readonly string[], login: string) =>
@@ -41,8 +42,9 @@ export function authorise<P extends EnvironmentMembers>(
 ): { ok: true; policy: P } | { ok: false; reason: string } {
   if (!loaded.ok) return { ok: false, reason: loaded.message };
   const { policy } = loaded;
+  // Adopting the live state replaces the ledger's current entry, as a rollback does: the same people may.
   const [members, description] =
-    action === 'rollback'
+    action === 'rollback' || action === 'adopt'
       ? [policy.rollbackers, policy.rollbackersDescription]
       : [policy.freezers, policy.freezersDescription];
   if (!isMember(members, by))

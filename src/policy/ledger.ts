@@ -4,7 +4,8 @@
  */
 import type { ProofRef } from '../protocol/proof-record.js';
 
-export type LedgerAction = 'deploy' | 'rollback';
+/** adopt: what ran (changed outside shipgate) was taken as current; nothing was started. */
+export type LedgerAction = 'deploy' | 'rollback' | 'adopt';
 export type LedgerOutcome = 'running' | 'succeeded' | 'failed' | 'rolled-back';
 
 export interface LedgerEntry {

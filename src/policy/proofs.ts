@@ -23,6 +23,7 @@ export const detailsOf = {
   rollback: (i: { reason: string; to?: string }) => detailsDigest({ reason: i.reason, to: i.to }),
   freeze: (i: { reason: string; until: string }) => detailsDigest({ reason: i.reason, until: i.until }),
   unfreeze: () => detailsDigest({}),
+  adopt: (i: { reason: string }) => detailsDigest({ reason: i.reason }),
 };
 
 /**
@@ -40,7 +41,7 @@ export function releaseExpectation(
 
 /** What a proof for an environment action must name: no run; a rollback's target as its version. */
 export function environmentExpectation(
-  action: 'rollback' | 'freeze' | 'unfreeze',
+  action: 'rollback' | 'freeze' | 'unfreeze' | 'adopt',
   e: { app: string; env: string; version: string | null },
   details: string,
   now: string,

@@ -32,6 +32,13 @@ export const AUDIT_TYPES = {
   'deploy-refused':
     'an environment refused a deploy request it could not tie to a running release that asked for it',
   'deploy-report-refused': 'a release refused a deploy report its environment had not sent',
+  drift:
+    'what runs differs from the ledger’s current entry (changed outside shipgate); findings say what changed, once per distinct drift',
+  'drift-adopted': 'onDrift: adopt took what runs as the ledger’s current entry',
+  'drift-cleared':
+    'a drift ended without adoption: a deploy or rollback put a version back in place, or what runs matches the ledger again',
+  adopt: 'a person took what runs as the ledger’s current entry (shipgate adopt)',
+  'adopt-refused': 'an adopt request was refused',
 } as const;
 export type AuditType = keyof typeof AUDIT_TYPES;
 
@@ -44,6 +51,7 @@ export type RefusableAction =
   | 'rollback'
   | 'freeze'
   | 'unfreeze'
+  | 'adopt'
   | 'deploy'
   | 'deploy-report';
 export const refusedType = (action: RefusableAction): AuditType => `${action}-refused`;

@@ -1,11 +1,13 @@
 /**
  * The single writer for one (app, environment): runs deploys and rollbacks one at a time from a queue held in
- * state, keeps the ledger and the freezes, and continues-as-new to keep its history bounded.
+ * state, keeps the ledger and the freezes, watches for drift (what runs changed outside shipgate), and
+ * continues-as-new to keep its history bounded.
  *
  * State lives in EnvironmentState (environment/state.ts), the steps that call activities in
  * EnvironmentOperations (environment/operations.ts), and the decisions in src/policy/. This file wires the
- * handlers and runs the loop: wait for work (or the reaper's timer), send owed reports, write the audit,
- * run the next operation, and continue as new when the history is long and nothing is pending.
+ * handlers and runs the loop: wait for work (or the reaper's or drift check's timer), send owed reports, write
+ * the audit, run adopt requests, run the next operation, and continue as new when the history is long and
+ * nothing is pending.
  */
 import {
   allHandlersFinished,
@@ -19,6 +21,7 @@ import { environmentActivities } from './environment/activities.js';
 import { EnvironmentOperations } from './environment/operations.js';
 import { EnvironmentState } from './environment/state.js';
 import {
+  adoptUpdate,
   deployReportsQuery,
   enqueueDeployUpdate,
   environmentQuery,
@@ -28,6 +31,7 @@ import {
 } from './messages.js';
 import type { EnvironmentWorkflowInput } from './types.js';
 import {
+  validateAdoptInput,
   validateDeployRequest,
   validateFreezeInput,
   validateRollbackInput,
@@ -41,7 +45,10 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   const { app, env } = input;
   const info = workflowInfo();
   const state = new EnvironmentState(input, info.runId);
-  const ops = new EnvironmentOperations(state, environmentActivities(env, info.taskQueue), info.runId);
+  // Drift detection: before deploys and rollbacks, and on a durable timer, what runs is compared with the
+  // ledger. Runs started before it replay without (and take it up when they continue as new).
+  const drift = patched('drift-detection');
+  const ops = new EnvironmentOperations(state, environmentActivities(env, info.taskQueue), info.runId, drift);
 
   setHandler(environmentQuery, () => state.snapshot());
   setHandler(deployReportsQuery, (opId) => state.reportsOf(opId));
@@ -66,6 +73,8 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     (req) => (patched('proven-identity') ? ops.unfreezeProven(req) : ops.unfreeze(req)),
     { validator: validateUnfreezeInput },
   );
+  // New with drift detection, so no recorded history holds one: it needs no guard.
+  setHandler(adoptUpdate, (req) => ops.requestAdopt(req), { validator: validateAdoptInput });
 
   const shouldContinueAsNew = () => {
     const i = workflowInfo();
@@ -73,22 +82,40 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   };
   const woken = () => state.hasWaiting() || shouldContinueAsNew();
 
-  /** Waits for work; false when the reaper's durable timer fired first. */
-  const waitForWork = async (reaper: boolean): Promise<boolean> => {
+  const reaper = patched('reap-warm-versions');
+  /** The next durable timer: the reaper's, and (with drift detection) the periodic drift check's. */
+  const nextTimer = (): number | null => {
+    const due = [reaper ? state.reapAt : null, drift ? state.driftCheckAt : null].filter(
+      (t): t is number => t !== null,
+    );
+    return due.length > 0 ? Math.min(...due) : null;
+  };
+  /** Waits for work; false when a durable timer fired first. */
+  const waitForWork = async (): Promise<boolean> => {
     // A durable timer stops the warm previous version once keepPrevious has passed, even across restarts.
-    if (reaper && state.reapAt !== null) return condition(woken, Math.max(state.reapAt - Date.now(), 1));
+    const at = nextTimer();
+    if (at !== null) return condition(woken, Math.max(at - Date.now(), 1));
     await condition(woken);
     return true;
   };
+  const due = (at: number | null) => at !== null && at <= Date.now();
 
-  const reaper = patched('reap-warm-versions');
   for (;;) {
-    if (!(await waitForWork(reaper))) {
-      await ops.reapWarmVersions();
+    if (!(await waitForWork())) {
+      // Before drift detection the reaper's was the only timer.
+      if (!drift || due(state.reapAt)) await ops.reapWarmVersions();
+      if (drift && due(state.driftCheckAt)) {
+        await ops.checkDriftPeriodically();
+        await ops.flushAudit();
+      }
       continue;
     }
     await ops.resendReports();
     await ops.flushAudit();
+    if (state.hasPendingAdopt()) {
+      await ops.runAdopts();
+      continue;
+    }
     if (state.hasQueued()) {
       await ops.runNext();
       continue;

@@ -2,6 +2,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
   AdmitResult,
+  AdoptInput,
+  AdoptResult,
   ApproveInput,
   ApproveResult,
   DeployAsked,
@@ -38,6 +40,8 @@ export const enqueueDeployUpdate = defineUpdate<{ opId: string; position: number
 export const rollbackUpdate = defineUpdate<RollbackAccepted, [RollbackInput]>('rollback');
 export const freezeUpdate = defineUpdate<Freeze, [FreezeInput]>('freeze');
 export const unfreezeUpdate = defineUpdate<{ removed: number }, [UnfreezeInput]>('unfreeze');
+/** Takes what runs (changed outside shipgate) as the ledger's current entry, ending the drift in force. */
+export const adoptUpdate = defineUpdate<AdoptResult, [AdoptInput]>('adopt');
 export const environmentQuery = defineQuery<EnvironmentSnapshot>('environment');
 /** The reports the environment sent about a deploy (null when it knows none): how a release confirms one. */
 export const deployReportsQuery = defineQuery<DeployReport[] | null, [string]>('deploy-reports');

@@ -1,4 +1,4 @@
-import type { TargetConfig } from '../targets/types.js';
+import type { DriftFinding, ExpectedState, TargetConfig } from '../targets/types.js';
 import type { Proof } from '../identity/types.js';
 import type { ApprovalChannel, ApprovalRule, GivenApproval } from '../policy/approvals.js';
 import type { ProofRecord, ProofRef } from '../protocol/proof-record.js';
@@ -247,6 +247,66 @@ export interface UnfreezeInput extends Asserted {
   proof: Proof;
 }
 
+/** Adopt: the proof signs `{ reason }` and names no version (what runs is read when the worker adopts it). */
+export interface AdoptInput {
+  proof: Proof;
+  reason: string;
+  /** Lets a client retry without adopting twice. */
+  requestId?: string;
+}
+
+export interface AdoptResult {
+  /** The ledger entry's op id. */
+  opId: string;
+  /** What the ledger said served before. */
+  from: string | null;
+  /** What runs, now the ledger's current entry. */
+  version: string;
+  artifact: string;
+  /** The drift this adoption ended (null when none had been recorded yet). */
+  resolved: DriftRecord | null;
+}
+
+/** What an environment does when what runs differs from its ledger (its `onDrift`). */
+export type OnDrift = 'block' | 'adopt' | 'warn';
+
+/** How a drift ended. */
+export interface DriftResolution {
+  at: string;
+  /**
+   * adopted: the live state became the ledger's current entry (by a person, or by onDrift: adopt);
+   * deployed / rolled-back: shipgate put a version of its own in place; gone: what runs matches the ledger again
+   * (undone by hand); changed: a later check found other differences (the next record).
+   */
+  how: 'adopted' | 'deployed' | 'rolled-back' | 'gone' | 'changed';
+  by: string;
+  /** The version the ledger says serves from then on. */
+  version: string | null;
+  /** The ledger entry that ended it (an adoption, deploy or rollback). */
+  opId?: string;
+}
+
+/** One drift: what runs differs from what the ledger says serves, changed outside shipgate. */
+export interface DriftRecord {
+  id: string;
+  /** When it was found. */
+  at: string;
+  /** The ledger's current entry it was compared with. */
+  expected: ExpectedState;
+  findings: DriftFinding[];
+  /** The environment's onDrift when it was found. */
+  onDrift: OnDrift;
+  resolved: DriftResolution | null;
+}
+
+/** The environment's drift settings, from its live config, and the target block its checks go to. */
+export interface DriftSettings {
+  /** Absent where the policy names none (deploy specs from before targets had kinds: local). */
+  target?: TargetConfig;
+  onDrift: OnDrift;
+  intervalMs: number;
+}
+
 export interface EnvironmentSnapshot {
   app: string;
   env: string;
@@ -255,6 +315,10 @@ export interface EnvironmentSnapshot {
   queue: { opId: string; kind: EnvOp['kind']; version: string }[];
   ledger: LedgerEntry[];
   freezes: Freeze[];
+  /** The drift in force, or null (absent from environments that predate drift detection). */
+  drift?: DriftRecord | null;
+  /** Recent drift, oldest first, resolved ones too: what `history` shows. */
+  drifts?: DriftRecord[];
 }
 
 export interface EnvironmentWorkflowInput {
@@ -275,7 +339,20 @@ export interface EnvironmentWorkflowInput {
     proofs?: [string, number][];
     /** The reports sent for recent deploys, which releases confirm what they received against. */
     reports?: Record<string, DeployReport[]>;
+    /** Drift: recent records, the settings last read, when the next check is due and who waits on it. */
+    drift?: CarriedDrift;
   };
+}
+
+export interface CarriedDrift {
+  log: DriftRecord[];
+  /** Numbers drift records (their ids). */
+  seq: number;
+  settings: DriftSettings | null;
+  /** When the next periodic check is due (epoch ms, workflow time). */
+  checkAt: number | null;
+  /** Releases whose deploy drift held, told to look at their gate again once it ends. */
+  held: string[];
 }
 
 /** What the environment tells a release about its deploy. */
@@ -289,7 +366,8 @@ export interface DeployReport {
 }
 
 export interface GateVerdict extends WindowVerdict {
-  kind: 'window' | 'gate' | null;
+  /** drift: what runs differs from the environment's ledger and its onDrift is block. */
+  kind: 'window' | 'gate' | 'drift' | null;
   /** For an external gate: how long a release may wait on it before it fails. */
   gateTimeoutMs?: number;
 }

@@ -126,6 +126,13 @@ export function validateFreezeInput(input: unknown): void {
   validateText('reason', input.reason, true);
 }
 
+export function validateAdoptInput(input: unknown): void {
+  if (!isObject(input)) fail('input', 'must be an object');
+  if (input.requestId !== undefined) validateString('requestId', input.requestId, 200);
+  validateProof(input.proof);
+  validateText('reason', input.reason, true);
+}
+
 export function validateUnfreezeInput(input: unknown): void {
   if (!isObject(input)) fail('input', 'must be an object');
   validateProof(input.proof);

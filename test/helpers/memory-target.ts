@@ -14,12 +14,20 @@
  *   await gate.reached;                 //   ... an activation of 1.4.0 is now waiting (the deploy is in flight)
  *   gate.release();                     //   ... it goes on; a cancellation (preemption) aborts it instead
  *
+ *   target.setImage('hello', 'production', '1.0.0-hotfix', 'registry.example.com/hello:hotfix')
+ *                                       // someone ran `kubectl set image`: that now serves, outside shipgate
+ *   target.scale('hello', 'production', 0)  // someone scaled the Deployment to zero by hand (and 2: up again)
+ *
  *   target.activations                  // every activate call, in order: { app, env, version, artifact, strategy }
  *   target.status('hello', 'production')  // what serves and what is kept warm, as the target reports it
  *
  * Versions answer `/health` and any other path with 200 `ok`, and `/version` with `{"version": "<v>"}`, so
  * the example config's smoke checks pass unless a version is told to fail. The environment's probe reaches
  * the version with the most traffic (mid-canary, the stable one until the canary takes over half).
+ *
+ * Opened for an environment whose target block is not `local` (a cluster), it can drift as a cluster does:
+ * `drift` compares what the ledger expects with what serves (its artifact, and whether it was scaled to zero),
+ * and `adopt` reports what serves. Opened for a local block it has neither, as the local target.
  */
 import { AbortError, CanaryFailedError, NotReadyError } from '../../src/targets/errors.js';
 import type {
@@ -27,6 +35,8 @@ import type {
   ActivateRequest,
   ActivateResult,
   DeploymentTarget,
+  DriftFinding,
+  ExpectedState,
   Placement,
   Probe,
   TargetProvider,
@@ -61,11 +71,16 @@ export interface MemoryTarget extends TargetProvider {
   hold(version: string): Gate;
   /** The version's instance stops running, as if its process died. */
   crash(app: string, env: string, version: string): void;
+  /** Someone changed what serves by hand (`kubectl set image`): `version` from `artifact` takes all traffic. */
+  setImage(app: string, env: string, version: string, artifact: string): void;
+  /** Someone scaled what serves by hand: to zero replicas, or up again. */
+  scale(app: string, env: string, replicas: number): void;
   status(app: string, env: string): TargetStatus | null;
 }
 
 interface Instance {
   version: string;
+  artifact: string;
   alive: boolean;
   ready: boolean;
   weight: number;
@@ -77,6 +92,8 @@ interface EnvState {
   serving: string | null;
   previous: string | null;
   instances: Map<string, Instance>;
+  /** Scaled to zero by hand; the next activation scales it up again. */
+  scaledToZero: boolean;
 }
 
 const DEFAULT_CANARY_STEPS = [10, 50, 100];
@@ -95,7 +112,7 @@ export function createMemoryTarget(): MemoryTarget {
     const key = `${app}/${env}`;
     let st = envs.get(key);
     if (!st) {
-      st = { serving: null, previous: null, instances: new Map() };
+      st = { serving: null, previous: null, instances: new Map(), scaledToZero: false };
       envs.set(key, st);
     }
     return st;
@@ -160,11 +177,35 @@ export function createMemoryTarget(): MemoryTarget {
       }
       if (st.serving !== null && st.serving !== req.version) st.previous = st.serving;
       st.serving = req.version;
+      st.scaledToZero = false;
       return { serving: req.version, previous: st.previous, alreadyServing: false, warm };
     };
 
+    /** What differs between what the ledger expects and what serves, as a cluster target reports it. */
+    const drift = async (expected: ExpectedState): Promise<DriftFinding[]> => {
+      const object = `deployment/${app}`;
+      const st = envs.get(`${app}/${env}`);
+      const inst = st?.serving ? st.instances.get(st.serving) : undefined;
+      if (!st || !inst) return [{ what: 'missing', object, expected: expected.artifact, actual: 'nothing' }];
+      const findings: DriftFinding[] = [];
+      if (inst.artifact !== expected.artifact)
+        findings.push({ what: 'image', object, expected: expected.artifact, actual: inst.artifact });
+      if (st.scaledToZero) findings.push({ what: 'replicas', object, expected: 'at least 1', actual: '0' });
+      return findings;
+    };
+
+    const adopt = async (): Promise<ExpectedState> => {
+      const st = envs.get(`${app}/${env}`);
+      const inst = st?.serving ? st.instances.get(st.serving) : undefined;
+      if (!inst) throw new Error(`nothing runs in ${app}/${env} to adopt (memory target)`);
+      return { version: inst.version, artifact: inst.artifact };
+    };
+
+    const cluster = placement.config.kind !== 'local';
+
     return {
       kind: placement.config.kind,
+      ...(cluster ? { drift, adopt } : {}),
 
       async activate(req: ActivateRequest, hooks: ActivateHooks = {}): Promise<ActivateResult> {
         activations.push({
@@ -179,7 +220,13 @@ export function createMemoryTarget(): MemoryTarget {
         abortIfAsked(hooks.signal, `activating ${label}`);
         const st = stateOf(app, env);
         const existing = st.instances.get(req.version);
-        if (st.serving === req.version && existing?.alive && existing.weight === 100) {
+        if (
+          st.serving === req.version &&
+          existing?.alive &&
+          existing.weight === 100 &&
+          existing.artifact === req.artifact &&
+          !st.scaledToZero
+        ) {
           return { serving: req.version, previous: st.previous, alreadyServing: true, warm: false };
         }
         const warm = existing?.alive === true && existing.ready;
@@ -195,10 +242,11 @@ export function createMemoryTarget(): MemoryTarget {
         }
         abortIfAsked(hooks.signal, `activating ${label}`);
         const inst: Instance =
-          warm && existing
+          warm && existing && existing.artifact === req.artifact
             ? existing
             : {
                 version: req.version,
+                artifact: req.artifact,
                 alive: true,
                 ready: true,
                 weight: 0,
@@ -290,6 +338,25 @@ export function createMemoryTarget(): MemoryTarget {
     crash(app, env, version) {
       const inst = envs.get(`${app}/${env}`)?.instances.get(version);
       if (inst) inst.alive = false;
+    },
+    setImage(app, env, version, artifact) {
+      const st = stateOf(app, env);
+      st.instances.set(version, {
+        version,
+        artifact,
+        alive: true,
+        ready: true,
+        weight: 0,
+        keepUntil: null,
+        startedAt: new Date().toISOString(),
+      });
+      setWeights(st, { [version]: 100 });
+      // A hand-run rollout replaces the pods: nothing else keeps running.
+      for (const v of [...st.instances.keys()]) if (v !== version) st.instances.delete(v);
+      st.serving = version;
+    },
+    scale(app, env, replicas) {
+      stateOf(app, env).scaledToZero = replicas === 0;
     },
     status: statusOf,
   };

@@ -9,7 +9,8 @@ import { isValidVersion, LOGIN_PATTERN, NAME_PATTERN } from '../../policy/patter
 import { RUN_ID_PATTERN } from '../../identity/statement.js';
 import { parseStage } from '../../protocol/stages.js';
 import { releaseUiLink } from '../../client/ui-link.js';
-import type { EnvironmentProgress, ReleaseStatus } from '../../workflows/types.js';
+import { describeFindings, driftConsequence } from '../../policy/drift.js';
+import type { DriftRecord, EnvironmentProgress, ReleaseStatus } from '../../workflows/types.js';
 import { mention, type People } from './identity.js';
 
 export const ACTION = {
@@ -428,6 +429,37 @@ export function overrideNotice(
     text: `Break-glass: ${override.by} overrode ${status.blockedBy ?? 'a window or freeze'} for ${status.app} ${status.version} on ${env}`,
     blocks,
   };
+}
+
+/**
+ * Drift: what runs differs from what the environment's ledger says (changed outside shipgate), with what
+ * changed and what happens next; a "Roll back to X" button when deploys are held and a version can be restored.
+ */
+export function driftNotice(
+  app: string,
+  env: string,
+  drift: DriftRecord,
+  rollbackTo: string | null,
+): SlackMessage {
+  const where = `${escapeText(app)}/${escapeText(env)}`;
+  const lines = drift.findings.map(
+    (f) =>
+      `• \`${escapeText(f.object)}\` ${escapeText(f.what)}: expected \`${escapeText(f.expected)}\`, found \`${escapeText(f.actual)}\``,
+  );
+  const blocks: SlackBlock[] = [
+    {
+      type: 'section',
+      text: mrkdwn(
+        `⚠️ *Drift on ${where}*: what runs is not what shipgate deployed (${escapeText(drift.expected.version)})\n${lines.join('\n')}`,
+      ),
+    },
+    {
+      type: 'context',
+      elements: [mrkdwn([escapeText(driftConsequence(drift.onDrift, app, env)), when(drift.at)].join(' · '))],
+    },
+  ];
+  if (drift.onDrift === 'block' && rollbackTo) blocks.push(rollbackButton({ app, env, to: rollbackTo }));
+  return { text: `Drift on ${app}/${env}: ${describeFindings(drift.findings)}`, blocks };
 }
 
 // ---- the rollback dialog ----

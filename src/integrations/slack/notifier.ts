@@ -1,6 +1,6 @@
 /**
  * The Slack notifier: posts a release card at the approval gate, updates that same message as approvals arrive
- * and stages change, and posts outcomes with a "Roll back to X" button. Runs inside the `notify` activity, so
+ * and stages change, and posts outcomes (and drift) with a "Roll back to X" button. Runs inside the `notify` activity, so
  * it must never throw and never stall a release: each Slack call is bounded (see web.ts), and after a call gave
  * up the notifier stays in a fail-fast mode for a while so an outage costs a release one bound, not one per
  * event. Cards are always rendered from the release's full status, so a missed update heals with the next.
@@ -13,6 +13,7 @@ import { chooseRollbackTarget } from '../../policy/ledger.js';
 import type { EnvironmentSnapshot, ReleaseStatus } from '../../workflows/types.js';
 import type { Notifier, NotifyEvent } from '../notifier.js';
 import {
+  driftNotice,
   overrideNotice,
   releaseCard,
   releaseOutcome,
@@ -204,6 +205,15 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
         );
         return;
       }
+      case 'drift': {
+        const to = event.drift.onDrift === 'block' ? await rollbackTarget(event.app, event.env) : null;
+        await post(
+          conf.channel,
+          driftNotice(event.app, event.env, event.drift, to),
+          `drift ${event.app}/${event.env}`,
+        );
+        return;
+      }
     }
   };
 
@@ -212,7 +222,9 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
   return {
     async notify(event) {
       const key =
-        event.kind === 'rollback' ? `env:${event.app}/${event.env}` : `release:${cardKey(event.status)}`;
+        event.kind === 'rollback' || event.kind === 'drift'
+          ? `env:${event.app}/${event.env}`
+          : `release:${cardKey(event.status)}`;
       const prev = chains.get(key) ?? Promise.resolve();
       const next = prev.then(() =>
         handle(event).catch((err: unknown) => {

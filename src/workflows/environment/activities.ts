@@ -42,6 +42,18 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
       nonRetryableErrorTypes: [FAILURE.deployFailed],
     },
   });
+  // Drift reads the cluster (or whatever the target is): a few quick reads, retried a little. A check that
+  // still fails is skipped (the deploy or rollback then reports what the target says); adopting fails the request.
+  const { detectDrift, adoptLiveState } = proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: '1m',
+    retry: {
+      initialInterval: '1s',
+      maximumInterval: '5s',
+      maximumAttempts: 3,
+      nonRetryableErrorTypes: [FAILURE.badInput],
+    },
+  });
   return {
     recordAudit,
     notify,
@@ -52,6 +64,8 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
     reapWarmVersions,
     activateVersion,
     verifyVersion,
+    detectDrift,
+    adoptLiveState,
   };
 }
 

@@ -8,6 +8,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
   getExternalWorkflowHandle,
   isCancellation,
   patched,
@@ -35,17 +36,37 @@ import {
   replayRefusal,
   UNVERIFIED,
 } from '../../policy/proofs.js';
+import {
+  activationResolution,
+  adoptDecision,
+  adoptEntry,
+  adoptRequestKey,
+  automaticAdoptReason,
+  boundFindings,
+  describeFindings,
+  driftCheckable,
+  driftConsequence,
+  driftHold,
+  driftStep,
+  SHIPGATE,
+} from '../../policy/drift.js';
 import type { LedgerEntry } from '../../policy/ledger.js';
 import type { Freeze } from '../../policy/windows.js';
 import { refusedType, type RefusableAction } from '../../protocol/audit-types.js';
 import { FAILURE } from '../../protocol/failures.js';
 import type { ProofRecord } from '../../protocol/proof-record.js';
-import { deployReportSignal } from '../messages.js';
+import type { EnvironmentPolicy } from '../../activities/plan.js';
+import type { TargetConfig } from '../../targets/types.js';
+import { deployReportSignal, recheckSignal } from '../messages.js';
 import type {
+  AdoptInput,
+  AdoptResult,
   DeployOp,
   DeployReport,
   DeployRequest,
   DeploySpec,
+  DriftResolution,
+  DriftSettings,
   FreezeInput,
   RollbackAccepted,
   RollbackInput,
@@ -54,7 +75,7 @@ import type {
   VerifySpec,
 } from '../types.js';
 import type { EnvironmentActivities } from './activities.js';
-import type { Current, EnvironmentState, OpRef } from './state.js';
+import type { AdoptRequest, Current, EnvironmentState, OpRef } from './state.js';
 
 type Check = { ok: boolean; detail: string; dead?: boolean };
 /** How a deploy's activation and verification ended. */
@@ -81,6 +102,8 @@ export class EnvironmentOperations {
     private readonly state: EnvironmentState,
     private readonly acts: EnvironmentActivities,
     private readonly runId: string,
+    /** Drift is looked for (runs started before drift detection replay without it). */
+    private readonly drift = false,
   ) {}
 
   private get app() {
@@ -235,6 +258,41 @@ export class EnvironmentOperations {
   }
 
   /**
+   * Adopting the live state: verified and authorised (as a rollback is) here, then run by the main loop, which
+   * alone touches the target, between operations. A retry with the same request id gets the first answer.
+   */
+  async requestAdopt(req: AdoptInput): Promise<AdoptResult> {
+    const { state } = this;
+    const key = adoptRequestKey(req.requestId);
+    const prior = state.priorAdopt(key);
+    if (prior) return 'settings' in prior ? this.adoptAnswer(prior) : prior;
+    const who = await this.identify('adopt', req.proof, null, detailsOf.adopt(req));
+    const policy = await this.authorised('adopt', who);
+    // Read after the awaits: the same request may have arrived meanwhile.
+    const again = state.priorAdopt(key);
+    if (again) return 'settings' in again ? this.adoptAnswer(again) : again;
+    const pending = state.requestAdopt({
+      opId: key ?? state.generatedAdoptId(this.runId),
+      actor: who.by,
+      via: who.via,
+      proof: who.proof,
+      reason: req.reason,
+      settings: driftSettingsOf(policy),
+    });
+    return this.adoptAnswer(pending);
+  }
+
+  /** The answer to an adopt request once the main loop ran it: its result, or its refusal or failure. */
+  private async adoptAnswer(pending: AdoptRequest): Promise<AdoptResult> {
+    await condition(() => pending.outcome !== undefined);
+    const outcome = pending.outcome!;
+    if (outcome.ok) return outcome.result;
+    const who = { by: pending.actor, via: pending.via, proof: pending.proof };
+    if ('refusal' in outcome) return this.refuse('adopt', who, outcome.refusal);
+    throw ApplicationFailure.create({ ...outcome.failure, nonRetryable: true });
+  }
+
+  /**
    * A deploy request, believed in nothing but its release, op id and version: the release itself is asked what
    * it deploys (a running release workflow, that very run, asking for that op now), the artifact is the build's
    * own, and actor, approvers and settings are the release's. Refused (recorded) otherwise.
@@ -286,7 +344,212 @@ export class EnvironmentOperations {
   /** Stops warm previous versions whose keepPrevious has passed (the reaper's durable timer fired). */
   async reapWarmVersions(): Promise<void> {
     this.state.reapAt = null;
-    await this.acts.reapWarmVersions({ app: this.app, env: this.env, at: now() });
+    // The target block of the last deploy or rollback (known since drift detection): a cluster reaps there.
+    const target = this.drift ? this.state.driftSettings?.target : undefined;
+    await this.acts.reapWarmVersions({
+      app: this.app,
+      env: this.env,
+      at: now(),
+      ...(target ? { target } : {}),
+    });
+  }
+
+  // ---- drift: what runs compared with the ledger's current entry ----
+
+  /** The drift settings of the live policy, remembered for the periodic check. */
+  private learnDrift(policy: EnvironmentPolicy, target?: TargetConfig): DriftSettings {
+    const settings = driftSettingsOf(policy, target);
+    this.state.driftSettings = settings;
+    return settings;
+  }
+
+  /**
+   * Compares what runs with the ledger's current entry and acts on what it finds: a new drift is recorded,
+   * audited and notified once; one that no longer shows is cleared; under onDrift: adopt, what runs becomes
+   * current. A check that fails (the target unreachable) changes nothing: the next one tries again.
+   */
+  private async checkDrift(settings: DriftSettings): Promise<void> {
+    const { state, app, env } = this;
+    const expected = state.expected();
+    if (expected && driftCheckable(settings.target)) {
+      let findings;
+      try {
+        findings = boundFindings(
+          await this.acts.detectDrift({ app, env, target: settings.target, expected }),
+        );
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        findings = null;
+      }
+      const step = findings ? driftStep(state.drift, expected, findings) : { kind: 'none' as const };
+      if (step.kind === 'gone') {
+        const by = { by: SHIPGATE, version: expected.version, at: now() };
+        await this.endDrift({ ...by, how: 'gone' }, 'what runs matches the ledger again');
+      } else if (step.kind === 'new' && findings) {
+        const record = state.recordDrift(expected, findings, settings.onDrift);
+        state.audit.add('drift', {
+          actor: SHIPGATE,
+          version: expected.version,
+          reason: `${describeFindings(findings)}; ${driftConsequence(settings.onDrift, app, env)}`,
+          outcome: settings.onDrift,
+          findings: record.findings,
+        });
+        await this.acts.notify({ kind: 'drift', app, env, drift: record });
+      }
+      if (settings.onDrift === 'adopt' && state.drift) await this.adoptAutomatically(settings);
+    }
+    state.scheduleDriftCheck();
+  }
+
+  /** Ends the drift in force (a deploy or rollback put a version in place, or it was undone by hand). */
+  private async endDrift(resolution: DriftResolution, why: string): Promise<void> {
+    const ended = this.state.resolveDrift(resolution);
+    if (!ended) return;
+    this.state.audit.add('drift-cleared', {
+      actor: resolution.by,
+      version: resolution.version,
+      reason: `${ended.id} (${describeFindings(ended.findings)}) ended: ${why}`,
+      outcome: resolution.how,
+    });
+    await this.recheckHeldReleases();
+  }
+
+  /** Releases whose deploy drift held look at their gate again now, instead of at their next timer. */
+  private async recheckHeldReleases(): Promise<void> {
+    for (const releaseId of this.state.takeHeld()) {
+      try {
+        await getExternalWorkflowHandle(releaseId).signal(recheckSignal);
+      } catch {
+        // A release that ended meanwhile has nothing to look at.
+      }
+    }
+  }
+
+  /** A deploy's drift check, after its gate: false when drift holds it (the release is told, and waits). */
+  private async driftPasses(op: DeployOp): Promise<boolean> {
+    const { app, env } = this;
+    const loaded = await this.acts.loadEnvironmentPolicy({ app, env });
+    // An unreadable config already held gated deploys at their gate; the deploy's own settings stand.
+    if (!loaded.ok) return true;
+    const settings = this.learnDrift(loaded.policy, op.spec.target);
+    await this.checkDrift(settings);
+    const held = driftHold(this.state.drift, settings.onDrift, app, env);
+    if (!held) return true;
+    this.state.holdRelease(op.releaseId);
+    await this.report(op, { phase: 'done', outcome: 'blocked', reason: held.reason, verdict: held });
+    return false;
+  }
+
+  /** The periodic check (its durable timer fired): the live settings, then what runs. */
+  async checkDriftPeriodically(): Promise<void> {
+    this.state.driftCheckAt = null;
+    const loaded = await this.acts.loadEnvironmentPolicy({ app: this.app, env: this.env });
+    if (loaded.ok) await this.checkDrift(this.learnDrift(loaded.policy));
+    else this.state.scheduleDriftCheck();
+  }
+
+  /** What runs becomes the ledger's current entry (onDrift: adopt); a failed read leaves it for the next check. */
+  private async adoptAutomatically(settings: DriftSettings): Promise<void> {
+    const { state, app, env } = this;
+    const open = state.drift;
+    if (!open) return;
+    let live;
+    try {
+      live = await this.acts.adoptLiveState({ app, env, target: settings.target });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return;
+    }
+    const from = state.current?.version ?? null;
+    const entry = adoptEntry(
+      {
+        opId: state.generatedAdoptId(this.runId),
+        live,
+        from,
+        actor: SHIPGATE,
+        reason: automaticAdoptReason(open.findings),
+        automatic: true,
+      },
+      now(),
+    );
+    state.adopt(entry);
+    state.resolveDrift({ at: now(), how: 'adopted', by: SHIPGATE, version: live.version, opId: entry.opId });
+    state.audit.add('drift-adopted', {
+      actor: SHIPGATE,
+      version: live.version,
+      fromVersion: from,
+      reason: entry.reason,
+      outcome: 'succeeded',
+    });
+    await this.recheckHeldReleases();
+  }
+
+  /** Runs the adopt requests waiting, one at a time, between operations. */
+  async runAdopts(): Promise<void> {
+    for (let req = this.state.nextAdopt(); req; req = this.state.nextAdopt()) await this.adoptAs(req);
+    await this.flushAudit();
+  }
+
+  private async adoptAs(req: AdoptRequest): Promise<void> {
+    const { state, app, env } = this;
+    let live;
+    try {
+      live = await this.acts.adoptLiveState({ app, env, target: req.settings.target });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      req.outcome = { ok: false, failure: adoptFailure(err, app, env) };
+      return;
+    }
+    const decision = adoptDecision(state.expected(), state.drift, live, app, env);
+    if (!decision.ok) {
+      req.outcome = { ok: false, refusal: decision.reason };
+      return;
+    }
+    const from = state.current?.version ?? null;
+    const at = now();
+    const entry = adoptEntry(
+      {
+        opId: req.opId,
+        live,
+        from,
+        actor: req.actor,
+        reason: req.reason,
+        automatic: false,
+        ...(req.proof ? { proofs: [proofRef(req.proof)] } : {}),
+      },
+      at,
+    );
+    state.adopt(entry);
+    const resolved = decision.resolves
+      ? state.resolveDrift({ at, how: 'adopted', by: req.actor, version: live.version, opId: req.opId })
+      : null;
+    state.audit.add('adopt', {
+      actor: req.actor,
+      via: req.via,
+      version: live.version,
+      fromVersion: from,
+      reason: req.reason,
+      outcome: 'succeeded',
+      ...(resolved ? { findings: resolved.findings } : {}),
+      ...(req.proof ? { proof: req.proof } : {}),
+    });
+    state.driftSettings = req.settings;
+    state.scheduleDriftCheck();
+    await this.recheckHeldReleases();
+    req.outcome = {
+      ok: true,
+      result: { opId: req.opId, from, version: live.version, artifact: live.artifact, resolved },
+    };
+  }
+
+  /** A version shipgate put in place ends the drift in force: what runs is what the ledger says again. */
+  private async activated(entry: LedgerEntry): Promise<void> {
+    const resolution = activationResolution(entry.action, entry.actor, entry.version, now());
+    await this.endDrift(
+      { ...resolution, opId: entry.opId },
+      `${entry.action} of ${entry.version} by ${entry.actor}`,
+    );
+    this.state.scheduleDriftCheck();
   }
 
   /** Runs the next queued operation to its end. */
@@ -302,6 +565,7 @@ export class EnvironmentOperations {
   private async deploy(op: DeployOp): Promise<void> {
     const { state } = this;
     if (op.gated && !(await this.gatePasses(op))) return;
+    if (this.drift && !(await this.driftPasses(op))) return;
     const entry = state.open({
       opId: op.opId,
       action: 'deploy',
@@ -323,6 +587,7 @@ export class EnvironmentOperations {
     });
     await this.report(op, { phase: 'deploying' });
     const attempt = await this.attempt(op, entry);
+    if (this.drift && attempt.kind === 'checked') await this.activated(entry);
     if (attempt.kind === 'preempted') {
       state.settle(entry, { kind: 'preempted', by: state.takePreemption(), version: op.version });
       state.audit.add('deploy-preempted', { ...who, reason: entry.failure, outcome: 'failed' });
@@ -424,6 +689,8 @@ export class EnvironmentOperations {
       return;
     }
     this.state.setLedgerSize(policy.policy.ledgerSize);
+    // Drift found now is recorded before the rollback replaces what runs; it never holds a rollback.
+    if (this.drift) await this.checkDrift(this.learnDrift(policy.policy));
     await this.restore(this.state.open({ ...fields, requestedAt: op.requestedAt }), policy.policy.deploy);
   }
 
@@ -433,6 +700,7 @@ export class EnvironmentOperations {
     const who = { actor: entry.actor, version: entry.version, fromVersion: entry.fromVersion };
     state.audit.add('rollback-started', { ...who, reason: entry.reason });
     const started = await this.activate(entry, spec);
+    if (this.drift && started.ok) await this.activated(entry);
     const check = started.ok ? await this.verify(entry.version, spec) : started;
     if (check.ok) {
       state.settle(entry, { kind: 'verified' });
@@ -525,6 +793,27 @@ export class EnvironmentOperations {
       // The release may have been terminated; the ledger still holds the outcome.
     }
   }
+}
+
+/** The drift settings of a live policy; a deploy checks the target block it deploys to. */
+function driftSettingsOf(policy: EnvironmentPolicy, target?: TargetConfig): DriftSettings {
+  const t = target ?? policy.deploy.target;
+  return { ...(t ? { target: t } : {}), onDrift: policy.onDrift, intervalMs: policy.driftIntervalMs };
+}
+
+/**
+ * Why adopting failed, for the client: a target that cannot adopt is bad input (exit 2); anything else (the
+ * target unreachable) is an operation that ran and failed (exit 1).
+ */
+function adoptFailure(err: unknown, app: string, env: string): { type: string; message: string } {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure && e.type === FAILURE.badInput)
+    return { type: FAILURE.badInput, message: e.message };
+  return {
+    type: FAILURE.deployFailed,
+    message: `could not read what runs on ${app}/${env}: ${failureMessage(err)}`,
+  };
 }
 
 /** The message written for people: an ActivityFailure wraps the activity's own error. */

@@ -26,15 +26,23 @@ import {
   type Settlement,
 } from '../../policy/ledger.js';
 import { recentProofs } from '../../policy/proofs.js';
+import { newDrift, nextDriftCheck, trimDriftLog } from '../../policy/drift.js';
+import type { ApprovalChannel } from '../../policy/approvals.js';
+import type { DriftFinding, ExpectedState } from '../../targets/types.js';
 import type { Freeze } from '../../policy/windows.js';
 import type { AuditType } from '../../protocol/audit-types.js';
 import type { ProofRecord } from '../../protocol/proof-record.js';
 import { environmentWorkflowId } from '../../protocol/ids.js';
 import type {
+  AdoptResult,
   DeployOp,
   DeployReport,
   DeployRequest,
+  DriftRecord,
+  DriftResolution,
+  DriftSettings,
   EnvironmentSnapshot,
+  OnDrift,
   EnvironmentWorkflowInput,
   EnvOp,
   RollbackAccepted,
@@ -48,6 +56,24 @@ type Carried = NonNullable<EnvironmentWorkflowInput['carried']>;
 
 /** How many deploys' reports are kept (and carried) for releases to confirm against. */
 const KEPT_REPORTS = 50;
+/** How many releases held by drift are remembered, to be told when it ends. */
+const KEPT_HELD = 50;
+
+/** An adopt request, waiting for the main loop (which alone touches the target) to run it. */
+export interface AdoptRequest {
+  opId: string;
+  actor: string;
+  via: ApprovalChannel | null;
+  proof: ProofRecord | null;
+  reason: string;
+  /** The live settings read when the request was authorised: the target block to read. */
+  settings: DriftSettings;
+  /** Set once the main loop has run it: the result, a refusal (recorded) or a failure to pass on. */
+  outcome?:
+    | { ok: true; result: AdoptResult }
+    | { ok: false; refusal: string }
+    | { ok: false; failure: { type: string; message: string } };
+}
 
 /** A deploy as far as reporting on it goes: which op, and which release to tell. */
 export type OpRef = Pick<DeployOp, 'opId' | 'releaseId'>;
@@ -108,6 +134,17 @@ export class EnvironmentState {
   /** The reports sent for recent deploys, oldest first. */
   private readonly sent: Map<string, DeployReport[]>;
   readonly audit: AuditQueue;
+  /** Recent drift records, oldest first; the last is in force while unresolved. */
+  private driftLog: DriftRecord[];
+  private driftSeq: number;
+  /** The drift settings last read from the live config (null until a policy load told them). */
+  driftSettings: DriftSettings | null;
+  /** When the next periodic drift check is due (epoch ms, workflow time). */
+  driftCheckAt: number | null;
+  /** Releases whose deploy drift held: told to look at their gate again when it ends. */
+  private held: string[];
+  /** Adopt requests the main loop has yet to run. */
+  private readonly adopts: AdoptRequest[] = [];
 
   constructor(input: EnvironmentWorkflowInput, runId: string) {
     const carried = input.carried;
@@ -123,6 +160,11 @@ export class EnvironmentState {
     this.proofs = new Map(carried?.proofs ?? []);
     this.sent = new Map(Object.entries(carried?.reports ?? {}));
     this.audit = new AuditQueue(this.app, this.env, runId);
+    this.driftLog = carried?.drift?.log ?? [];
+    this.driftSeq = carried?.drift?.seq ?? 0;
+    this.driftSettings = carried?.drift?.settings ?? null;
+    this.driftCheckAt = carried?.drift?.checkAt ?? null;
+    this.held = carried?.drift?.held ?? [];
   }
 
   snapshot(): EnvironmentSnapshot {
@@ -138,6 +180,8 @@ export class EnvironmentState {
       })),
       ledger: this.ledger,
       freezes: this.activeFreezes(),
+      drift: this.drift,
+      drifts: this.driftLog,
     };
   }
 
@@ -153,6 +197,18 @@ export class EnvironmentState {
       reapAt,
       proofs: recentProofs(this.proofs, Date.now()),
       reports: Object.fromEntries(this.sent),
+      // Runs from before drift detection carry none (their input stays as it was).
+      ...(this.driftSeq > 0 || this.driftSettings
+        ? {
+            drift: {
+              log: this.driftLog,
+              seq: this.driftSeq,
+              settings: this.driftSettings,
+              checkAt: this.driftCheckAt,
+              held: this.held,
+            },
+          }
+        : {}),
     };
   }
 
@@ -286,7 +342,7 @@ export class EnvironmentState {
 
   /** Work that keeps the workflow from continuing as new. */
   hasWork(): boolean {
-    return this.queue.length > 0 || this.resend.length > 0;
+    return this.queue.length > 0 || this.resend.length > 0 || this.adopts.length > 0;
   }
 
   /** Anything for the main loop to do. */
@@ -354,6 +410,94 @@ export class EnvironmentState {
   serve(entry: LedgerEntry, keepPreviousMs: number): void {
     this.current = { version: entry.version, since: now(), artifact: entry.artifact };
     this.reapAt = Date.now() + keepPreviousMs;
+  }
+
+  // ---- drift ----
+
+  /** The drift in force, or null. */
+  get drift(): DriftRecord | null {
+    const last = this.driftLog[this.driftLog.length - 1];
+    return last && last.resolved === null ? last : null;
+  }
+
+  /** What the ledger says runs here, or null when nothing was deployed. */
+  expected(): ExpectedState | null {
+    return this.current ? { version: this.current.version, artifact: this.current.artifact } : null;
+  }
+
+  /** Records a drift just found; one in force with other findings is replaced (resolved as changed). */
+  recordDrift(expected: ExpectedState, findings: DriftFinding[], onDrift: OnDrift): DriftRecord {
+    const at = now();
+    this.resolveDrift({ at, how: 'changed', by: 'shipgate', version: expected.version });
+    const record = newDrift(++this.driftSeq, expected, findings, onDrift, at);
+    this.driftLog = trimDriftLog([...this.driftLog, record]);
+    return record;
+  }
+
+  /** Ends the drift in force, if any, and returns it. */
+  resolveDrift(resolution: DriftResolution): DriftRecord | null {
+    const open = this.drift;
+    if (open) open.resolved = resolution;
+    return open;
+  }
+
+  /** Sets when the next periodic check is due, from the settings last read (null: not checked). */
+  scheduleDriftCheck(): void {
+    this.driftCheckAt = nextDriftCheck(this.driftSettings, this.current !== null, Date.now());
+  }
+
+  /** Remembers a release whose deploy drift held. */
+  holdRelease(releaseId: string): void {
+    this.held = [...this.held.filter((id) => id !== releaseId), releaseId].slice(-KEPT_HELD);
+  }
+
+  /** The releases drift held, once (it has ended). */
+  takeHeld(): string[] {
+    return this.held.splice(0);
+  }
+
+  /** An op id for an adoption the client gave no request id for (or an automatic one): unique within the run. */
+  generatedAdoptId(runId: string): string {
+    return `adopt:${runId}:${this.audit.seq}:${this.ledger.length}`;
+  }
+
+  /** Queues an adopt request for the main loop. */
+  requestAdopt(req: AdoptRequest): AdoptRequest {
+    this.known.add(req.opId);
+    this.adopts.push(req);
+    return req;
+  }
+
+  /** An adopt request with this op id, waiting or done: a retry gets the first one's answer. */
+  priorAdopt(opId: string | null): AdoptRequest | AdoptResult | null {
+    if (!opId) return null;
+    const pending = this.adopts.find((a) => a.opId === opId);
+    if (pending) return pending;
+    const entry = this.ledger.find((e) => e.opId === opId && e.action === 'adopt');
+    if (!entry) return null;
+    const resolved = this.driftLog.find((d) => d.resolved?.opId === opId) ?? null;
+    return {
+      opId,
+      from: entry.fromVersion,
+      version: entry.version,
+      artifact: entry.artifact,
+      resolved,
+    };
+  }
+
+  hasPendingAdopt(): boolean {
+    return this.adopts.length > 0;
+  }
+
+  nextAdopt(): AdoptRequest | undefined {
+    return this.adopts.shift();
+  }
+
+  /** Records an adoption: its entry (settled) joins the ledger and what it names becomes current. */
+  adopt(entry: LedgerEntry): void {
+    this.known.add(entry.opId);
+    this.ledger = trimLedger([...this.ledger, entry], this.ledgerSize);
+    this.current = { version: entry.version, since: entry.endedAt ?? now(), artifact: entry.artifact };
   }
 
   /** The final report of a deploy, from its ledger entry. */
