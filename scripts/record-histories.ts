@@ -95,6 +95,11 @@ interface Scenario {
   /** People to list in the config with an SSH key each (made by ssh-keygen for the recording). */
   people?: string[];
   /**
+   * The `before` side's code signs too (it came after proofs): `signAs` gives keys on both sides. Without it,
+   * only the `after` side signs.
+   */
+  signedBefore?: boolean;
+  /**
    * Files (from the repository root) that the `before` side takes from the patch's own code: activities a fleet
    * in the middle of an upgrade already runs while workflow tasks still run the old workflow code. Needed when
    * the guard decides on something only the new activities return, which a wholly old run never holds.
@@ -291,6 +296,48 @@ const SCENARIOS: Scenario[] = [
       'proven-release': releaseId('proven', '1.1.0'),
       'proven-environment': envId('proven', 'production'),
     },
+  },
+  {
+    // drift-detection: before each deploy (and rollback) the environment reads its live policy (onDrift,
+    // driftInterval, the target block) and, where the target can drift, compares what runs with the ledger, also
+    // on a durable timer. On the local target the policy read before each deploy is what changes: local
+    // processes cannot drift. `shipgate adopt` is new with it (after side only): a local target has nothing to
+    // adopt, so it is refused as bad input after its proof and authorisation were checked.
+    name: 'environment-drift',
+    app: 'drift',
+    patch: 'drift-detection',
+    people: ['alice', 'bob', 'dave'],
+    signedBefore: true,
+    config: async (port, source) =>
+      singleEnv(source, { target: { kind: 'local', port: await port() }, smoke: versionCheck }),
+    async run(d) {
+      for (const version of ['1.0.0', '1.1.0']) {
+        await d.cli([
+          ...['release', 'drift', version, '--commit', `c-${version}`, '--branch', 'main'],
+          ...['--actor', 'dave', ...d.signAs('dave')],
+        ]);
+        await d.waitRelease('drift', version, (s) => s.state === 'succeeded');
+      }
+      if (d.side === 'after')
+        await d.cli(
+          [
+            'adopt',
+            'drift',
+            'production',
+            '--as',
+            'alice',
+            '--reason',
+            'replay recording',
+            ...d.signAs('alice'),
+          ],
+          [2],
+        );
+      await d.cli([
+        ...['rollback', 'drift', 'production', '--as', 'bob', '--reason', 'replay recording'],
+        ...[...d.signAs('bob'), '--wait'],
+      ]);
+    },
+    save: { 'environment-drift': envId('drift', 'production') },
   },
   {
     // The pipeline of the example config: approvals, a rejection, an automatic and a requested rollback.
@@ -584,7 +631,11 @@ async function record(tree: string, side: Side, scenarios: Scenario[], out: stri
         process.kill(pids[0]!, 'SIGKILL');
       },
     };
-    await Promise.all(scenarios.map((s) => s.run(driver)));
+    const signing = (s: Scenario): Driver => ({
+      ...driver,
+      signAs: (login) => (side === 'after' || s.signedBefore ? ['--key', keys[login]!] : []),
+    });
+    await Promise.all(scenarios.map((s) => s.run(signing(s))));
     for (const s of scenarios) {
       for (const [stem, workflowId] of Object.entries(s.save)) {
         // Saved once nothing is in flight, so the file ends on a completed workflow task.

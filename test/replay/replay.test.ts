@@ -32,6 +32,8 @@ const PER_PATCH: Record<string, { before: number; after: number }> = {
   'soak-fails-on-dead-version': { before: 1, after: 1 },
   // A release and its environment: proofs on starts and decisions, confirmed deploy requests and reports.
   'proven-identity': { before: 2, after: 2 },
+  // Drift detection: the live policy read before each deploy, and adopt refused on a local target.
+  'drift-detection': { before: 1, after: 1 },
 };
 /** The first recordings (a whole pipeline: approvals, rejection, rollbacks), older than every patch. */
 const BASELINE = 5;
