@@ -10,7 +10,8 @@ import { parseOpId } from '../policy/proofs.js';
 import { environmentWorkflowId, parseReleaseWorkflowId } from '../protocol/ids.js';
 import { deployReportsQuery, deployRequestQuery } from '../workflows/messages.js';
 import type { DeployAsked, DeployReport } from '../workflows/types.js';
-import { artifactPath, BUILD_MARKER } from './build.js';
+import { artifactPath, BUILD_MARKER, imageArtifact } from './build.js';
+import type { ConfigSource } from '../config/source.js';
 
 export type DeployConfirmation =
   { ok: true; asked: DeployAsked; artifact: string } | { ok: false; reason: string };
@@ -18,7 +19,7 @@ export type DeployConfirmation =
 /** A query to another workflow is answered in moments or not at all (its run may be switching): retry it. */
 const QUERY_DEADLINE_MS = 10_000;
 
-export function createDeployConfirmationActivities(client: Client, home: string) {
+export function createDeployConfirmationActivities(client: Client, home: string, config: ConfigSource) {
   const within = <R>(fn: () => Promise<R>) => client.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn);
   return {
     /**
@@ -58,7 +59,12 @@ export function createDeployConfirmationActivities(client: Client, home: string)
       if (!asked) return refuse(`release ${req.releaseId} is not asking for this deploy`);
       if (asked.opId !== req.opId || asked.env !== req.env || asked.version !== req.version)
         return refuse(`release ${req.releaseId} asks for ${asked.version} on ${asked.env}`);
-      const built = await builtArtifact(home, req.app, asked.version, asked.commit);
+      // An image build deploys the reference the app's config names for this version; a local one, its folder.
+      const build = config.get().config.apps[req.app]?.build;
+      const built =
+        build?.kind === 'image'
+          ? { ok: true as const, artifact: imageArtifact(build.image, req.app, asked.version).artifact }
+          : await builtArtifact(home, req.app, asked.version, asked.commit);
       if (!built.ok) return refuse(built.reason);
       return { ok: true, asked, artifact: built.artifact };
     },
