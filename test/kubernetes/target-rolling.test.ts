@@ -143,7 +143,14 @@ describe('rolling deploys, as a ServiceAccount bound to exactly the documented R
       reachable: true,
       serving: '1.1.0',
       versions: [
-        expect.objectContaining({ version: '1.1.0', alive: true, ready: true, weight: 100, keepUntil: null }),
+        {
+          version: '1.1.0',
+          alive: true,
+          ready: true,
+          weight: 100,
+          keepUntil: null,
+          startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        },
       ],
     });
     expect(await target.liveness('1.1.0')).toBeNull();

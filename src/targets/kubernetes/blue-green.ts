@@ -98,7 +98,11 @@ async function switchTo(a: Activation, state: BlueGreenState, c: Colour): Promis
   await cluster.merge('Service', config.service!, { spec: { selector: { [COLOUR_KEY]: c } } });
   a.hooks.progress?.(`service ${config.service} selects ${c}`);
   await waitForEndpoints(cluster, config.service!, colourName(config, c), colourName(config, other(c)));
-  void state;
+  // A colour that serves again (a warm rollback) is kept for no deadline: drop the one it had while idle.
+  if (state.deployments[c]?.metadata.annotations?.[ANNOTATION.keepUntil])
+    await cluster.merge('Deployment', colourName(config, c), {
+      metadata: { annotations: { [ANNOTATION.keepUntil]: null } },
+    });
 }
 
 /** The EndpointSlices follow the selector within moments; waiting makes "switched" mean traffic moved. */
@@ -187,6 +191,13 @@ export async function activateBlueGreen(a: Activation): Promise<ActivateResult> 
     await a.templates.save(req.version, req.artifact, done.spec.template);
     await ensurePreview(a, state, idle);
     if (hooks.checkStep) {
+      // A check runs once: the preview Service's endpoints (made moments ago) must be the new colour's first.
+      await waitForEndpoints(
+        cluster,
+        `${config.service}-preview`,
+        colourName(config, idle),
+        colourName(config, state.active),
+      );
       hooks.progress?.(`checking ${req.version} on ${colourName(config, idle)} before it takes traffic`);
       await hooks.checkStep(0, a.probeFor('preview')).catch((err: unknown) => {
         throw new CanaryFailedError(

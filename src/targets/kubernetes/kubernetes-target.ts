@@ -147,7 +147,10 @@ export class KubernetesTarget implements DeploymentTarget {
           ready: rolloutState(d).done,
           weight,
           keepUntil: d.metadata.annotations?.['shipgate.dev/keep-until'] || null,
-          startedAt: String(d.metadata.creationTimestamp ?? ''),
+          // The client parses timestamps into Dates; status says them as ISO strings, like every target.
+          startedAt: d.metadata.creationTimestamp
+            ? new Date(d.metadata.creationTimestamp as string | Date).toISOString()
+            : '',
         };
       });
     const serving = versions.find((v) => v.weight === 100)?.version ?? null;
