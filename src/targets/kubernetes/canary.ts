@@ -33,18 +33,25 @@ export function canaryReplicas(total: number, percent: number): number {
   return Math.min(Math.max(1, Math.round((total * percent) / 100)), Math.max(1, total - 1));
 }
 
-/** Sets the route's weights: `percent` to the canary Service, the rest to the stable one. */
-async function setWeights(a: Activation, service: Service, percent: number): Promise<void> {
+/** The route and its rules that send traffic to the Service; a route with none is refused. */
+async function readRoute(a: Activation) {
   const { cluster, config } = a;
   const routeName = config.httpRoute!;
   const route = await cluster.read<HttpRoute>('HTTPRoute', routeName);
-  const port = config.servicePort ?? service.spec.ports?.[0]?.port;
   const rules = route.spec.rules ?? [];
   const ours = rules.filter((r) => (r.backendRefs ?? []).some((b) => b.name === config.service));
   if (ours.length === 0)
     throw new KubeRefusedError(
       `httproute ${cluster.namespace}/${routeName} has no rule with a backend "${config.service}"; refusing to shift traffic`,
     );
+  return { routeName, rules, ours };
+}
+
+/** Sets the route's weights: `percent` to the canary Service, the rest to the stable one. */
+async function setWeights(a: Activation, service: Service, percent: number): Promise<void> {
+  const { cluster, config } = a;
+  const { routeName, rules, ours } = await readRoute(a);
+  const port = config.servicePort ?? service.spec.ports?.[0]?.port;
   for (const rule of ours) {
     const rest = (rule.backendRefs ?? []).filter(
       (b) => b.name !== config.service && b.name !== `${config.service}-canary`,
@@ -112,6 +119,7 @@ export async function activateCanary(a: Activation): Promise<ActivateResult> {
   const total = stable.spec.replicas ?? config.replicas;
   const steps = (req.canarySteps ?? [10, 50, 100]).filter((p) => p > 0 && p < 100);
   if (steps.length === 0) return activateRolling(a); // a single 100% step is a rolling update
+  if (gateway) await readRoute(a); // a route that cannot shift traffic is refused before anything changes
   await ensureCanaryDeployment(a, stable);
   await ensureCanaryService(a, service);
   const template = withLabels(await templateFor(a, stable.spec.template), { [LABEL.track]: 'canary' });
