@@ -152,6 +152,8 @@ export async function activateBlueGreen(a: Activation): Promise<ActivateResult> 
   const previous = versionOf(activeDep);
   const idle = other(state.active);
   const idleDep = state.deployments[idle];
+  // A container missing from either colour is refused before anything changes, naming the Deployment.
+  for (const d of [activeDep, idleDep]) if (d) imageOf(d, config.container);
   const runs = (d: Deployment | null) =>
     !!d && versionOf(d) === req.version && imageOf(d, config.container) === req.artifact;
   if (runs(activeDep) && warm(activeDep))

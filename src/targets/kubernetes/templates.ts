@@ -21,7 +21,8 @@ export function containerOf(template: PodTemplate, container: string, where: str
 }
 
 export const imageOf = (d: Deployment, container: string) =>
-  containerOf(d.spec.template, container, `deployment ${d.metadata.name}`).image ?? '';
+  containerOf(d.spec.template, container, `deployment ${d.metadata.namespace}/${d.metadata.name}`).image ??
+  '';
 
 export const versionOf = (d: Deployment | null | undefined): string | null =>
   d?.spec.template.metadata?.annotations?.[ANNOTATION.version] ?? null;
