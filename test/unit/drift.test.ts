@@ -17,6 +17,7 @@ import {
 import { authorise } from '../../src/policy/environment-rules.js';
 import { chooseRollbackTarget, type LedgerEntry } from '../../src/policy/ledger.js';
 import { historyRows } from '../../src/client.js';
+import { driftNotice } from '../../src/integrations/slack/cards.js';
 import type { DriftFinding } from '../../src/targets/types.js';
 import type { DriftRecord, OnDrift } from '../../src/workflows/types.js';
 
@@ -282,5 +283,27 @@ describe('history shows drift among the ledger', () => {
       resolved: null,
       reason: `deployment/checkout image: expected ${image.expected}, found ${image.actual} (onDrift: block)`,
     });
+  });
+});
+
+describe('the drift notification (Slack)', () => {
+  it('says what changed and what happens next, escaped, with a rollback button only when deploys are held', () => {
+    const hostile = { ...image, actual: 'registry.example.com/checkout:<!channel>' };
+    const held = driftNotice(
+      'checkout',
+      'production',
+      newDrift(1, expected, [hostile], 'block', at),
+      '1.1.0',
+    );
+    const text = JSON.stringify(held.blocks);
+    expect(held.text).toContain('Drift on checkout/production');
+    expect(text).toContain('deployment/checkout');
+    expect(text).toContain('&lt;!channel&gt;');
+    expect(text).not.toContain('<!channel>');
+    expect(text).toContain('shipgate adopt checkout production');
+    expect(held.blocks.some((b) => b.type === 'actions')).toBe(true);
+    const warned = driftNotice('checkout', 'production', newDrift(1, expected, [image], 'warn', at), '1.1.0');
+    expect(JSON.stringify(warned.blocks)).toContain('deploys go ahead (onDrift: warn)');
+    expect(warned.blocks.some((b) => b.type === 'actions')).toBe(false);
   });
 });
