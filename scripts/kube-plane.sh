@@ -54,7 +54,11 @@ write_stages() {
       # The normal pod-ready stage must skip never-ready pods: add the exclusion after its first selector.
       awk -v key="$never" '{ print } /operator: .DoesNotExist./ && !done {
         print "    - key: '\''" key "'\''"
-        print "      operator: '\''DoesNotExist'\''"; done = 1 }' "$src/$f"
+        print "      operator: '\''DoesNotExist'\''"; done = 1 }
+        # A registry resolves a tag to a content digest and the kubelet reports it as imageID; kwok pulls
+        # nothing, so it reports a digest derived from the reference (stable per image, as with a registry).
+        /^      - image: \{\{ \.image \| Quote \}\}$/ && !digest {
+          print "        imageID: {{ printf \"%s@sha256:%s\" .image (sha256sum .image) | Quote }}"; digest = 1 }' "$src/$f"
     else
       cat "$src/$f"
     fi

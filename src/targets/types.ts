@@ -71,6 +71,8 @@ export interface ActivateResult {
   alreadyServing: boolean;
   /** True when a warm instance was reused (a pointer switch). */
   warm: boolean;
+  /** The content digest the platform reports it runs (`sha256:...`), where it reports one. */
+  digest?: string;
 }
 
 export interface VersionStatus {

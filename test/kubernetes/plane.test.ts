@@ -231,12 +231,24 @@ describe('RBAC with the documented Role', () => {
       metadata: { name: 'checkout' },
       spec: { rules: [{ backendRefs: [{ name: 'checkout', port: 80, weight: 100 }] }] },
     };
-    const created = await plane.kubectl(['-n', 'app', 'create', '-f', '-'], {
-      kubeconfig,
-      input: JSON.stringify(route),
-    });
-    expect(created.stderr).toBe('');
-    expect(created.code).toBe(0);
+    // The app's team owns its HTTPRoute; shipgate only shifts its weights.
+    const created = await plane.kubectl(['-n', 'app', 'create', '-f', '-'], { input: JSON.stringify(route) });
+    expect(created.code, created.stderr).toBe(0);
+    const weights = await plane.kubectl(
+      [
+        '-n',
+        'app',
+        'patch',
+        'httproute',
+        'checkout',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: route.spec }),
+      ],
+      { kubeconfig },
+    );
+    expect(weights.stderr).toBe('');
+    expect(weights.code).toBe(0);
   });
 
   it('forbids the same patch in another namespace, naming the resource and namespace', async () => {

@@ -116,7 +116,7 @@ describe('an apiserver that does not answer', () => {
     expect(err).toBeInstanceOf(KubeUnreachableError);
     expect(err.message).toContain(`the apiserver https://127.0.0.1:${port} did not answer`);
     expect(err.message).toContain('ECONNREFUSED');
-    expect(err.message).toContain(`get deployments in namespace ${ns} was not done`);
+    expect(err.message).toContain(`in namespace ${ns} was not done`);
     expect(progress.length).toBeGreaterThan(0);
     expect(progress[0]).toContain(`waiting for the apiserver https://127.0.0.1:${port}`);
   });
@@ -221,7 +221,11 @@ describe('RBAC', () => {
     const target = openTarget(targetConfig({ namespace: ns, kubeconfig: foreign }));
     const err = await failure(target.activate(request('1.1.0')));
     expect(err).toBeInstanceOf(KubeForbiddenError);
-    expect(err.message).toContain(`may not get deployments in namespace ${ns}`);
+    // Every missing permission is named at once, before anything changes.
+    expect(err.message).toMatch(
+      new RegExp(`may not get deployments, watch deployments, .* in namespace ${ns}`),
+    );
+    expect(err.message).toContain('"get", "watch", "patch", "update" on "deployments"');
     expect(await snapshot()).toEqual(before);
   });
 });

@@ -104,7 +104,13 @@ describe('blue-green deploys, as a ServiceAccount bound to exactly the documente
         greenAvailable: 2,
       },
     ]);
-    expect(result).toEqual({ serving: '1.1.0', previous: '1.0.0', alreadyServing: false, warm: false });
+    expect(result).toEqual({
+      serving: '1.1.0',
+      previous: '1.0.0',
+      alreadyServing: false,
+      warm: false,
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
 
     expect((await getService(bed, ns, 'app')).spec.selector).toEqual({ app: 'app', color: 'green' });
     expect(await versionAt(target.probe)).toBe('1.1.0');
@@ -145,6 +151,7 @@ describe('blue-green deploys, as a ServiceAccount bound to exactly the documente
       previous: null,
       alreadyServing: true,
       warm: false,
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
     });
     expect((await getDeployment(bed, ns, 'app-green')).metadata.generation).toBe(before.metadata.generation);
   });
@@ -178,7 +185,13 @@ describe('blue-green deploys, as a ServiceAccount bound to exactly the documente
       green: await getDeployment(bed, ns, 'app-green'),
     };
     const result = await target.activate(blueGreen('1.0.0'));
-    expect(result).toEqual({ serving: '1.0.0', previous: '1.1.0', alreadyServing: false, warm: true });
+    expect(result).toEqual({
+      serving: '1.0.0',
+      previous: '1.1.0',
+      alreadyServing: false,
+      warm: true,
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
     expect((await getService(bed, ns, 'app')).spec.selector).toEqual(blue);
     expect(await versionAt(target.probe)).toBe('1.0.0');
     // Neither Deployment's spec changed: no rollout, no scaling (an annotation still bumps a Deployment's

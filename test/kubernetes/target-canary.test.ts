@@ -105,7 +105,13 @@ describe('canary by replica ratio, as a ServiceAccount bound to exactly the docu
       { percent: 25, canary: [1, 1, '1.1.0'], stable: [3, '1.0.0'], answers: '1.1.0' },
       { percent: 50, canary: [2, 2, '1.1.0'], stable: [2, '1.0.0'], answers: '1.1.0' },
     ]);
-    expect(result).toEqual({ serving: '1.1.0', previous: '1.0.0', alreadyServing: false, warm: false });
+    expect(result).toEqual({
+      serving: '1.1.0',
+      previous: '1.0.0',
+      alreadyServing: false,
+      warm: false,
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
 
     const stable = await getDeployment(bed, ns, 'app');
     expect(imageIn(stable)).toBe(image('1.1.0'));
@@ -190,7 +196,13 @@ describe('canary by Gateway API HTTPRoute weights', () => {
         answers: '1.1.0',
       },
     ]);
-    expect(result).toEqual({ serving: '1.1.0', previous: '1.0.0', alreadyServing: false, warm: false });
+    expect(result).toEqual({
+      serving: '1.1.0',
+      previous: '1.0.0',
+      alreadyServing: false,
+      warm: false,
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
     expect(await weights()).toEqual([
       [
         ['app', 100],

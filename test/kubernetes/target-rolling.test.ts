@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The kubernetes target's rolling strategy on a real control plane (scripts/kube-plane.sh): what a user sees
  * with kubectl after each activation, a version that never becomes Ready, a rollback to a version 50 deploys
@@ -87,7 +88,9 @@ describe('rolling deploys, as a ServiceAccount bound to exactly the documented R
         request(version, { releaseId: `rel-${version}`, changeCause: `deploy ${version} by alice` }),
         { progress: (m) => progress.push(m) },
       );
-      expect(result).toEqual({ serving: version, previous, alreadyServing: false, warm: false });
+      // The digest is the one the cluster reports for the pods (the plane's kwok derives it from the reference).
+      const digest = `sha256:${createHash('sha256').update(image(version)).digest('hex')}`;
+      expect(result).toEqual({ serving: version, previous, alreadyServing: false, warm: false, digest });
       expect(progress).toContain(`rolling app to ${version}`);
 
       const d = await getDeployment(bed, ns, 'app');
@@ -130,7 +133,13 @@ describe('rolling deploys, as a ServiceAccount bound to exactly the documented R
   it('answers a repeated activation of the serving version as alreadyServing, changing nothing (an idempotent retry)', async () => {
     const before = await getDeployment(bed, ns, 'app');
     const result = await target.activate(request('1.1.0', { releaseId: 'rel-1.1.0' }));
-    expect(result).toEqual({ serving: '1.1.0', previous: null, alreadyServing: true, warm: false });
+    expect(result).toEqual({
+      serving: '1.1.0',
+      previous: null,
+      alreadyServing: true,
+      warm: false,
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
     const after = await getDeployment(bed, ns, 'app');
     expect(after.metadata.generation).toBe(before.metadata.generation);
     expect(after.spec.template).toEqual(before.spec.template);
@@ -245,7 +254,13 @@ describe('a rollback to a version 50 deploys back', () => {
     const result = await target.activate(
       request(v(1), { releaseId: 'rel-rollback', changeCause: `rollback to ${v(1)} by bob: 51 is slow` }),
     );
-    expect(result).toEqual({ serving: v(1), previous: v(51), alreadyServing: false, warm: false });
+    expect(result).toEqual({
+      serving: v(1),
+      previous: v(51),
+      alreadyServing: false,
+      warm: false,
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
     await rolledOut(bed, ns, 'app');
     const back = await getDeployment(bed, ns, 'app');
     // The whole template #1 ran with (its env, sidecar, ports, labels...), not only its image; the release

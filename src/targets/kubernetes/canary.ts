@@ -103,6 +103,31 @@ async function ensureCanaryDeployment(a: Activation, stable: Deployment): Promis
   } as never);
 }
 
+/**
+ * With route weights, the stable Service must not select the canary's pods too (the canary's real share would
+ * exceed its weight): the stable pods get `shipgate.dev/track: stable` and the Service selects it, as Argo
+ * Rollouts does with its pod-template hash. Once per environment; a merge patch, so the label is not shipgate's
+ * applied state (a later apply without it does not remove it). Labelling the pods rolls the stable Deployment
+ * once, with the same image.
+ */
+async function isolateStable(a: Activation, stable: Deployment, service: Service): Promise<void> {
+  const { cluster, config, hooks } = a;
+  if (service.spec.selector?.[LABEL.track] === 'stable') return;
+  if (stable.spec.template.metadata?.labels?.[LABEL.track] !== 'stable') {
+    hooks.progress?.(`labelling ${config.deployment}'s pods ${LABEL.track}=stable`);
+    await cluster.merge('Deployment', config.deployment, {
+      spec: { template: { metadata: { labels: { [LABEL.track]: 'stable' } } } },
+    });
+    await waitForRollout(cluster, config.deployment, {
+      deadline: a.deadline,
+      signal: hooks.signal,
+      progress: hooks.progress,
+    });
+  }
+  await cluster.merge('Service', config.service!, { spec: { selector: { [LABEL.track]: 'stable' } } });
+  service.spec.selector = { ...service.spec.selector, [LABEL.track]: 'stable' };
+}
+
 export async function activateCanary(a: Activation): Promise<ActivateResult> {
   const { cluster, config, req, hooks } = a;
   const stable = await cluster.read<Deployment>('Deployment', config.deployment);
@@ -119,7 +144,10 @@ export async function activateCanary(a: Activation): Promise<ActivateResult> {
   const total = stable.spec.replicas ?? config.replicas;
   const steps = (req.canarySteps ?? [10, 50, 100]).filter((p) => p > 0 && p < 100);
   if (steps.length === 0) return activateRolling(a); // a single 100% step is a rolling update
-  if (gateway) await readRoute(a); // a route that cannot shift traffic is refused before anything changes
+  if (gateway) {
+    await readRoute(a); // a route that cannot shift traffic is refused before anything changes
+    await isolateStable(a, stable, service);
+  }
   await ensureCanaryDeployment(a, stable);
   await ensureCanaryService(a, service);
   const template = withLabels(await templateFor(a, stable.spec.template), { [LABEL.track]: 'canary' });

@@ -32,7 +32,8 @@ import { findDrift, versionFromImage, type LiveDeployment, type LiveView } from 
 import { activateRolling } from './rolling.js';
 import { rolloutState } from './rollout-status.js';
 import { TemplateStore, containerOf, versionOf } from './templates.js';
-import type { Deployment, KubernetesTargetConfig, Service } from './types.js';
+import { ANNOTATION, type Deployment, type KubernetesTargetConfig, type Pod, type Service } from './types.js';
+import { checkAccess } from './access.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeRefusedError } from './errors.js';
 
@@ -70,9 +71,33 @@ export class KubernetesTarget implements DeploymentTarget {
       deadline: Date.now() + (req.readyTimeoutMs ?? this.config.progressDeadline + 30_000),
       probeFor: (which) => this.probeFor(cluster, which),
     };
-    if (this.config.strategy === 'blue-green') return activateBlueGreen(a);
-    if (this.config.strategy === 'canary') return activateCanary(a);
-    return activateRolling(a);
+    await checkAccessOnce(cluster, this.config);
+    const result =
+      this.config.strategy === 'blue-green'
+        ? await activateBlueGreen(a)
+        : this.config.strategy === 'canary'
+          ? await activateCanary(a)
+          : await activateRolling(a);
+    const digest = await this.digestOf(cluster, req.version);
+    return digest ? { ...result, digest } : result;
+  }
+
+  /** The image digest the cluster reports for the version's pods (imageID), where it reports one. */
+  private async digestOf(cluster: Cluster, version: string): Promise<string | null> {
+    for (const d of await this.deployments(cluster)) {
+      if (versionOf(d) !== version || (d.spec.replicas ?? 0) === 0) continue;
+      const selector = Object.entries(d.spec.selector.matchLabels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      const pods = await cluster.list<Pod>('Pod', selector);
+      for (const pod of pods) {
+        if (pod.metadata?.annotations?.[ANNOTATION.version] !== version) continue;
+        const status = pod.status?.containerStatuses?.find((c) => c.name === this.config.container);
+        const digest = /@(sha256:[0-9a-f]{64})$/.exec(status?.imageID ?? '')?.[1];
+        if (digest) return digest;
+      }
+    }
+    return null;
   }
 
   /** target.url (or previewUrl) when set; else the apiserver's service proxy to the Service. */
@@ -266,3 +291,22 @@ export function createKubernetesTarget(opts: { unreachableTimeoutMs?: number } =
 }
 
 export { readBlueGreen };
+
+/** RBAC answers per identity, namespace and strategy, asked again after a few minutes (a Role can change). */
+const accessChecked = new Map<string, number>();
+const ACCESS_TTL_MS = 5 * 60_000;
+
+async function checkAccessOnce(cluster: Cluster, config: KubernetesTargetConfig): Promise<void> {
+  const user = cluster.kc.getCurrentUser();
+  const key = [
+    cluster.server,
+    user?.name,
+    user?.token?.slice(-16),
+    cluster.namespace,
+    config.strategy,
+    config.trafficRouting,
+  ].join('|');
+  if ((accessChecked.get(key) ?? 0) > Date.now()) return;
+  await checkAccess(cluster, config);
+  accessChecked.set(key, Date.now() + ACCESS_TTL_MS);
+}

@@ -13,7 +13,7 @@ import {
   type Activation,
 } from './context.js';
 import { rolloutState } from './rollout-status.js';
-import { setTemplate, waitForRollout } from './rollout.js';
+import { scale, setTemplate, waitForRollout } from './rollout.js';
 import { imageOf, versionOf } from './templates.js';
 import type { Deployment } from './types.js';
 
@@ -23,11 +23,15 @@ export async function activateRolling(a: Activation): Promise<ActivateResult> {
   const live = await cluster.read<Deployment>('Deployment', name);
   const image = imageOf(live, config.container); // refuses a missing container before anything changes
   const previous = versionOf(live);
-  if (previous === req.version && image === req.artifact && rolloutState(live).done) {
+  // A Deployment scaled to zero by hand serves nothing: deploying (even the same version) scales it back.
+  const scaledToZero = (live.spec.replicas ?? 1) === 0;
+  if (previous === req.version && image === req.artifact && rolloutState(live).done && !scaledToZero) {
     await a.templates.save(req.version, req.artifact, live.spec.template);
     return { serving: req.version, previous: null, alreadyServing: true, warm: false };
   }
   const before = live.spec.template;
+  // Scaled by a merge patch, not in the apply: a field shipgate applied once and then left out would be reset.
+  if (scaledToZero) await scale(cluster, name, config.replicas);
   const saved = await a.templates.get(req.version);
   if (saved && saved.image === req.artifact) {
     // A version that ran here before: its whole template, as it ran.

@@ -76,3 +76,8 @@ export interface Service {
     [k: string]: unknown;
   };
 }
+
+export interface Pod {
+  metadata?: { name?: string; annotations?: Record<string, string> };
+  status?: { containerStatuses?: { name: string; image?: string; imageID?: string; ready?: boolean }[] };
+}
