@@ -8,10 +8,13 @@
  *   d. strategies failed requests under steady load during a blue-green deploy, a canary and a warm rollback;
  *                cold against warm rollback; `recreate` downtime
  *   e. identity  an approval's round trip signed with an SSH key against an unsigned one, same run (6 × --runs each)
+ *   k. kubernetes rollback on a real control plane (seed's kubectl, shipgate CLI rolling and blue-green warm, bare
+ *                selector patch, the target in process; --rollbacks samples each); rolling deploy against kubectl
  *
- * Options: --only release,rollback,memory,strategies,windows,identity  --releases N (20)  --rollbacks N (10)  --apps N (500)
+ * Options: --only release,rollback,memory,strategies,windows,identity,kubernetes  --releases N (20)  --rollbacks N (10)  --apps N (500)
  *          --runs N (5, samples of each strategies figure)  --json FILE
- * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones.
+ * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones; kubernetes
+ * also needs the control plane built once (`bash scripts/kube-plane.sh build`).
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,12 +24,13 @@ import { pipelineBenchmarks } from './pipeline.js';
 import { strategyBenchmarks } from './strategies.js';
 import { windowsBenchmark } from './windows.js';
 import { identityBenchmark } from './identity.js';
+import { kubernetesBenchmarks } from './kubernetes.js';
 import { checkBuild, Cleanup } from './lib/stack.js';
 import { ms, table, type ResultRow } from './lib/stats.js';
 
-const BENCHES = ['release', 'rollback', 'memory', 'strategies', 'windows', 'identity'] as const;
-/** Hard stop for the whole run, cleanup included; a normal run takes four to seven minutes on 2 cores. */
-const WATCHDOG_MS = 10 * 60_000;
+const BENCHES = ['release', 'rollback', 'memory', 'strategies', 'windows', 'identity', 'kubernetes'] as const;
+/** Hard stop for the whole run, cleanup included; a normal run takes five to nine minutes on 2 cores. */
+const WATCHDOG_MS = 15 * 60_000;
 
 const { values } = parseArgs({
   options: {
@@ -124,6 +128,9 @@ if (only.includes('strategies') && !stopping) {
 }
 if (only.includes('identity') && !stopping) {
   await section('identity', (c) => identityBenchmark(c, { samples: runs * 6, log }));
+}
+if (only.includes('kubernetes') && !stopping) {
+  await section('kubernetes', (c) => kubernetesBenchmarks(c, { samples: rollbacks, log }));
 }
 
 const header = ['bench', 'figure', 'n', 'median', 'p95', 'ratio to baseline (median, p95) / notes'];
