@@ -639,7 +639,7 @@ function isNoRecentPoller(err: unknown): boolean {
 /** A row of `history --json`: a settled ledger entry, with when it ended. */
 export type LedgerRow = Pick<
   LedgerEntry,
-  'version' | 'action' | 'actor' | 'approvers' | 'reason' | 'fromVersion' | 'commit'
+  'version' | 'action' | 'actor' | 'approvers' | 'reason' | 'fromVersion' | 'commit' | 'digest'
 > & { outcome: Exclude<LedgerOutcome, 'running'>; at: string };
 
 /**
@@ -675,6 +675,7 @@ export function historyRows(ledger: LedgerEntry[], drifts: readonly DriftRecord[
       reason: e.reason ?? e.failure,
       fromVersion: e.fromVersion,
       commit: e.commit,
+      ...(e.digest ? { digest: e.digest } : {}),
       at: e.endedAt ?? e.startedAt ?? e.requestedAt,
     }));
   const found: HistoryRow[] = drifts.map((d) => ({

@@ -33,6 +33,8 @@ export interface LedgerEntry {
    * records and the workflows' histories keep the proofs). Absent from entries made before proofs.
    */
   proofs?: ProofRef[];
+  /** The content digest the target reported it runs (`sha256:...`), where it reports one. */
+  digest?: string;
 }
 
 /** Versions that passed verification on this environment, newest first, each once. */

@@ -288,9 +288,12 @@ export function gateWait(
   return { since: start, giveUp };
 }
 
-/** The stage a release holds in: an external gate, or a window or freeze. */
+/**
+ * The stage a release holds in: an external gate or drift (neither of which an override skips), or a window or
+ * freeze.
+ */
 export const heldStage = (kind: GateVerdict['kind']): Stage =>
-  kind === 'gate' ? 'awaiting-gate' : 'awaiting-window';
+  kind === 'gate' || kind === 'drift' ? 'awaiting-gate' : 'awaiting-window';
 
 /** What a finished deploy means for the release. */
 export type DeployOutcome =

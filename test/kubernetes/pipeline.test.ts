@@ -5,6 +5,7 @@
  * containers here, so checks go to a loopback stand-in that answers with the version the Service selects.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startKubePlane, type KubePlane } from '../helpers/kube-plane.js';
@@ -73,6 +74,7 @@ describe('the pipeline on a real Kubernetes control plane', () => {
       target: target(PROD, { kubeconfig: prodKubeconfig, strategy: 'blue-green' }),
       approvals: [{ group: 'team-leads', count: 2 }],
       keepPrevious: '10m',
+      driftInterval: '2s',
       smoke: [{ path: '/version', json: { version: '{{version}}' } }],
     };
   };
@@ -146,6 +148,13 @@ describe('the pipeline on a real Kubernetes control plane', () => {
     const history = await stack.run(['history', 'hello', 'production']);
     expect(history.code, history.stderr).toBe(0);
     expect(history.stdout).toContain('1.1.0');
+    // The ledger keeps the digest the cluster reported for the pods (the plane's kwok derives it from the image).
+    const rows = JSON.parse((await stack.run(['history', 'hello', 'production', '--json'])).stdout) as {
+      version: string;
+      digest?: string;
+    }[];
+    const digest = createHash('sha256').update('registry.example.com/hello:1.1.0').digest('hex');
+    expect(rows.find((r) => r.version === '1.1.0')?.digest).toBe(`sha256:${digest}`);
   });
 
   it('rolls production back with one command: the warm colour takes traffic again and the ledger says who and why', async () => {
@@ -217,5 +226,68 @@ describe('the pipeline on a real Kubernetes control plane', () => {
     expect(r.stderr).toMatch(/0\.1\.0 was never deployed here/);
     expect(r.stderr).toContain('1.1.0');
     await eventually('nothing changed', async () => ((await answers(PROD)) === '1.0.0' ? true : undefined));
+  });
+
+  it('catches an image set by hand with kubectl as drift, holds the next release until someone adopts it, then lets it through', async () => {
+    const hotfix = 'registry.example.com/hello:1.0.0-hotfix';
+    const set = await plane.kubectl(['-n', PROD, 'set', 'image', 'deploy/hello-green', `hello=${hotfix}`]);
+    expect(set.code, set.stderr).toBe(0);
+    // The environment's periodic check (driftInterval 2s) finds it without any deploy.
+    const drift = await eventually('drift in history', async () => {
+      const h = await stack.run(['history', 'hello', 'production', '--json']);
+      const rows = JSON.parse(h.stdout) as {
+        action: string;
+        findings?: { what: string; expected: string; actual: string }[];
+      }[];
+      return rows.find((r) => r.action === 'drift');
+    });
+    expect(drift.findings).toContainEqual(
+      expect.objectContaining({
+        what: 'image',
+        expected: 'registry.example.com/hello:1.0.0',
+        actual: hotfix,
+      }),
+    );
+    const r = await stack.run([
+      'release',
+      'hello',
+      '1.3.0',
+      '--commit',
+      'c-1.3.0',
+      '--branch',
+      'main',
+      '--actor',
+      'dave',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    await waitForRelease(stack.sg, '1.3.0', (st) => st.stage === 'awaiting-approval');
+    for (const lead of ['alice', 'bob'])
+      expect((await stack.run(['approve', 'hello', '1.3.0', '--as', lead])).code).toBe(0);
+    const held = await waitForRelease(stack.sg, '1.3.0', (st) => st.blockedBy?.startsWith('drift') ?? false);
+    expect(held.stage).toBe('awaiting-gate');
+    expect(await get(PROD, 'deploy/hello-green', '{.spec.template.spec.containers[0].image}')).toBe(hotfix);
+
+    const adopt = await stack.run([
+      ...[
+        'adopt',
+        'hello',
+        'production',
+        '--as',
+        'alice',
+        '--reason',
+        'hotfix applied by hand during the incident',
+      ],
+    ]);
+    expect(adopt.code, adopt.stderr + adopt.stdout).toBe(0);
+    const ended = await waitForRelease(stack.sg, '1.3.0', (st) => st.state !== 'running');
+    expect(ended.state, ended.reason ?? '').toBe('succeeded');
+    const ledger = (await stack.sg.environmentState('hello', 'production'))!.ledger;
+    expect(ledger.find((e) => e.action === 'adopt')).toMatchObject({
+      version: '1.0.0-hotfix',
+      artifact: hotfix,
+      actor: 'alice',
+      reason: 'hotfix applied by hand during the incident',
+    });
+    expect(await answers(PROD)).toBe('1.3.0');
   });
 });

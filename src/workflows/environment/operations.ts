@@ -716,8 +716,9 @@ export class EnvironmentOperations {
 
   /** Makes the entry's version take the traffic; a failure to start is an answer, a cancellation is not. */
   private async activate(entry: LedgerEntry, spec: DeploySpec): Promise<Check> {
+    let result: { digest?: string };
     try {
-      await this.acts.activateVersion({
+      result = await this.acts.activateVersion({
         app: this.app,
         env: this.env,
         ...(spec.target ? { target: spec.target } : {}),
@@ -730,11 +731,16 @@ export class EnvironmentOperations {
         canaryPauseMs: spec.canaryPauseMs,
         stepChecks: spec.verify.checks,
         keepPreviousMs: spec.keepPreviousMs,
+        // Targets that label what they run (Kubernetes annotations) say which release and why.
+        ...(entry.releaseId ? { releaseId: entry.releaseId } : {}),
+        changeCause: changeCauseOf(entry),
       });
     } catch (err) {
       if (isCancellation(err)) throw err;
       return { ok: false, detail: `could not start ${entry.version}: ${failureMessage(err)}` };
     }
+    // The content digest the platform reports it runs, where it reports one (an image's sha256).
+    if (result?.digest) entry.digest = result.digest;
     this.state.serve(entry, spec.keepPreviousMs);
     return { ok: true, detail: '' };
   }
@@ -814,6 +820,12 @@ function adoptFailure(err: unknown, app: string, env: string): { type: string; m
     type: FAILURE.deployFailed,
     message: `could not read what runs on ${app}/${env}: ${failureMessage(err)}`,
   };
+}
+
+/** One line for `kubernetes.io/change-cause`: what, by whom, and why. */
+function changeCauseOf(entry: LedgerEntry): string {
+  const by = `${entry.action === 'rollback' ? 'rollback to' : entry.action} ${entry.version} by ${entry.actor}`;
+  return `shipgate: ${by}${entry.reason ? `: ${entry.reason}` : ''}`.slice(0, 500);
 }
 
 /** The message written for people: an ActivityFailure wraps the activity's own error. */
