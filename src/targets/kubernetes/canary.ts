@@ -119,7 +119,7 @@ async function isolateStable(a: Activation, stable: Deployment, service: Service
       spec: { template: { metadata: { labels: { [LABEL.track]: 'stable' } } } },
     });
     await waitForRollout(cluster, config.deployment, {
-      deadline: a.deadline,
+      deadline: a.deadline(),
       signal: hooks.signal,
       progress: hooks.progress,
     });
@@ -165,7 +165,7 @@ export async function activateCanary(a: Activation): Promise<ActivateResult> {
         annotations: changeCause(req),
       });
       await waitForRollout(cluster, canaryName(config), {
-        deadline: a.deadline,
+        deadline: a.deadline(),
         signal: hooks.signal,
         progress: hooks.progress,
       });

@@ -11,8 +11,8 @@ export interface Activation {
   templates: TemplateStore;
   req: ActivateRequest;
   hooks: ActivateHooks;
-  /** When a rollout that has not become ready fails. */
-  deadline: number;
+  /** When a rollout starting now that has not become ready fails (each rollout of a canary gets its own). */
+  deadline(): number;
   /** Reaches the Service `name` as users would (target.url) or through the apiserver's service proxy. */
   probeFor(service: 'main' | 'preview' | 'canary'): Probe;
 }

@@ -68,7 +68,7 @@ export class KubernetesTarget implements DeploymentTarget {
       templates: new TemplateStore(cluster, this.config.deployment),
       req,
       hooks,
-      deadline: Date.now() + (req.readyTimeoutMs ?? this.config.progressDeadline + 30_000),
+      deadline: () => Date.now() + (req.readyTimeoutMs ?? this.config.progressDeadline + 30_000),
       probeFor: (which) => this.probeFor(cluster, which),
     };
     await checkAccessOnce(cluster, this.config);

@@ -54,7 +54,7 @@ export async function activateRolling(a: Activation): Promise<ActivateResult> {
   hooks.progress?.(`rolling ${name} to ${req.version}`);
   try {
     const done = await waitForRollout(cluster, name, {
-      deadline: a.deadline,
+      deadline: a.deadline(),
       signal: hooks.signal,
       progress: hooks.progress,
     });
