@@ -34,7 +34,11 @@ export async function readBlueGreen(
   config: KubernetesTargetConfig,
 ): Promise<BlueGreenState> {
   const serviceName = config.service!;
-  const service = await cluster.read<Service>('Service', serviceName);
+  // The Service and both colours at once: a warm rollback is only as fast as its reads.
+  const [service, blue, green] = await Promise.all([
+    cluster.read<Service>('Service', serviceName),
+    ...COLOURS.map((c) => cluster.find<Deployment>('Deployment', colourName(config, c))),
+  ] as const);
   const selector = service.spec.selector ?? {};
   const active = selector[COLOUR_KEY] as Colour | undefined;
   const where = `service ${cluster.namespace}/${serviceName}`;
@@ -42,10 +46,6 @@ export async function readBlueGreen(
     throw new KubeRefusedError(
       `${where} selects ${JSON.stringify(selector)}: expected a "${COLOUR_KEY}" of blue or green in its selector; refusing to switch`,
     );
-  // Both colours at once: a warm rollback is only as fast as its reads.
-  const [blue, green] = await Promise.all(
-    COLOURS.map((c) => cluster.find<Deployment>('Deployment', colourName(config, c))),
-  );
   const deployments: Record<Colour, Deployment | null> = { blue: blue ?? null, green: green ?? null };
   if (!deployments.blue && !deployments.green)
     throw new KubeNotFoundError(
