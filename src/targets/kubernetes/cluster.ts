@@ -84,6 +84,14 @@ export interface ClusterOptions {
 
 export type Obj = KubernetesObject & Record<string, unknown>;
 
+/** One API client per kubeconfig, so its connections are reused across activations (no TLS handshake each). */
+const apis = new WeakMap<KubeConfig, KubernetesObjectApi>();
+function objectsApi(kc: KubeConfig): KubernetesObjectApi {
+  let api = apis.get(kc);
+  if (!api) apis.set(kc, (api = KubernetesObjectApi.makeApiClient(kc)));
+  return api;
+}
+
 export class Cluster {
   readonly server: string;
   private readonly objects: KubernetesObjectApi;
@@ -95,7 +103,7 @@ export class Cluster {
     private readonly opts: ClusterOptions,
   ) {
     this.server = kc.getCurrentCluster()!.server;
-    this.objects = KubernetesObjectApi.makeApiClient(kc);
+    this.objects = objectsApi(kc);
     this.watcher = new Watch(kc);
   }
 
