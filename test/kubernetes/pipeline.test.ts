@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startKubePlane, type KubePlane } from '../helpers/kube-plane.js';
 import {
@@ -202,11 +202,8 @@ describe('the pipeline on a real Kubernetes control plane', () => {
 
   it('refuses to start a worker whose kubeconfig cannot be loaded, naming the environment', async () => {
     const broken = path.join(stack.home, 'broken.yaml');
-    const text = (await import('node:fs/promises')).readFile(stack.configFile, 'utf8');
-    await writeFile(
-      broken,
-      (await text).replaceAll(prodKubeconfig, path.join(stack.home, 'missing-kubeconfig')),
-    );
+    const text = await readFile(stack.configFile, 'utf8');
+    await writeFile(broken, text.replaceAll(prodKubeconfig, path.join(stack.home, 'missing-kubeconfig')));
     const failed = await startWorker({
       config: broken,
       address: stack.server.address,
@@ -216,6 +213,24 @@ describe('the pipeline on a real Kubernetes control plane', () => {
       (err: Error) => err.message,
     );
     expect(failed).toMatch(/environment hello\/production: cannot load kubeconfig .*missing-kubeconfig/);
+  });
+
+  it('starts a worker that serves only staging without production credentials: it never reads them', async () => {
+    const text = await readFile(stack.configFile, 'utf8');
+    const noProdCredentials = path.join(stack.home, 'staging-only.yaml');
+    await writeFile(noProdCredentials, text.replaceAll(prodKubeconfig, path.join(stack.home, 'not-here')));
+    const staging = await startWorker({
+      config: noProdCredentials,
+      address: stack.server.address,
+      home: stack.home,
+      extraArgs: ['--environments', 'staging'],
+    });
+    try {
+      expect(staging.running()).toBe(true);
+      expect(staging.logs()).not.toContain('not-here');
+    } finally {
+      await staging.stop();
+    }
   });
 
   it('answers the rollback of a version that never ran here with the versions that can be restored', async () => {
