@@ -47,6 +47,7 @@ export function createJsonlAuditStore(file: string): AuditStore {
   };
 
   return {
+    kind: 'jsonl',
     append(inputs) {
       return serial(() =>
         withLock(`${file}.lock`, async () => {
@@ -61,7 +62,7 @@ export function createJsonlAuditStore(file: string): AuditStore {
           }
           s.tip = tip;
           for (const r of records) s.ids.add(r.id);
-          return lines.length;
+          return { written: lines.length, head: { seq: tip.seq, hash: tip.hash } };
         }),
       );
     },
@@ -71,6 +72,20 @@ export function createJsonlAuditStore(file: string): AuditStore {
         (r) => (!filter.app || r.app === filter.app) && (!filter.env || r.env === filter.env),
       );
       return filter.limit ? hits.slice(-filter.limit) : hits;
+    },
+    async entries() {
+      return (await readLines()).map((line, i) => {
+        let record: unknown = null;
+        try {
+          record = JSON.parse(line) as unknown;
+        } catch {
+          record = null;
+        }
+        return { where: `${file}:${i + 1}`, record };
+      });
+    },
+    async checkpoints() {
+      return [];
     },
     async verify() {
       // A line that is no longer JSON was tampered with or truncated: it breaks the chain, it does not throw.

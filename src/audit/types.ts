@@ -30,8 +30,36 @@ export interface AuditRecord extends AuditInput {
   hash: string;
 }
 
+/** Where a chain ends: the next record gets seq + 1 and prevHash = hash. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+/** What an append did: how many records it wrote (retried ones are skipped) and where the chain now ends. */
+export interface AppendResult {
+  written: number;
+  head: ChainHead;
+}
+
+/** One entry as the store holds it, judged by `audit verify` as found (it may have been tampered with). */
+export interface StoredEntry {
+  /** Where it is: a line number (JSONL) or an object key (S3). */
+  where: string;
+  /** The parsed record, or null when it no longer parses. */
+  record: unknown;
+}
+
 export interface AuditStore {
-  append(records: AuditInput[]): Promise<number>;
+  readonly kind: 'jsonl' | 's3';
+  append(records: AuditInput[]): Promise<AppendResult>;
   read(filter?: { app?: string; env?: string; limit?: number }): Promise<AuditRecord[]>;
   verify(): Promise<{ ok: boolean; count: number; brokenAt?: number }>;
+  /** Every entry, in the store's own order (line order; key order), for `audit verify`. */
+  entries(): Promise<StoredEntry[]>;
+  /**
+   * Heads the store itself recorded where its writer cannot rewrite them (S3: Object Lock'd checkpoint objects);
+   * empty for stores without such a place. Temporal history holds the other anchors.
+   */
+  checkpoints(): Promise<ChainHead[]>;
 }

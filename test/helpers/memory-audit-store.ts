@@ -27,13 +27,14 @@ export function createMemoryAuditStore(): MemoryAuditStore {
   const pick = (filter: { app?: string; env?: string }) =>
     records.filter((r) => (!filter.app || r.app === filter.app) && (!filter.env || r.env === filter.env));
   return {
+    kind: 'jsonl',
     records,
     async append(inputs) {
       const added = extend(tip, unseen(inputs, ids));
       records.push(...added.records);
       for (const r of added.records) ids.add(r.id);
       tip = added.tip;
-      return added.records.length;
+      return { written: added.records.length, head: { seq: tip.seq, hash: tip.hash } };
     },
     async read(filter = {}) {
       const hits = pick(filter);
@@ -41,6 +42,12 @@ export function createMemoryAuditStore(): MemoryAuditStore {
     },
     async verify() {
       return verify(records);
+    },
+    async entries() {
+      return records.map((record, i) => ({ where: `#${i + 1}`, record }));
+    },
+    async checkpoints() {
+      return [];
     },
     types: (filter = {}) => pick(filter).map((r) => r.type),
   };

@@ -40,10 +40,12 @@ describe('JSONL audit store', () => {
   it('writes one JSON line per record, numbered and chained from 64 zeros', async () => {
     const file = freshFile();
     const store = createJsonlAuditStore(file);
-    expect(await store.append([rec('a'), rec('b', { type: 'approval', actor: 'bob', via: 'slack' })])).toBe(
-      2,
-    );
-    expect(await store.append([rec('c', { reason: 'a "quoted"\nmulti-line reason; $(not run)' })])).toBe(1);
+    expect(
+      (await store.append([rec('a'), rec('b', { type: 'approval', actor: 'bob', via: 'slack' })])).written,
+    ).toBe(2);
+    expect(
+      (await store.append([rec('c', { reason: 'a "quoted"\nmulti-line reason; $(not run)' })])).written,
+    ).toBe(1);
 
     const text = readFileSync(file, 'utf8');
     expect(text.endsWith('\n')).toBe(true);
@@ -67,9 +69,9 @@ describe('JSONL audit store', () => {
     const file = freshFile();
     const store = createJsonlAuditStore(file);
     await store.append([rec('a'), rec('b')]);
-    expect(await store.append([rec('b'), rec('c')])).toBe(1);
-    expect(await store.append([rec('a'), rec('b'), rec('c')])).toBe(0);
-    expect(await store.append([rec('d'), rec('d')])).toBe(1);
+    expect((await store.append([rec('b'), rec('c')])).written).toBe(1);
+    expect((await store.append([rec('a'), rec('b'), rec('c')])).written).toBe(0);
+    expect((await store.append([rec('d'), rec('d')])).written).toBe(1);
     expect(records(file).map((r) => r.id)).toEqual(['a', 'b', 'c', 'd']);
     expect(await store.verify()).toEqual({ ok: true, count: 4 });
   });
@@ -77,7 +79,7 @@ describe('JSONL audit store', () => {
   it('writes nothing, not even the file, for an empty or all-duplicate batch', async () => {
     const file = freshFile();
     const store = createJsonlAuditStore(file);
-    expect(await store.append([])).toBe(0);
+    expect((await store.append([])).written).toBe(0);
     expect(() => readFileSync(file)).toThrow();
     expect(await store.read()).toEqual([]);
     expect(await store.verify()).toEqual({ ok: true, count: 0 });
@@ -154,7 +156,7 @@ describe('JSONL audit store', () => {
     const file = freshFile();
     await createJsonlAuditStore(file).append([rec('a'), rec('b')]);
     const second = createJsonlAuditStore(file);
-    expect(await second.append([rec('b'), rec('c')])).toBe(1);
+    expect((await second.append([rec('b'), rec('c')])).written).toBe(1);
     const rs = records(file);
     expect(rs.map((r) => [r.id, r.seq])).toEqual([
       ['a', 1],
@@ -171,7 +173,7 @@ describe('JSONL audit store', () => {
     const counts = await Promise.all(
       Array.from({ length: 20 }, (_, i) => store.append([rec(`r${i}`), rec(`r${(i + 1) % 20}`)])),
     );
-    expect(counts.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(counts.reduce((a, b) => a + b.written, 0)).toBe(20);
     const rs = records(file);
     expect(rs.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(new Set(rs.map((r) => r.id)).size).toBe(20);
