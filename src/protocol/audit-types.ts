@@ -39,6 +39,8 @@ export const AUDIT_TYPES = {
     'a drift ended without adoption: a deploy or rollback put a version back in place, or what runs matches the ledger again',
   adopt: 'a person took what runs as the ledger’s current entry (shipgate adopt)',
   'adopt-refused': 'an adopt request was refused',
+  'audit-repaired':
+    'the audit store cut a torn last line (an interrupted append) before writing again; reason says how many bytes and their sha256',
 } as const;
 export type AuditType = keyof typeof AUDIT_TYPES;
 
