@@ -108,8 +108,13 @@ describe('audit hash chain', () => {
 describe('in-memory audit store (the workflow-test stand-in)', () => {
   it('chains, deduplicates and filters like the JSONL store', async () => {
     const store = createMemoryAuditStore();
-    expect(await store.append([input('a'), input('b', { env: 'staging', type: 'approval' })])).toBe(2);
-    expect(await store.append([input('b'), input('c')])).toBe(1);
+    expect((await store.append([input('a'), input('b', { env: 'staging', type: 'approval' })])).written).toBe(
+      2,
+    );
+    const again = await store.append([input('b'), input('c')]);
+    expect(again.written).toBe(1);
+    // The head it answers is what workflows keep as their anchor.
+    expect(again.head).toEqual({ seq: 3, hash: store.records[2]!.hash });
     expect(store.records.map((r) => [r.id, r.seq])).toEqual([
       ['a', 1],
       ['b', 2],

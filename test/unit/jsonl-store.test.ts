@@ -1,10 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashRecord } from '../../src/audit/chain.js';
 import { createJsonlAuditStore } from '../../src/audit/jsonl-store.js';
 import type { AuditInput, AuditRecord } from '../../src/audit/types.js';
+import { verifyTrail } from '../../src/audit/verify.js';
 
 const GENESIS = '0'.repeat(64);
 
@@ -195,5 +197,74 @@ describe('JSONL audit store', () => {
     expect((await store.read({ env: 'production' })).map((r) => r.id)).toEqual(['2', '3', '4']);
     expect((await store.read({ app: 'hello', env: 'production' })).map((r) => r.id)).toEqual(['2', '4']);
     expect((await store.read({ app: 'hello', limit: 2 })).map((r) => r.id)).toEqual(['4', '5']);
+  });
+});
+
+describe('JSONL audit store: a torn last line', () => {
+  it('is cut back to the last newline by the next append, which records the repair first; nothing else is lost', async () => {
+    const file = freshFile();
+    const store = createJsonlAuditStore(file);
+    await store.append([rec('a'), rec('b'), rec('c')]);
+    const intact = readFileSync(file, 'utf8');
+    // A crash mid-append: half a record, no newline.
+    const torn = JSON.stringify({ ...records(file)[2]!, id: 'd', seq: 4 }).slice(0, 57);
+    writeFileSync(file, intact + torn);
+    // Readers skip it; verify names it.
+    expect((await store.read()).map((r) => r.id)).toEqual(['a', 'b', 'c']);
+    expect(verifyTrail({ entries: await store.entries() }).problem).toMatchObject({
+      kind: 'unreadable',
+      seq: 4,
+      where: `${file}:4`,
+    });
+
+    // A fresh store (a restarted worker) appends: the torn bytes go, the repair is on record, the deploy's record follows.
+    const result = await createJsonlAuditStore(file).append([rec('e', { type: 'rollback-succeeded' })]);
+    expect(result.written).toBe(1);
+    const rs = records(file);
+    expect(rs.map((r) => [r.seq, r.id, r.type])).toEqual([
+      [1, 'a', 'deploy-succeeded'],
+      [2, 'b', 'deploy-succeeded'],
+      [3, 'c', 'deploy-succeeded'],
+      [4, rs[3]!.id, 'audit-repaired'],
+      [5, 'e', 'rollback-succeeded'],
+    ]);
+    expect(result.head).toEqual({ seq: 5, hash: rs[4]!.hash });
+    expect(readFileSync(file, 'utf8').startsWith(intact)).toBe(true);
+    const digest = createHash('sha256').update(torn).digest('hex');
+    expect(rs[3]).toMatchObject({ actor: 'shipgate', env: null, outcome: 'repaired' });
+    expect(rs[3]!.reason).toBe(
+      `cut a torn last line (57 bytes without a newline, sha256 ${digest}) at byte ${Buffer.byteLength(intact)} of audit.jsonl: an append was interrupted (a crash, a full disk or a killed process)`,
+    );
+    expect(verifyTrail({ entries: await store.entries() })).toMatchObject({ ok: true, records: 5 });
+  });
+
+  it('a file that is only a torn line is emptied, and the repair is the first record', async () => {
+    const file = freshFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, '{"id":"x","seq":1,"prevHa');
+    const store = createJsonlAuditStore(file);
+    expect((await store.append([rec('a')])).written).toBe(1);
+    expect(records(file).map((r) => [r.seq, r.type])).toEqual([
+      [1, 'audit-repaired'],
+      [2, 'deploy-succeeded'],
+    ]);
+    expect(await store.verify()).toEqual({ ok: true, count: 2 });
+  });
+
+  it('a complete line that does not parse is evidence: it is never cut, appends go on after it', async () => {
+    const file = freshFile();
+    const store = createJsonlAuditStore(file);
+    await store.append([rec('a'), rec('b')]);
+    writeFileSync(file, readFileSync(file, 'utf8') + 'not json, ends with a newline\n');
+    expect((await createJsonlAuditStore(file).append([rec('c')])).written).toBe(1);
+    const ls = lines(file);
+    expect(ls[2]).toBe('not json, ends with a newline');
+    const [a, b, c] = [ls[0], ls[1], ls[3]].map((l) => JSON.parse(l!) as AuditRecord);
+    expect(c).toMatchObject({ id: 'c', seq: 3, prevHash: b!.hash });
+    expect(a!.seq).toBe(1);
+    expect(verifyTrail({ entries: await store.entries() }).problem).toMatchObject({
+      kind: 'unreadable',
+      where: `${file}:3`,
+    });
   });
 });
