@@ -290,6 +290,47 @@ export const ciSchema = z.strictObject({
     .default({ issuer: GITHUB_ACTIONS_ISSUER, audience: DEFAULT_OIDC_AUDIENCE }),
 });
 
+/**
+ * The S3 audit store. Credentials come from the standard AWS chain (environment, profile, web identity, instance
+ * role), never from here: this file is shared and reviewed, a secret in it would leak.
+ */
+const auditS3Schema = z.strictObject({
+  bucket: z.string({ error: 'expected a bucket name' }).regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    error: 'expected an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens',
+  }),
+  /** Key prefix for every object the store writes; "" for the bucket's root. A trailing / is implied. */
+  prefix: z
+    .string({ error: 'expected a key prefix such as "shipgate/" ("" for the bucket root)' })
+    .refine((p) => !p.startsWith('/'), { error: 'expected a key prefix without a leading /' })
+    .transform((p) => (p === '' || p.endsWith('/') ? p : `${p}/`)),
+  region: z.string({ error: 'expected an AWS region such as eu-west-1' }).min(1),
+  /** An S3-compatible server instead of AWS (https, or http on loopback). */
+  endpoint: httpsUrl.optional(),
+  forcePathStyle: z.boolean().optional(),
+  /** Retention set on every object the store writes; the bucket must have Object Lock enabled. */
+  objectLock: z
+    .strictObject({
+      mode: z.enum(['COMPLIANCE', 'GOVERNANCE'], { error: 'expected COMPLIANCE or GOVERNANCE' }),
+      days: positiveInt,
+    })
+    .optional(),
+});
+
+const auditSchema = z
+  .strictObject({
+    store: z.enum(['jsonl', 's3'], { error: 'expected jsonl or s3' }).default('jsonl'),
+    s3: auditS3Schema.optional(),
+  })
+  .superRefine((audit, ctx) => {
+    if (audit.store === 's3' && !audit.s3)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['s3'],
+        message: 'store: s3 needs an s3 block: { bucket, prefix, region }',
+      });
+  })
+  .default({ store: 'jsonl' });
+
 export const configSchema = z.strictObject({
   /** `proven`: every privileged message carries a proof. `asserted`: an unsigned --as counts (local trials). */
   identity: z
@@ -306,8 +347,8 @@ export const configSchema = z.strictObject({
       apiUrl: httpsUrl.optional(),
     })
     .optional(),
-  // Where audit records go. Only `jsonl` (under SHIPGATE_HOME) exists today; each store adds its own block.
-  audit: z.strictObject({ store: z.enum(['jsonl']).default('jsonl') }).default({ store: 'jsonl' }),
+  // Where audit records go: `jsonl` under SHIPGATE_HOME (the default), or `s3` with its own block.
+  audit: auditSchema,
   apps: z
     .record(name, appSchema)
     .refine((apps) => Object.keys(apps).length > 0, { error: 'expected at least one app' }),
