@@ -154,7 +154,12 @@ export function createS3AuditStore(config: AuditS3Config, opts: S3AuditStoreOpti
   const now = opts.now ?? (() => new Date());
   const { bucket } = config;
   const keys = layout(config.prefix);
-  const where: S3Where = { bucket, region: config.region, endpoint: config.endpoint };
+  const where: S3Where = {
+    bucket,
+    region: config.region,
+    endpoint: config.endpoint,
+    forcePathStyle: config.forcePathStyle,
+  };
   const agent = { keepAlive: true, maxSockets: Math.max(concurrency, 8) };
   const client = new S3Client({
     region: config.region,

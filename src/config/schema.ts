@@ -294,6 +294,12 @@ export const ciSchema = z.strictObject({
  * The S3 audit store. Credentials come from the standard AWS chain (environment, profile, web identity, instance
  * role), never from here: this file is shared and reviewed, a secret in it would leak.
  */
+const notACredential = z
+  .never({
+    error:
+      'credentials do not belong in the config: shipgate reads them from the standard AWS chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity, instance role)',
+  })
+  .optional();
 const auditS3Schema = z.strictObject({
   bucket: z.string({ error: 'expected a bucket name' }).regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
     error: 'expected an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens',
@@ -314,6 +320,10 @@ const auditS3Schema = z.strictObject({
       days: positiveInt,
     })
     .optional(),
+  accessKeyId: notACredential,
+  secretAccessKey: notACredential,
+  sessionToken: notACredential,
+  credentials: notACredential,
 });
 
 const auditSchema = z

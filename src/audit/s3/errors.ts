@@ -8,6 +8,7 @@ export interface S3Where {
   bucket: string;
   region: string;
   endpoint?: string;
+  forcePathStyle?: boolean;
 }
 
 /** An S3 audit store failure; `field` is the config field it concerns (`audit.s3.bucket`, ...). */
@@ -153,7 +154,12 @@ export function describeS3Error(
     );
   if (NETWORK.has(code) || NETWORK.has(e.name ?? ''))
     return new S3AuditError(
-      `audit.s3.endpoint: cannot reach ${server} (${code}) for ${action}`,
+      `audit.s3.endpoint: cannot reach ${server} (${code}) for ${action}${
+        // Virtual-host addressing puts the bucket in the host name, which a server's name rarely resolves.
+        code === 'ENOTFOUND' && where.endpoint && !where.forcePathStyle
+          ? '; an S3-compatible server usually needs audit.s3.forcePathStyle: true'
+          : ''
+      }`,
       where.endpoint ? 'audit.s3.endpoint' : 'audit.s3.region',
       code,
       cause,
