@@ -406,11 +406,24 @@ export function verifyTrail(input: TrailInput): TrailReport {
     if (gap) candidates.push(gap);
   }
 
-  // The first problem: the lowest sequence number; a record missing with no place in the chain comes last.
+  // The first problem: the lowest sequence number; at one record, the most precise finding (the chain's own,
+  // then a field the sending workflow wrote otherwise, then an anchor, then a proof); a record missing with no
+  // place in the chain comes last.
+  const rank = (c: AuditProblem) =>
+    c === structural
+      ? 0
+      : c.kind === 'edited'
+        ? 1
+        : c.kind === 'anchor-mismatch' || c.kind === 'truncated'
+          ? 2
+          : 3;
   const problem =
     candidates.length === 0
       ? null
-      : candidates.reduce((best, c) => ((c.seq ?? Infinity) < (best.seq ?? Infinity) ? c : best));
+      : candidates.reduce((best, c) => {
+          const d = (c.seq ?? Infinity) - (best.seq ?? Infinity);
+          return d < 0 || (d === 0 && rank(c) < rank(best)) ? c : best;
+        });
   return {
     ok: problem === null,
     problem,
@@ -467,7 +480,7 @@ const clip = (s: string) => (s.length > 80 ? `${s.slice(0, 77)}…` : s);
 
 /** The one line `audit verify` prints. */
 export function summarize(report: TrailReport, context: { store?: string; notes?: string[] } = {}): string {
-  const store = context.store ? ` ${context.store}` : '';
+  const store = context.store ? ` (${context.store})` : '';
   if (report.problem) {
     const p = report.problem;
     return `audit verify${store}: FAILED: ${p.kind}${p.seq !== null ? ` at seq ${p.seq}` : ''} (${p.where}): ${p.detail}`;
