@@ -492,7 +492,13 @@ class WindowTrack implements Track {
     if (t >= this.coveredFrom && t < this.coveredTo) return this.coveredTo;
     if (t >= this.gapFrom && t < this.gapTo) return null;
     const f = this.coveringFire(t);
-    if (f === null) return null;
+    if (f === null) {
+      // Remember the whole gap up to the next fire. Past the end of its segment (the next offset change),
+      // a dormant window (say, March only) would otherwise cost a croner call every time it is asked,
+      // typically several times a day of the search, and exhaust the budget months before a real change.
+      this.nextStart(t);
+      return null;
+    }
     const end = this.blockEnd(f);
     this.coveredFrom = t;
     this.coveredTo = end;

@@ -532,6 +532,30 @@ describe('worst-case windows (their cost is measured in bench/windows.ts, never 
   });
 });
 
+describe('regressions (property-test counterexamples)', () => {
+  // fast-check seed 1686935768: a March-only deny window sat dormant past its last offset change, and
+  // every question about it went back to croner, so the work cap ran out in February and `until` came
+  // back early (and "too dense") instead of being the real change in April.
+  it('a dormant March-only window does not exhaust the work cap: until is the real change months later', () => {
+    const windows = [
+      win('deny-0', 'deny', '* 0-1/2 * 3 1-5', 30 * MINUTE, 'America/New_York'),
+      win('deny-1', 'deny', '* 0,12 * * *', 122 * MINUTE, 'Europe/Berlin'),
+      win('allow-2', 'allow', '0 0 * * 0,1,2,3', MINUTE, 'Australia/Lord_Howe'),
+    ];
+    // Until Lord Howe leaves DST (2028-04-02), its midnight (13:00Z) falls inside Berlin's 12:00 deny run;
+    // after it, midnight is 13:30Z, half an hour after that run (CEST, 10:00Z-13:01Z) has ended.
+    const v = evalAt(windows, '2027-10-02T15:30:00Z');
+    expect(v).toMatchObject({
+      allowed: false,
+      blockedBy: 'outside allow window allow-2',
+      until: iso('2028-04-02T13:30:00Z'),
+    });
+    expect(v.reason).not.toMatch(/evaluate again/);
+    expect(refVerdict(windows, [], Date.parse('2028-04-02T13:30:00Z') - 1).allowed).toBe(false);
+    expect(refVerdict(windows, [], Date.parse('2028-04-02T13:30:00Z')).allowed).toBe(true);
+  });
+});
+
 describe('input checks', () => {
   it('rejects a non-positive duration', () => {
     expect(() => evalAt([win('bad', 'deny', '0 0 * * *', 0, 'UTC')], '2026-01-01T00:00:00Z')).toThrow(
