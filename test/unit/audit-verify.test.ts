@@ -234,6 +234,21 @@ describe('audit verify: each kind of tampering is named at its first bad record'
     });
   });
 
+  it('an anchor at the very record that was edited: the field the workflow wrote otherwise is named', () => {
+    const rs = chainOf(6);
+    const tampered = rechain(rs.map((r, i) => (i === 3 ? { ...r, reason: 'tidied up' } : r)));
+    const sent = inputs(6).map((record) => ({ source: 'env/hello/production (history)', record }));
+    expect(run(tampered, { anchors: [anchorAt(rs[3]!)], sent }).problem).toMatchObject({
+      kind: 'edited',
+      seq: 4,
+      detail: 'its reason is "tidied up", but env/hello/production (history) wrote nothing',
+    });
+    expect(run(tampered, { anchors: [anchorAt(rs[3]!)] }).problem).toMatchObject({
+      kind: 'anchor-mismatch',
+      seq: 4,
+    });
+  });
+
   it('a record sent by a workflow that is nowhere in the store is missing', () => {
     const rs = chainOf(3);
     const sent = [{ source: 'release/hello/1.0.4', record: input(4, { type: 'approval', actor: 'bob' }) }];
