@@ -84,7 +84,7 @@ up() {
     if ((reuse)); then port=$(cat "$dir/port"); else port=$(free_port); fi
     # Credentials go in through the environment, never the command line (ps shows that to every user).
     ROOT_ACCESS_KEY_ID=$access ROOT_SECRET_ACCESS_KEY=$secret \
-      setsid "$BIN" --port "127.0.0.1:$port" --region "$REGION" --quiet \
+      setsid "$BIN" --port "127.0.0.1:$port" --region "$REGION" --quiet --keep-alive \
       posix --versioning-dir "$dir/versions" "$dir/data" </dev/null >>"$dir/log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/pid"

@@ -40,6 +40,7 @@ import {
   pad,
   seqOfChainKey,
 } from './s3/keys.js';
+import { createFastGetter } from './s3/fast-get.js';
 import { mapLimit } from './s3/pool.js';
 
 export type AuditS3Config = NonNullable<ShipgateConfig['audit']['s3']>;
@@ -221,8 +222,30 @@ export function createS3AuditStore(config: AuditS3Config, opts: S3AuditStoreOpti
       }
     });
 
+  // A server named in the config is usually near: there the SDK's own per-request work is what limits reads.
+  const fast = config.endpoint
+    ? createFastGetter(client, {
+        endpoint: config.endpoint,
+        bucket,
+        region: config.region,
+        forcePathStyle: config.forcePathStyle ?? false,
+        sockets: agent.maxSockets,
+      })
+    : undefined;
+  const parse = (text: string): unknown => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return null;
+    }
+  };
+
   /** The parsed JSON at `key` (a given version, or the current one); null when it is gone or not JSON. */
-  const getJson = (key: string, versionId?: string): Promise<unknown> =>
+  const getJson = async (key: string, versionId?: string): Promise<unknown> => {
+    const text = await fast?.get(key, versionId);
+    return text !== undefined ? parse(text) : sdkGetJson(key, versionId);
+  };
+  const sdkGetJson = (key: string, versionId?: string): Promise<unknown> =>
     call(`read ${url(key)}`, async () => {
       try {
         const res = await client.send(
@@ -232,12 +255,7 @@ export function createS3AuditStore(config: AuditS3Config, opts: S3AuditStoreOpti
             ...(versionId && versionId !== 'null' ? { VersionId: versionId } : {}),
           }),
         );
-        const text = (await res.Body?.transformToString('utf8')) ?? '';
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          return null;
-        }
+        return parse((await res.Body?.transformToString('utf8')) ?? '');
       } catch (err) {
         if (isNotFound(err)) return null;
         throw err;
@@ -570,6 +588,7 @@ export function createS3AuditStore(config: AuditS3Config, opts: S3AuditStoreOpti
     },
 
     close() {
+      fast?.close();
       client.destroy();
     },
   };
