@@ -32,6 +32,11 @@ describe('shipgate demo (embedded dev server, worker and local targets)', () => 
       expect(r.stdout).toMatch(
         /^OK: 3 verified here, 0 verified by the worker only, 0 failed, 0 without a proof$/m,
       );
+      // It ends by checking its own trail as `shipgate audit verify` does: hashes, links, Temporal's anchors,
+      // the records as sent, the ledgers and the proofs.
+      expect(r.stdout).toMatch(
+        /\n\$ shipgate audit verify\naudit verify \(jsonl\): ok, (\d+) records \(seq 1–\1\), head seq \1 [0-9a-f]{12}…, [1-9]\d* anchors checked, [1-9]\d* matched Temporal history, [1-9]\d* ledger entries found, [1-9]\d* proofs re-verified\n$/,
+      );
       // It stops everything it started: no proxy, app or dev server of its home is left running.
       const home = /Demo home (\S+);/.exec(r.stderr)![1]!;
       const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })

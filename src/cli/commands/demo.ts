@@ -7,6 +7,7 @@ import { ShipgateClient, sshProver, type FollowOptions, type Prover } from '../.
 import { EXIT, toShipgateError } from '../../client/errors.js';
 import { esc } from '../../client/text.js';
 import { verifyReleaseProofs } from '../../client/verify-approvals.js';
+import { verifyAudit } from '../../client/audit-verify.js';
 import { createAuditStore } from '../../audit/registry.js';
 import { createLogger } from '../../logger.js';
 import { createTargets } from '../../targets/registry.js';
@@ -227,6 +228,11 @@ export function registerDemo(program: Command, run: Runner) {
             const verdict = await verifyReleaseProofs(sg, config.get().config, 'hello', '1.1.0');
             process.stdout.write(`${formatVerdict(verdict)}\n`);
             if (!verdict.ok) throw new Error("the demo release's proofs did not verify");
+            // Last, the whole trail as an auditor checks it: every hash and link, the heads Temporal recorded,
+            // the records as the workflows sent them, the ledgers and the proofs (shipgate audit verify).
+            const checked = await verifyAudit({ store: audit, config: config.get().config, sg });
+            process.stdout.write(`\n$ shipgate audit verify\n${esc(checked.summary)}\n`);
+            if (!checked.report.ok) throw new Error("the demo's audit trail did not verify");
             say(`Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
             return EXIT.ok;
           } finally {
