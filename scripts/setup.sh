@@ -61,6 +61,11 @@ if [ "$(.tools/go/bin/actionlint --version 2>/dev/null | head -n 1)" != "$ACTION
     echo "setup: could not install actionlint; the actionlint check will fail" >&2
 fi
 
+# versitygw, the S3-compatible server the S3 audit store's tests run against (Go module proxy, cached by
+# version outside the repository; scripts/s3-server.sh pins it).
+bash scripts/s3-server.sh build >/dev/null ||
+  echo "setup: could not install versitygw; the S3 audit tests will fail" >&2
+
 echo "setup: temporal CLI $("$VENV/bin/temporal" --version 2>/dev/null || echo missing)" >&2
 echo "setup: npm run build" >&2
 npm run -s build >&2
