@@ -38,6 +38,8 @@ const ENV_SCOPED: readonly ProofAction[] = ['approve', 'rollback', 'freeze', 'un
 export async function checkRecordProofs(
   entries: readonly StoredEntry[],
   config: ShipgateConfig,
+  /** Verdicts by record hash, kept between calls on the same trail (a record's hash covers its proof). */
+  cache: Map<string, string | null> = new Map(),
 ): Promise<{ problems: Map<string, string>; checked: number }> {
   const verifier = createProofVerifier({ config: () => config, env: {} });
   const problems = new Map<string, string>();
@@ -48,7 +50,12 @@ export async function checkRecordProofs(
     const action = ACTION_OF[r.type];
     if (!action) continue;
     checked++;
-    const why = await checkSsh(r, action, verifier);
+    const key = typeof r.hash === 'string' ? r.hash : null;
+    let why = key !== null ? cache.get(key) : undefined;
+    if (why === undefined) {
+      why = await checkSsh(r, action, verifier);
+      if (key !== null) cache.set(key, why);
+    }
     if (why) problems.set(e.where, why);
   }
   return { problems, checked };

@@ -48,9 +48,10 @@ export async function verifyAudit(opts: AuditVerifyOptions): Promise<AuditVerify
     );
 
   const settleBy = Date.now() + (opts.settleMs ?? 10_000);
+  const proofVerdicts = new Map<string, string | null>();
   for (;;) {
     const entries = await store.entries();
-    const proofs = await checkRecordProofs(entries, config);
+    const proofs = await checkRecordProofs(entries, config, proofVerdicts);
     const report = verifyTrail({
       entries,
       anchors,
