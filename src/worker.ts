@@ -9,7 +9,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
-import { createAuditStore } from './audit/registry.js';
+import { openAuditStore } from './audit/registry.js';
 import type { ConfigSource } from './config/source.js';
 import { createTargets } from './targets/registry.js';
 import { connectClient, connectionOptions, type TemporalOptions } from './temporal/connect.js';
@@ -75,7 +75,8 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
     config: opts.config,
     // Each activity opens the target its environment's config names (the release's snapshot of it).
     targets,
-    audit: createAuditStore(config, opts.home),
+    // A store that cannot be used (a missing bucket, no Object Lock where asked) stops the start, naming the field.
+    audit: await openAuditStore(config, opts.home),
     client,
     home: opts.home,
     notifier: opts.notifier,
