@@ -26,7 +26,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,20 @@ interface Driver {
   waitActivity(workflowId: string, activityType: string): Promise<void>;
   /** SIGKILLs the process of `version` that the local target runs for `app` in `env`. */
   killVersion(app: string, env: string, version: string): Promise<void>;
+  /** Makes the JSONL audit store unwritable (a directory where its file was), and puts the file back. */
+  breakAudit(): Promise<void>;
+  restoreAudit(): Promise<void>;
+  /** Waits until the JSONL audit store holds records for which `pred` holds. */
+  waitAudit(
+    what: string,
+    pred: (records: { app: string; type: string; version?: string }[]) => boolean,
+  ): Promise<void>;
+  /** Polls `shipgate history --json` until `pred` holds. */
+  waitHistory(
+    app: string,
+    env: string,
+    pred: (rows: { action: string; outcome: string }[]) => boolean,
+  ): Promise<void>;
 }
 
 interface ReleaseView {
@@ -340,6 +354,58 @@ const SCENARIOS: Scenario[] = [
     save: { 'environment-drift': envId('drift', 'production') },
   },
   {
+    // audit-never-blocks: audit records are written beside the workflows' own work with a bounded retry, and
+    // wait in state (shown as "audit degraded") while the store refuses them; a release start asks the last
+    // environment whether the version was released there already. The store is made unwritable after 1.0.0: a
+    // release and a rollback follow. Older code deploys 1.1.0 and then waits on the store (the rollback is
+    // accepted, and runs only once the store is back); newer code runs both while the store is still down and
+    // writes their records afterwards.
+    name: 'audit-never-blocks',
+    app: 'audit',
+    patch: 'audit-never-blocks',
+    people: ['bob', 'dave'],
+    signedBefore: true,
+    config: async (port, source) =>
+      singleEnv(source, { target: { kind: 'local', port: await port() }, smoke: versionCheck }),
+    async run(d) {
+      const release = async (version: string) => {
+        await d.cli([
+          ...['release', 'audit', version, '--commit', `c-${version}`, '--branch', 'main'],
+          ...['--actor', 'dave', ...d.signAs('dave')],
+        ]);
+        await d.waitRelease('audit', version, (s) => s.state === 'succeeded');
+      };
+      const written =
+        (type: string, version: string) => (rs: { app: string; type: string; version?: string }[]) =>
+          rs.some((r) => r.app === 'audit' && r.type === type && r.version === version);
+      await release('1.0.0');
+      await d.waitAudit(
+        '1.0.0 written',
+        (rs) => written('release-ended', '1.0.0')(rs) && written('deploy-succeeded', '1.0.0')(rs),
+      );
+      await d.breakAudit();
+      await release('1.1.0');
+      await d.cli([
+        ...['rollback', 'audit', 'production', '--as', 'bob', '--reason', 'replay recording'],
+        ...d.signAs('bob'),
+      ]);
+      const rolledBack = (rows: { action: string; outcome: string }[]) =>
+        rows.some((r) => r.action === 'rollback' && r.outcome === 'succeeded');
+      // Older code runs the rollback only once the store takes the deploy's records again.
+      if (d.side === 'after') await d.waitHistory('audit', 'production', rolledBack);
+      await d.restoreAudit();
+      await d.waitHistory('audit', 'production', rolledBack);
+      await d.waitAudit(
+        'every record written',
+        (rs) => written('rollback-succeeded', '1.0.0')(rs) && written('release-ended', '1.1.0')(rs),
+      );
+    },
+    save: {
+      'audit-release': releaseId('audit', '1.1.0'),
+      'audit-environment': envId('audit', 'production'),
+    },
+  },
+  {
     // The pipeline of the example config: approvals, a rejection, an automatic and a requested rollback.
     // Its five files predate every patch; record it again only on purpose (--only baseline --force).
     name: 'baseline',
@@ -556,6 +622,7 @@ async function record(tree: string, side: Side, scenarios: Scenario[], out: stri
     stringify({ groups: GROUPS, ...(Object.keys(people).length ? { people } : {}), apps }),
   );
   const env = { SHIPGATE_HOME: home, SHIPGATE_CONFIG: configFile };
+  const auditFile = path.join(home, 'audit', 'audit.jsonl');
   const global = ['--config', configFile, '--address', server.address];
   let worker: ChildProcess | undefined;
   try {
@@ -629,6 +696,40 @@ async function record(tree: string, side: Side, scenarios: Scenario[], out: stri
         const pids = state.processes.filter((p) => p.version === version && p.pid > 0).map((p) => p.pid);
         if (pids.length !== 1) throw new Error(`${app} ${env}: ${pids.length} processes of ${version}`);
         process.kill(pids[0]!, 'SIGKILL');
+      },
+      async breakAudit() {
+        // The store's own path (src/audit/registry.ts); a directory there fails every append, even as root.
+        await rename(auditFile, `${auditFile}.aside`);
+        await mkdir(auditFile);
+      },
+      async restoreAudit() {
+        await rm(auditFile, { recursive: true });
+        await rename(`${auditFile}.aside`, auditFile);
+      },
+      async waitAudit(what, pred) {
+        await until(
+          () => `audit store: ${what}`,
+          async () => {
+            const text = await readFile(auditFile, 'utf8').catch(() => '');
+            const records = text
+              .split('\n')
+              .filter((l) => l.trim() !== '')
+              .map((l) => JSON.parse(l) as { app: string; type: string; version?: string });
+            return pred(records) ? true : undefined;
+          },
+          240_000,
+        );
+      },
+      async waitHistory(app, envName, pred) {
+        await until(
+          () => `history of ${app}/${envName}`,
+          async () => {
+            const r = await run(tree, ['history', app, envName, ...global, '--json'], env);
+            if (r.code !== 0) return undefined;
+            return pred(JSON.parse(r.stdout) as { action: string; outcome: string }[]) ? true : undefined;
+          },
+          240_000,
+        );
       },
     };
     const signing = (s: Scenario): Driver => ({

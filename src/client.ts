@@ -13,6 +13,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import {
+  ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   type UpdateDefinition,
@@ -45,6 +46,7 @@ import type {
 import type { releaseWorkflow } from './workflows/release.js';
 import type { LedgerEntry, LedgerOutcome } from './policy/ledger.js';
 import { describeFindings } from './policy/drift.js';
+import { isAlreadyReleased } from './policy/release-once.js';
 import type { DriftFinding } from './targets/types.js';
 import type { Freeze } from './policy/windows.js';
 import { detailsDigest } from './identity/statement.js';
@@ -231,6 +233,8 @@ export class ShipgateClient {
       // The reuse policy refuses a succeeded run; the SDK reports it as either form depending on the server.
       if (err instanceof WorkflowExecutionAlreadyStartedError || grpcCode(err) === GRPC_ALREADY_EXISTS)
         throw new ReleaseAlreadySucceededError(app, version);
+      // The succeeded run is gone (retention), but the last environment remembers the version: the same answer.
+      if (alreadyReleased(err)) throw new ReleaseAlreadySucceededError(app, version);
       throw err;
     }
     const started = { ...admitted, workflowId, runId };
@@ -402,15 +406,13 @@ export class ShipgateClient {
   }
 
   /** Who deployed what and when, newest first (drift among it), what serves now and the drift in force. */
-  async history(
-    app: string,
-    env: string,
-  ): Promise<{ current: string | null; drift: DriftRecord | null; rows: HistoryRow[] }> {
+  async history(app: string, env: string): Promise<EnvironmentHistory> {
     const state = await this.environmentStateNow(app, env);
     return {
       current: state?.current?.version ?? null,
       drift: state?.drift ?? null,
       rows: historyRows(state?.ledger ?? [], state?.drifts ?? []),
+      audit: { auditAnchor: state?.auditAnchor ?? null, auditDegraded: state?.auditDegraded ?? null },
     };
   }
 
@@ -632,8 +634,23 @@ const GRPC_DEADLINE_EXCEEDED = 4;
 /** gRPC FAILED_PRECONDITION: what Temporal answers a query when no worker polled the queue lately. */
 const GRPC_FAILED_PRECONDITION = 9;
 
+/** A release refused because the last environment says the version was released successfully already. */
+function alreadyReleased(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return cause instanceof ApplicationFailure && (cause.details ?? []).some(isAlreadyReleased);
+}
+
 function isNoRecentPoller(err: unknown): boolean {
   return grpcCode(err) === GRPC_FAILED_PRECONDITION;
+}
+
+/** What `history` shows: what serves, the drift in force, the rows, and how the environment's audit stands. */
+export interface EnvironmentHistory {
+  current: string | null;
+  drift: DriftRecord | null;
+  rows: HistoryRow[];
+  /** "audit degraded" while its records wait to be written, and the anchor its last write returned. */
+  audit: Pick<EnvironmentSnapshot, 'auditAnchor' | 'auditDegraded'>;
 }
 
 /** A row of `history --json`: a settled ledger entry, with when it ended. */

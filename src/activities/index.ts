@@ -16,6 +16,7 @@ import { createEnvironmentClientActivities } from './environment-client.js';
 import { createIdentityActivities } from './identity.js';
 import { createGateActivities } from './gate.js';
 import { createPlanActivities } from './plan.js';
+import { createReleaseOnceActivities } from './release-once.js';
 import { createSupersedeActivities } from './supersede.js';
 import type { Notifier, NotifyEvent } from '../integrations/notifier.js';
 
@@ -58,6 +59,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGateActivities(deps.config, deps.client),
     ...createSupersedeActivities(deps.client),
     ...createDriftActivities(deps.targets, deps.config),
+    ...createReleaseOnceActivities(deps.client),
     async activateVersion(input: ActivateVersionInput) {
       const ctx = Context.current();
       const artifact = input.artifact ?? input.artifactDir;
@@ -103,6 +105,7 @@ export function createActivities(deps: ActivityDeps) {
       // The workflow's clock decides what has expired, so the timer and the target agree.
       await deps.targets.open(placementOf(input)).reap(input.at ? new Date(input.at) : undefined);
     },
+    /** Appends in order; answers how many were new and the chain's head, which workflows keep as their anchor. */
     async recordAudit(records: AuditInput[]) {
       return deps.audit.append(records);
     },

@@ -5,6 +5,8 @@
  * refused; output shows them as visible escapes.
  */
 
+import { anchorText, degradedText, type AuditAnchor, type AuditDegraded } from '../policy/audit-delivery.js';
+
 /* eslint-disable no-control-regex -- finding control characters is what these patterns are for */
 /** C0 controls (tab and newline included), DEL and C1 controls: refused in reasons and comments. */
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -55,4 +57,27 @@ export function firstControlCharacter(text: string): string | null {
     0x1b: 'an escape (U+001B)',
   };
   return named[code] ?? `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * How a workflow's audit stands, as `status` and `history` print it: "audit degraded …" while its records wait
+ * to be written, and the anchor (the chain head its last write returned). Nothing when neither is known.
+ */
+export function auditLines(state: {
+  auditAnchor?: AuditAnchor | null;
+  auditDegraded?: AuditDegraded | null;
+}): string[] {
+  const lines: string[] = [];
+  if (state.auditDegraded) lines.push(`  ${esc(degradedText(state.auditDegraded))}`);
+  if (state.auditAnchor) lines.push(`  ${esc(anchorText(state.auditAnchor))}`);
+  return lines;
+}
+
+/** The same for `--json`: `{ audit: { anchor, degraded } }`, or nothing when neither is known. */
+export function auditJson(state: {
+  auditAnchor?: AuditAnchor | null;
+  auditDegraded?: AuditDegraded | null;
+}): { audit?: { anchor: AuditAnchor | null; degraded: AuditDegraded | null } } {
+  if (!state.auditAnchor && !state.auditDegraded) return {};
+  return { audit: { anchor: state.auditAnchor ?? null, degraded: state.auditDegraded ?? null } };
 }

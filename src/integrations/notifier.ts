@@ -1,3 +1,4 @@
+import type { AuditAnchor, AuditDegraded } from '../policy/audit-delivery.js';
 import type { LedgerEntry } from '../policy/ledger.js';
 import type { DriftRecord, ReleaseStatus } from '../workflows/types.js';
 
@@ -13,6 +14,12 @@ export type NotifyEvent =
   | { kind: 'rollback'; app: string; env: string; entry: LedgerEntry }
   /** What runs differs from the ledger (changed outside shipgate); sent once per distinct drift. */
   | { kind: 'drift'; app: string; env: string; drift: DriftRecord }
+  /**
+   * A workflow's audit records could not be written (sent once per outage) and, later, were: deploys and
+   * rollbacks went on meanwhile. `env` is null for a release's own records, which name `version` and `releaseId`.
+   */
+  | ({ kind: 'audit-degraded'; degraded: AuditDegraded } & AuditEventSubject)
+  | ({ kind: 'audit-recovered'; degraded: AuditDegraded; anchor: AuditAnchor | null } & AuditEventSubject)
   | {
       kind: 'override';
       status: ReleaseStatus;
@@ -20,6 +27,13 @@ export type NotifyEvent =
       override: { by: string; at: string; reason: string };
       run?: string;
     };
+
+export interface AuditEventSubject {
+  app: string;
+  env: string | null;
+  version?: string;
+  releaseId?: string;
+}
 
 /** Where people hear about releases (Slack: src/integrations/slack). Implementations must never throw. */
 export interface Notifier {

@@ -26,6 +26,7 @@ import {
   enqueueDeployUpdate,
   environmentQuery,
   freezeUpdate,
+  releasedQuery,
   rollbackUpdate,
   unfreezeUpdate,
 } from './messages.js';
@@ -40,6 +41,8 @@ import {
 
 /** Continue-as-new well before Temporal's own limits; the ledger and queue travel along. */
 const HISTORY_LIMIT = 2000;
+/** How long to wait before trying to continue as new again when what waits to be written cannot be carried. */
+const CARRY_RETRY_MS = 60_000;
 
 export async function environmentWorkflow(input: EnvironmentWorkflowInput): Promise<void> {
   const { app, env } = input;
@@ -49,9 +52,15 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   // ledger. Runs started before it replay without (and take it up when they continue as new).
   const drift = patched('drift-detection');
   const ops = new EnvironmentOperations(state, environmentActivities(env, info.taskQueue), info.runId, drift);
+  // Audit records are written beside the main loop, with a bounded retry: a store that fails holds up no deploy
+  // or rollback, and the records wait in state (across continue-as-new) until it takes them. Runs started
+  // before awaited every append in the main loop (and replay that way).
+  const auditNeverBlocks = patched('audit-never-blocks');
+  if (auditNeverBlocks) ops.startAuditDelivery();
 
   setHandler(environmentQuery, () => state.snapshot());
   setHandler(deployReportsQuery, (opId) => state.reportsOf(opId));
+  setHandler(releasedQuery, (version) => state.releasedVersion(version));
   // Since proofs, nothing a request says is believed: deploys are confirmed with their release, and rollbacks,
   // freezes and unfreezes carry proofs verified before anything is decided. Requests recorded before then
   // replay as they were handled (patched per message: a run from before takes only proven ones from now on).
@@ -125,6 +134,11 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     await condition(allHandlersFinished);
     if (state.hasWork()) continue;
     await ops.flushAudit();
+    if (!(await ops.settleAuditForContinueAsNew())) {
+      // Not now: wait for the work that came, or for the store to take enough that the rest can be carried.
+      await condition(() => state.hasWork() || state.audit.mayCarry(), CARRY_RETRY_MS);
+      continue;
+    }
     return continueAsNew<typeof environmentWorkflow>({
       app,
       env,

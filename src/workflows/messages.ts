@@ -19,6 +19,7 @@ import type {
   UnfreezeInput,
 } from './types.js';
 import type { Freeze } from '../policy/windows.js';
+import type { Released } from '../policy/release-once.js';
 
 // Release
 export const admitUpdate = defineUpdate<AdmitResult, [ReleaseRequest]>('admit');
@@ -45,6 +46,8 @@ export const adoptUpdate = defineUpdate<AdoptResult, [AdoptInput]>('adopt');
 export const environmentQuery = defineQuery<EnvironmentSnapshot>('environment');
 /** The reports the environment sent about a deploy (null when it knows none): how a release confirms one. */
 export const deployReportsQuery = defineQuery<DeployReport[] | null, [string]>('deploy-reports');
+/** Whether a release deployed this version here successfully (null: never): the re-release check. */
+export const releasedQuery = defineQuery<Released | null, [string]>('released');
 
 // Ids, task queues and failure types live in src/protocol; re-exported for importers of this module.
 export {

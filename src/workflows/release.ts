@@ -38,6 +38,7 @@ import {
   evaluateDeployGate,
   loadReleasePlan,
   notify,
+  releasedVersion,
   submitDeploy,
   supersedeOlderReleases,
 } from './release/activities.js';
@@ -64,7 +65,10 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
   // again per message, so a release started before proofs takes only proven messages from now on.
   const proven = patched('proven-identity');
   const problem = releaseRequestProblem(request, { proof: proven });
-  const release = new Release(request, proven);
+  // Since audit-never-blocks, the audit is written with a bounded retry beside the pipeline (a store that is down
+  // shows as "audit degraded"), and a version released before is refused from the last environment's record.
+  const auditNeverBlocks = patched('audit-never-blocks');
+  const release = new Release(request, proven, auditNeverBlocks);
 
   setHandler(statusQuery, () => release.status);
   setHandler(deployRequestQuery, (opId) => release.askedFor(opId));
@@ -108,7 +112,15 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
     if (refused) return release.refuseStart(FAILURE.policy, refused, true);
   }
 
-  const admitted = release.admitPlan(await loadReleasePlan({ app: request.app }));
+  const loaded = await loadReleasePlan({ app: request.app });
+  if (auditNeverBlocks && loaded.ok) {
+    const last = loaded.plan.environments[loaded.plan.environments.length - 1];
+    const prior = last
+      ? await releasedVersion({ app: request.app, env: last.name, version: request.version })
+      : null;
+    if (last && prior) return release.refuseReleased(last.name, prior);
+  }
+  const admitted = release.admitPlan(loaded);
   if ('refused' in admitted) return release.end({ state: 'failed', reason: admitted.refused });
   const { plan } = admitted;
 

@@ -7,6 +7,9 @@ import type { Strategy } from '../protocol/strategies.js';
 import type { LedgerEntry } from '../policy/ledger.js';
 import type { WithArtifact } from '../policy/environment-artifact.js';
 import type { Freeze, WindowVerdict } from '../policy/windows.js';
+import type { AuditAnchor, AuditDegraded } from '../policy/audit-delivery.js';
+import type { Released } from '../policy/release-once.js';
+import type { CarriedAudit } from './audit-outbox.js';
 
 export type ReleaseState =
   'running' | 'succeeded' | 'failed' | 'rejected' | 'expired' | 'superseded' | 'rolled-back' | 'cancelled';
@@ -139,6 +142,13 @@ export interface ReleaseStatus {
    * Absent from releases started before proofs.
    */
   proofScope?: { run: string; env: string | null };
+  /**
+   * The chain head the audit store returned for this release's last written records (absent until one was
+   * written): Temporal history keeps it where the store's writer cannot rewrite it.
+   */
+  auditAnchor?: AuditAnchor | null;
+  /** Set while this release's audit records cannot be written (they wait in the workflow); null otherwise. */
+  auditDegraded?: AuditDegraded | null;
 }
 
 /** Legacy fields: Updates sent before proofs named who and how; read only when replaying them. */
@@ -319,6 +329,10 @@ export interface EnvironmentSnapshot {
   drift?: DriftRecord | null;
   /** Recent drift, oldest first, resolved ones too: what `history` shows. */
   drifts?: DriftRecord[];
+  /** The chain head the audit store returned for this environment's last written records (see ReleaseStatus). */
+  auditAnchor?: AuditAnchor | null;
+  /** Set while this environment's audit records cannot be written (they wait in the workflow); null otherwise. */
+  auditDegraded?: AuditDegraded | null;
 }
 
 export interface EnvironmentWorkflowInput {
@@ -341,6 +355,10 @@ export interface EnvironmentWorkflowInput {
     reports?: Record<string, DeployReport[]>;
     /** Drift: recent records, the settings last read, when the next check is due and who waits on it. */
     drift?: CarriedDrift;
+    /** Versions releases deployed here successfully: the re-release check, beyond the ledger's trimming. */
+    released?: Released[];
+    /** Audit records not yet written, the anchor, and whether delivery is degraded. */
+    audit?: CarriedAudit;
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { esc } from '../../client/text.js';
+import { auditLines, esc } from '../../client/text.js';
 import { describeFinding, describeFindings, driftConsequence } from '../../policy/drift.js';
 import { checkNames, type Runner } from '../context.js';
 
@@ -10,10 +10,12 @@ export function registerHistory(program: Command, run: Runner) {
     .action((app: string, env: string) =>
       run(async (ctx) => {
         checkNames(await ctx.explicitConfig(), app, env);
-        const { current, drift, rows } = await (await ctx.shipgate()).history(app, env);
+        const { current, drift, rows, audit } = await (await ctx.shipgate()).history(app, env);
         ctx.print(() => {
-          if (rows.length === 0) return `Nothing deployed to ${esc(app)}/${esc(env)} yet.`;
+          if (rows.length === 0)
+            return [`Nothing deployed to ${esc(app)}/${esc(env)} yet.`, ...auditLines(audit)].join('\n');
           const lines = [`${esc(app)}/${esc(env)}${current ? ` — serving ${esc(current)}` : ''}`];
+          lines.push(...auditLines(audit));
           if (drift) {
             lines.push(`  DRIFT since ${esc(drift.at)}: what runs is not what the ledger says`);
             for (const f of drift.findings) lines.push(`    ${esc(describeFinding(f))}`);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { auditJson, auditLines } from '../../client/text.js';
 import { requireVersion } from '../../client/validate.js';
 import { checkNames, type Runner } from '../context.js';
 import { formatStatus, statusJson } from '../format.js';
@@ -12,7 +13,8 @@ export function registerStatus(program: Command, run: Runner) {
         requireVersion(version);
         checkNames(await ctx.explicitConfig(), app);
         const s = await (await ctx.shipgate()).statusNow(app, version);
-        ctx.print(formatStatus(s), statusJson(s));
+        // While its audit records wait to be written the release says so, and the anchor its last write returned.
+        ctx.print([formatStatus(s), ...auditLines(s)].join('\n'), { ...statusJson(s), ...auditJson(s) });
       }),
     );
 }

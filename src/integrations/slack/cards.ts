@@ -11,6 +11,7 @@ import { parseStage } from '../../protocol/stages.js';
 import { releaseUiLink } from '../../client/ui-link.js';
 import { describeFindings, driftConsequence } from '../../policy/drift.js';
 import type { DriftRecord, EnvironmentProgress, ReleaseStatus } from '../../workflows/types.js';
+import type { AuditDegraded } from '../../policy/audit-delivery.js';
 import { mention, type People } from './identity.js';
 
 export const ACTION = {
@@ -460,6 +461,30 @@ export function driftNotice(
   ];
   if (drift.onDrift === 'block' && rollbackTo) blocks.push(rollbackButton({ app, env, to: rollbackTo }));
   return { text: `Drift on ${app}/${env}: ${describeFindings(drift.findings)}`, blocks };
+}
+
+/** The audit store refused a workflow's records (sent once per outage), or took them again. */
+export function auditNotice(event: {
+  kind: 'audit-degraded' | 'audit-recovered';
+  app: string;
+  env: string | null;
+  version?: string;
+  degraded: AuditDegraded;
+}): SlackMessage {
+  const { app, env, version, degraded: d } = event;
+  const where = env ? `${app}/${env}` : `${app} ${version ?? ''}`.trim();
+  const text =
+    event.kind === 'audit-degraded'
+      ? `Audit degraded on ${where}: records cannot be written to the audit store (${d.lastError}); deploys and rollbacks go on, and the records wait in the workflow`
+      : `Audit recovered on ${where}: the records waiting since ${d.since} are written`;
+  const icon = event.kind === 'audit-degraded' ? '⚠️' : '✅';
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: mrkdwn(`${icon} ${escapeText(text)}`) },
+      { type: 'context', elements: [mrkdwn(`since ${when(d.since)}`)] },
+    ],
+  };
 }
 
 // ---- the rollback dialog ----

@@ -13,6 +13,7 @@ import { chooseRollbackTarget } from '../../policy/ledger.js';
 import type { EnvironmentSnapshot, ReleaseStatus } from '../../workflows/types.js';
 import type { Notifier, NotifyEvent } from '../notifier.js';
 import {
+  auditNotice,
   driftNotice,
   overrideNotice,
   releaseCard,
@@ -205,6 +206,12 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
         );
         return;
       }
+      case 'audit-degraded':
+      case 'audit-recovered': {
+        const where = event.env ? `${event.app}/${event.env}` : `${event.app} ${event.version ?? ''}`;
+        await post(conf.channel, auditNotice(event), `${event.kind} ${where}`);
+        return;
+      }
       case 'drift': {
         const to = event.drift.onDrift === 'block' ? await rollbackTarget(event.app, event.env) : null;
         await post(
@@ -224,7 +231,9 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
       const key =
         event.kind === 'rollback' || event.kind === 'drift'
           ? `env:${event.app}/${event.env}`
-          : `release:${cardKey(event.status)}`;
+          : event.kind === 'audit-degraded' || event.kind === 'audit-recovered'
+            ? `audit:${event.app}/${event.env ?? event.releaseId ?? ''}`
+            : `release:${cardKey(event.status)}`;
       const prev = chains.get(key) ?? Promise.resolve();
       const next = prev.then(() =>
         handle(event).catch((err: unknown) => {

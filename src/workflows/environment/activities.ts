@@ -3,9 +3,16 @@ import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from 
 import type { Activities } from '../../activities/index.js';
 import { FAILURE } from '../../protocol/failures.js';
 import { environmentTaskQueue } from '../../protocol/ids.js';
+import { AUDIT_DELIVERY } from '../audit-outbox.js';
 
 /** Audit and notifications run on the workflow's own task queue. */
 const { recordAudit, notify } = proxyActivities<Activities>({ startToCloseTimeout: '1m' });
+
+/**
+ * The same append with a bounded retry (patched('audit-never-blocks')): after a few tries the records stay
+ * queued in the workflow and its delivery loop tries again on a durable timer, so nothing waits on the store.
+ */
+const { recordAudit: deliverAudit } = proxyActivities<Activities>(AUDIT_DELIVERY);
 
 /**
  * Policy and gate reads and proof verification are quick and local: they decide handler answers without a
@@ -56,6 +63,7 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
   });
   return {
     recordAudit,
+    deliverAudit,
     notify,
     loadEnvironmentPolicy,
     evaluateDeployGate,

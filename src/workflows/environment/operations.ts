@@ -14,7 +14,9 @@ import {
   patched,
   sleep,
 } from '@temporalio/workflow';
+import type { AuditInput } from '../../audit/types.js';
 import type { Proof } from '../../identity/types.js';
+import type { NotifyEvent } from '../../integrations/notifier.js';
 import type { ApprovalChannel } from '../../policy/approvals.js';
 import {
   authorise,
@@ -331,9 +333,39 @@ export class EnvironmentOperations {
 
   // ---- the main loop's steps ----
 
-  /** Writes the queued audit records. */
+  /**
+   * Writes the queued audit records, awaiting the store (runs from before patched('audit-never-blocks')).
+   * Since then the outbox's own loop writes them beside the main loop, and this does nothing.
+   */
   async flushAudit(): Promise<void> {
-    while (this.state.audit.size > 0) await this.acts.recordAudit(this.state.audit.take());
+    const { audit } = this.state;
+    if (audit.background) return;
+    while (audit.size > 0) audit.appended(await this.acts.recordAudit(audit.take()));
+  }
+
+  /** Starts writing audit records in the background: a failing store then holds up no deploy or rollback. */
+  startAuditDelivery(): void {
+    this.state.audit.start(this.auditIo(), { app: this.app, env: this.env });
+  }
+
+  /**
+   * Before continue-as-new: stops the delivery at a safe point. False (and delivery goes on) when the run must
+   * not end yet: work arrived meanwhile, or what waits is too large to carry.
+   */
+  async settleAuditForContinueAsNew(): Promise<boolean> {
+    const { audit } = this.state;
+    if (!audit.background) return true;
+    await audit.pause();
+    if (!this.state.hasWork() && audit.mayCarry()) return true;
+    audit.resume(this.auditIo(), { app: this.app, env: this.env });
+    return false;
+  }
+
+  private auditIo() {
+    return {
+      record: (records: AuditInput[]) => this.acts.deliverAudit(records),
+      notify: (event: NotifyEvent) => this.acts.notify(event),
+    };
   }
 
   /** Tells releases again how deploys they asked for again ended. */

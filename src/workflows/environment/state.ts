@@ -33,6 +33,8 @@ import type { Freeze } from '../../policy/windows.js';
 import type { AuditType } from '../../protocol/audit-types.js';
 import type { ProofRecord } from '../../protocol/proof-record.js';
 import { environmentWorkflowId } from '../../protocol/ids.js';
+import { rememberReleased, releasedHere, type Released } from '../../policy/release-once.js';
+import { AuditOutbox, type CarriedAudit } from '../audit-outbox.js';
 import type {
   AdoptResult,
   DeployOp,
@@ -80,34 +82,31 @@ export type OpRef = Pick<DeployOp, 'opId' | 'releaseId'>;
 
 const now = () => new Date().toISOString();
 
-/** Audit records wait here until the workflow writes them; ids are deterministic so a retry never doubles one. */
-export class AuditQueue {
-  private pending: AuditInput[] = [];
+/**
+ * Audit records wait here until they are written; ids are deterministic so a retry never doubles one. The
+ * delivery (and "audit degraded", and the anchor) is the AuditOutbox's.
+ */
+export class AuditQueue extends AuditOutbox {
   private next = 0;
 
   constructor(
     private readonly app: string,
     private readonly env: string,
     private readonly runId: string,
-  ) {}
+    carried?: CarriedAudit,
+  ) {
+    super(carried);
+  }
 
   add(type: AuditType, fields: AuditFields): void {
     const { app, env } = this;
     const id = `${environmentWorkflowId(app, env)}@${this.runId}#${this.next++}`;
-    this.pending.push({ id, at: now(), type, app, env, ...fields });
+    this.push({ id, at: now(), type, app, env, ...fields });
   }
 
   /** How many records were ever queued in this run (part of generated rollback op ids). */
   get seq(): number {
     return this.next;
-  }
-
-  get size(): number {
-    return this.pending.length;
-  }
-
-  take(): AuditInput[] {
-    return this.pending.splice(0);
   }
 }
 
@@ -145,6 +144,8 @@ export class EnvironmentState {
   private held: string[];
   /** Adopt requests the main loop has yet to run. */
   private readonly adopts: AdoptRequest[] = [];
+  /** Versions releases deployed here successfully, kept beyond the ledger's trimming (re-release check). */
+  private released: Released[];
 
   constructor(input: EnvironmentWorkflowInput, runId: string) {
     const carried = input.carried;
@@ -159,12 +160,13 @@ export class EnvironmentState {
     this.known = new Set([...this.ledger.map((e) => e.opId), ...this.queue.map((o) => o.opId)]);
     this.proofs = new Map(carried?.proofs ?? []);
     this.sent = new Map(Object.entries(carried?.reports ?? {}));
-    this.audit = new AuditQueue(this.app, this.env, runId);
+    this.audit = new AuditQueue(this.app, this.env, runId, carried?.audit);
     this.driftLog = carried?.drift?.log ?? [];
     this.driftSeq = carried?.drift?.seq ?? 0;
     this.driftSettings = carried?.drift?.settings ?? null;
     this.driftCheckAt = carried?.drift?.checkAt ?? null;
     this.held = carried?.drift?.held ?? [];
+    this.released = carried?.released ?? [];
   }
 
   snapshot(): EnvironmentSnapshot {
@@ -182,6 +184,8 @@ export class EnvironmentState {
       freezes: this.activeFreezes(),
       drift: this.drift,
       drifts: this.driftLog,
+      auditAnchor: this.audit.anchor,
+      auditDegraded: this.audit.degraded,
     };
   }
 
@@ -208,6 +212,11 @@ export class EnvironmentState {
               held: this.held,
             },
           }
+        : {}),
+      // Both are absent from runs that never wrote (or never released) anything, as before they existed.
+      ...(this.released.length > 0 ? { released: this.released } : {}),
+      ...(this.audit.size > 0 || this.audit.anchor || this.audit.degraded
+        ? { audit: this.audit.carried() }
         : {}),
     };
   }
@@ -345,9 +354,9 @@ export class EnvironmentState {
     return this.queue.length > 0 || this.resend.length > 0 || this.adopts.length > 0;
   }
 
-  /** Anything for the main loop to do. */
+  /** Anything for the main loop to do (audit records too, unless their own loop writes them). */
   hasWaiting(): boolean {
-    return this.hasWork() || this.audit.size > 0;
+    return this.hasWork() || (!this.audit.background && this.audit.size > 0);
   }
 
   takeResends(): OpRef[] {
@@ -398,6 +407,18 @@ export class EnvironmentState {
 
   settle(entry: LedgerEntry, s: Settlement): void {
     Object.assign(entry, settlement(entry, s, now()));
+    // A release's version verified here: released, even once the ledger has trimmed the entry.
+    if (s.kind === 'verified' && entry.action === 'deploy' && entry.releaseId)
+      this.released = rememberReleased(this.released, {
+        version: entry.version,
+        releaseId: entry.releaseId,
+        at: entry.verifiedAt ?? now(),
+      });
+  }
+
+  /** Whether a release deployed `version` here successfully (from durable state, never from other workflows). */
+  releasedVersion(version: string): Released | null {
+    return releasedHere(this.released, this.ledger, version);
   }
 
   /** A restore succeeded: the version it rolled back from no longer counts as a default rollback target. */

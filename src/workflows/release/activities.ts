@@ -1,6 +1,7 @@
 /** The activities a release calls, with their timeouts and retries. */
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
+import { AUDIT_DELIVERY } from '../audit-outbox.js';
 
 export const { loadReleasePlan, submitDeploy, recordAudit, supersedeOlderReleases, notify } =
   proxyActivities<Activities>({
@@ -23,6 +24,18 @@ export const { evaluateDeployGate, verifyProof } = proxyLocalActivities<Activiti
 // Asking the environment which reports it sent is a query to another workflow: a regular activity, so this
 // workflow holds no task open meanwhile (the environment may be asking this release about a request).
 export const { confirmDeployReport } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s' },
+});
+
+/** The append with a bounded retry: the release's audit outbox tries again later itself (audit-never-blocks). */
+export const { recordAudit: deliverAudit } = proxyActivities<Activities>(AUDIT_DELIVERY);
+
+/**
+ * Whether a release already deployed this version successfully to an environment: the environment's durable
+ * answer (a query, so a regular activity like the other cross-workflow reads).
+ */
+export const { releasedVersion } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '10s' },
 });

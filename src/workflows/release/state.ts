@@ -66,11 +66,13 @@ import type {
   ReleaseRequest,
   ReleaseStatus,
 } from '../types.js';
-import { notify, recordAudit, verifyProof } from './activities.js';
+import { deliverAudit, notify, recordAudit, verifyProof } from './activities.js';
+import { AuditOutbox } from '../audit-outbox.js';
+import { alreadyReleasedRefusal, type AlreadyReleased, type Released } from '../../policy/release-once.js';
 
 type Override = NonNullable<ReleaseStatus['override']>;
 
-type Admission = { ok: true } | { ok: false; type: string; message: string };
+type Admission = { ok: true } | { ok: false; type: string; message: string; details?: unknown[] };
 
 /** Who sent a message: proven by its proof, or (in releases replayed from before proofs) as it asserted. */
 export interface Who {
@@ -109,10 +111,12 @@ export class Release {
   private readonly approvalsByEnv: Record<string, GivenApproval[]> = {};
   private readonly overrides: Record<string, Override> = {};
   private readonly reports = new Map<string, DeployReport>();
-  private readonly auditQueue: AuditInput[] = [];
+  /** Audit records not yet written, and how their delivery stands. */
+  private readonly outbox = new AuditOutbox();
   private auditSeq = 0;
   private finished = false;
-  private readonly auditPump: Promise<void>;
+  /** Before patched('audit-never-blocks'): the loop that awaits every append (unbounded retry). */
+  private readonly auditPump: Promise<void> | null;
   private cardUpdates = false;
   /** Set by the recheck signal (config changed, freeze lifted): a held release looks at its gate again. */
   private recheck = false;
@@ -127,6 +131,8 @@ export class Release {
   constructor(
     readonly request: ReleaseRequest,
     proven = false,
+    /** patched('audit-never-blocks'): bounded appends, retried on durable timers, shown as "audit degraded". */
+    auditNeverBlocks = false,
   ) {
     const info = workflowInfo();
     this.id = info.workflowId;
@@ -154,7 +160,16 @@ export class Release {
       override: null,
       ...(proven ? { proofScope: { run: this.runId, env: null } } : {}),
     };
-    this.auditPump = this.pumpAudit();
+    this.outbox.onChange = () => this.showAudit();
+    if (auditNeverBlocks) {
+      this.auditPump = null;
+      this.outbox.start(
+        { record: (records) => deliverAudit(records), notify: (event) => notify(event) },
+        { app: request.app, env: null, version: request.version, releaseId: this.id },
+      );
+    } else {
+      this.auditPump = this.pumpAudit();
+    }
   }
 
   now(): string {
@@ -174,7 +189,7 @@ export class Release {
   // ---- audit: handlers only queue records; a background loop writes them, so no handler blocks on I/O ----
 
   audit(type: AuditType, fields: AuditFields = {}): void {
-    this.auditQueue.push({
+    this.outbox.push({
       id: `${this.id}@${this.runId}#${this.auditSeq++}`,
       at: this.now(),
       type,
@@ -189,10 +204,26 @@ export class Release {
 
   private async pumpAudit(): Promise<void> {
     for (;;) {
-      await condition(() => this.auditQueue.length > 0 || this.finished);
-      if (this.auditQueue.length === 0) return;
-      await recordAudit(this.auditQueue.splice(0));
+      await condition(() => this.outbox.size > 0 || this.finished);
+      if (this.outbox.size === 0) return;
+      this.outbox.appended(await recordAudit(this.outbox.take()));
     }
+  }
+
+  /** The anchor and "audit degraded" in the status, once there is something to say. */
+  private showAudit(): void {
+    const { anchor, degraded } = this.outbox;
+    if (anchor) this.status.auditAnchor = anchor;
+    if (degraded || this.status.auditDegraded) this.status.auditDegraded = degraded;
+  }
+
+  /**
+   * Writes what is left before the workflow closes. The status says how the release ended already: a store
+   * that is down keeps only the workflow open (audit degraded), not the people waiting on the release.
+   */
+  private async drainAudit(): Promise<void> {
+    this.finished = true;
+    await (this.auditPump ?? this.outbox.finish());
   }
 
   // ---- Slack cards (behind patched('slack-card-updates')): once at an approval gate, each new approval or
@@ -364,10 +395,39 @@ export class Release {
         reason: message,
         env: null,
       });
-    this.finished = true;
-    await this.auditPump;
+    await this.drainAudit();
     await condition(allHandlersFinished);
     throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [this.status] });
+  }
+
+  /**
+   * Refuses a start whose version a release already deployed successfully to the last environment, as that
+   * environment's durable record says (the succeeded release's own workflow may be gone with retention). The
+   * admit Update carries `AlreadyReleased` details, so clients answer as for a succeeded run.
+   */
+  async refuseReleased(env: string, prior: Released): Promise<never> {
+    const { app, version } = this.request;
+    const message = alreadyReleasedRefusal(app, version, env, prior);
+    const details: AlreadyReleased = { alreadyReleased: { env, ...prior } };
+    this.admission = { ok: false, type: FAILURE.policy, message, details: [details] };
+    this.status.state = 'failed';
+    this.status.reason = message;
+    this.status.endedAt = this.now();
+    this.status.stage = 'done';
+    const proof = this.status.startProof;
+    this.audit('release-refused', {
+      reason: message,
+      via: proof ? proof.via : null,
+      ...(proof ? { proof } : {}),
+    });
+    await this.drainAudit();
+    await condition(allHandlersFinished);
+    throw ApplicationFailure.create({
+      type: FAILURE.policy,
+      message,
+      nonRetryable: true,
+      details: [this.status, details],
+    });
   }
 
   // ---- message handlers ----
@@ -381,6 +441,7 @@ export class Release {
         type: this.admission.type,
         message: this.admission.message,
         nonRetryable: true,
+        ...(this.admission.details ? { details: this.admission.details } : {}),
       });
     }
     if (attached && req.commit && req.commit !== this.commit) {
@@ -742,8 +803,7 @@ export class Release {
     this.audit('release-ended', { reason: reason ?? state, outcome: state });
     this.asking = null;
     await notify({ kind: 'release-ended', status: this.status, run: this.runId });
-    this.finished = true;
-    await this.auditPump;
+    await this.drainAudit();
     if (state === 'succeeded') return this.status;
     // Failing the run lets the same version be released again (a new run of the same workflow id).
     throw ApplicationFailure.create({
