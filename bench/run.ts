@@ -10,11 +10,14 @@
  *   e. identity  an approval's round trip signed with an SSH key against an unsigned one, same run (6 × --runs each)
  *   k. kubernetes rollback on a real control plane (seed's kubectl, shipgate CLI rolling and blue-green warm, bare
  *                selector patch, the target in process; --rollbacks samples each); rolling deploy against kubectl
+ *   f. audit     JSONL and S3 (versitygw, started here) stores: append throughput, `audit verify` of 10,000 records
+ *                (in process and the CLI), CLI rollback p50 with each store interleaved (--rollbacks samples each)
  *
- * Options: --only release,rollback,memory,strategies,windows,identity,kubernetes  --releases N (20)  --rollbacks N (10)  --apps N (500)
+ * Options: --only release,rollback,memory,strategies,windows,identity,kubernetes,audit  --releases N (20)  --rollbacks N (10)  --apps N (500)
  *          --runs N (5, samples of each strategies figure)  --json FILE
  * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones; kubernetes
- * also needs the control plane built once (`bash scripts/kube-plane.sh build`).
+ * also needs the control plane built once (`bash scripts/kube-plane.sh build`); audit needs versitygw
+ * (`scripts/s3-server.sh build`, which scripts/setup.sh runs).
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,11 +28,21 @@ import { strategyBenchmarks } from './strategies.js';
 import { windowsBenchmark } from './windows.js';
 import { identityBenchmark } from './identity.js';
 import { kubernetesBenchmarks } from './kubernetes.js';
+import { auditBenchmark } from './audit.js';
 import { checkBuild, Cleanup } from './lib/stack.js';
 import { ms, table, type ResultRow } from './lib/stats.js';
 
-const BENCHES = ['release', 'rollback', 'memory', 'strategies', 'windows', 'identity', 'kubernetes'] as const;
-/** Hard stop for the whole run, cleanup included; a normal run takes five to nine minutes on 2 cores. */
+const BENCHES = [
+  'release',
+  'rollback',
+  'memory',
+  'strategies',
+  'windows',
+  'identity',
+  'kubernetes',
+  'audit',
+] as const;
+/** Hard stop for the whole run, cleanup included; a normal run takes seven to eleven minutes on 2 cores. */
 const WATCHDOG_MS = 15 * 60_000;
 
 const { values } = parseArgs({
@@ -131,6 +144,9 @@ if (only.includes('identity') && !stopping) {
 }
 if (only.includes('kubernetes') && !stopping) {
   await section('kubernetes', (c) => kubernetesBenchmarks(c, { samples: rollbacks, log }));
+}
+if (only.includes('audit') && !stopping) {
+  await section('audit', (c) => auditBenchmark(c, { rollbacks, log }));
 }
 
 const header = ['bench', 'figure', 'n', 'median', 'p95', 'ratio to baseline (median, p95) / notes'];
