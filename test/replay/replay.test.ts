@@ -34,6 +34,9 @@ const PER_PATCH: Record<string, { before: number; after: number }> = {
   'proven-identity': { before: 2, after: 2 },
   // Drift detection: the live policy read before each deploy, and adopt refused on a local target.
   'drift-detection': { before: 1, after: 1 },
+  // A release and its environment while the audit store refuses appends: the bounded delivery beside the
+  // pipeline, a rollback run meanwhile, and the re-release check asked of the last environment.
+  'audit-never-blocks': { before: 2, after: 2 },
 };
 /** The first recordings (a whole pipeline: approvals, rejection, rollbacks), older than every patch. */
 const BASELINE = 5;
