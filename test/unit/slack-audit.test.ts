@@ -66,8 +66,8 @@ describe('audit store shared by the worker and the Slack endpoint', () => {
     const a = createJsonlAuditStore(file);
     const b = createJsonlAuditStore(file);
     await a.append([rec('same', 'alice')]);
-    expect(await b.append([rec('same', 'alice')])).toBe(0);
-    expect(await a.append([rec('same', 'alice'), rec('other', 'bob')])).toBe(1);
+    expect((await b.append([rec('same', 'alice')])).written).toBe(0);
+    expect((await a.append([rec('same', 'alice'), rec('other', 'bob')])).written).toBe(1);
     expect((await a.verify()).count).toBe(2);
   });
 });
