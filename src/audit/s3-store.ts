@@ -27,7 +27,6 @@ import {
 import { EMPTY_CHAIN, extend, unseen, verify as verifyChain } from './chain.js';
 import type { ShipgateConfig } from '../config/schema.js';
 import type { AuditType } from '../protocol/audit-types.js';
-import type { ProofRecord } from '../protocol/proof-record.js';
 import type { AuditInput, AuditRecord, AuditStore, ChainHead, StoredEntry } from './types.js';
 import { describeS3Error, isConditionFailed, isNotFound, S3AuditError, type S3Where } from './s3/errors.js';
 import {
@@ -115,7 +114,7 @@ function asRecord(body: unknown): AuditRecord | null {
 
 /** Proof digests a record carries: its own proof and any list of proofs it was given (approvals). */
 function proofsOf(r: AuditRecord): { login: string; via: string; digest: string }[] {
-  const extra = (r as AuditRecord & { proofs?: ProofRecord[] }).proofs;
+  const extra = r.proofs;
   return [...(r.proof ? [r.proof] : []), ...(Array.isArray(extra) ? extra : [])].map((p) => ({
     login: p.login,
     via: p.via,
@@ -125,7 +124,7 @@ function proofsOf(r: AuditRecord): { login: string; via: string; digest: string 
 
 export function deploymentRecordOf(r: AuditRecord): DeploymentRecord {
   const proofs = proofsOf(r);
-  const extra = r as AuditRecord & { commit?: string | null; proofs?: ProofRecord[] };
+  const extra = r;
   // Approvers from the record, else from the approval proofs it carries: never empty when there were approvals.
   const approvers = r.approvers?.length
     ? [...r.approvers]

@@ -1,4 +1,4 @@
-import type { ProofRecord } from '../protocol/proof-record.js';
+import type { ProofRecord, ProofRef } from '../protocol/proof-record.js';
 import type { AuditType } from '../protocol/audit-types.js';
 import type { DriftFinding } from '../targets/types.js';
 
@@ -22,6 +22,10 @@ export interface AuditInput {
   proof?: ProofRecord;
   /** A drift record's findings: each object that differs, what the ledger expected and what runs. */
   findings?: DriftFinding[];
+  /** A deploy outcome's commit, as the release's verified record names it. */
+  commit?: string | null;
+  /** A deploy outcome's approvals, by digest (the proofs themselves are in the approval records). */
+  proofs?: ProofRef[];
 }
 
 export interface AuditRecord extends AuditInput {

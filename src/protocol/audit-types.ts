@@ -1,7 +1,8 @@
 /** Every kind of audit record, with what it means. Records use these names and no others. */
 export const AUDIT_TYPES = {
   'release-started': 'a release was admitted (commit, branch, actor, and the proof of who started it)',
-  'release-refused': 'a release start was refused: its proof of identity did not hold',
+  'release-refused':
+    'a release start was refused: its proof of identity did not hold, or its version was already released successfully here',
   'release-ended': 'a release ended; outcome holds its final state',
   approval: 'an approval that counts was given',
   approved: 'an environment’s approval rules were met',

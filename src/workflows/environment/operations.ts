@@ -612,6 +612,8 @@ export class EnvironmentOperations {
     });
     const previous = state.current;
     const who = { actor: op.actor, version: op.version, releaseId: op.releaseId };
+    // The outcome records say which commit and whose approvals, so a deployment record stands on its own.
+    const provenance = { commit: op.commit, ...(op.approvals ? { proofs: op.approvals } : {}) };
     state.audit.add('deploy-started', {
       ...who,
       fromVersion: previous?.version ?? null,
@@ -625,11 +627,12 @@ export class EnvironmentOperations {
       state.audit.add('deploy-preempted', { ...who, reason: entry.failure, outcome: 'failed' });
     } else if (attempt.kind === 'not-started') {
       state.settle(entry, { kind: 'failed', failure: attempt.detail });
-      state.audit.add('deploy-failed', { ...who, reason: attempt.detail, outcome: 'failed' });
+      state.audit.add('deploy-failed', { ...who, ...provenance, reason: attempt.detail, outcome: 'failed' });
     } else if (attempt.check.ok) {
       state.settle(entry, { kind: 'verified' });
       state.audit.add('deploy-succeeded', {
         ...who,
+        ...provenance,
         fromVersion: previous?.version ?? null,
         approvers: op.approvers,
         outcome: 'succeeded',
