@@ -90,7 +90,7 @@ export class NoSigningKeyError extends BadInputError {}
 export class ReleaseAlreadySucceededError extends RefusedError {
   constructor(app: string, version: string) {
     super(
-      `${app} ${version} was already released successfully; to deploy it again use: shipgate rollback <env> --to ${version}`,
+      `${app} ${version} was already released successfully; to deploy it again use: shipgate rollback ${app} <env> --to ${version}`,
     );
   }
 }
