@@ -6,6 +6,7 @@
  */
 import {
   WithStartWorkflowOperation,
+  WorkflowFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
   type Client,
@@ -57,6 +58,7 @@ import {
   GRPC_ALREADY_EXISTS,
   NO_WORKER_MS,
   NoWorkerError,
+  OperationFailedError,
   ReleaseAlreadySucceededError,
   ReleaseEndedError,
   ReleaseNotFoundError,
@@ -185,8 +187,9 @@ export class ShipgateClient {
   /**
    * Starts the release, or attaches to the one running for the same app and version, with a proof for action
    * `release` (no run yet, no environment; details: commit and branch). A version that already succeeded is
-   * refused (ReleaseAlreadySucceededError); one that ended otherwise starts a new run. With `wait`, follows
-   * the release until that environment is done or it ends.
+   * refused (ReleaseAlreadySucceededError); one that ended otherwise starts a new run once the ended run has
+   * closed (a moment after its status says it ended; later while audit degraded). With `wait`, follows the
+   * release until that environment is done or it ends.
    */
   async release(args: ReleaseArgs): Promise<ReleaseStarted> {
     const { app, version, commit, branch } = args;
@@ -203,39 +206,54 @@ export class ShipgateClient {
     const workflowId = releaseWorkflowId(app, version);
     // Search attributes are for finding releases in the UI, never for decisions: the claimed login is a hint.
     const actor = claimedLogin(proof);
-    const start = new WithStartWorkflowOperation<typeof releaseWorkflow>('releaseWorkflow', {
-      workflowId,
-      taskQueue: this.taskQueue,
-      args: [req],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      memo: { app, version, commit, branch },
-      typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.app, value: app },
-        { key: SEARCH_ATTRIBUTES.version, value: version },
-        ...(actor ? [{ key: SEARCH_ATTRIBUTES.actor, value: actor }] : []),
-        { key: SEARCH_ATTRIBUTES.stage, value: 'building' },
-      ],
-    });
+    const start = () =>
+      new WithStartWorkflowOperation<typeof releaseWorkflow>('releaseWorkflow', {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [req],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        memo: { app, version, commit, branch },
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTES.app, value: app },
+          { key: SEARCH_ATTRIBUTES.version, value: version },
+          ...(actor ? [{ key: SEARCH_ATTRIBUTES.actor, value: actor }] : []),
+          { key: SEARCH_ATTRIBUTES.stage, value: 'building' },
+        ],
+      });
     let admitted: AdmitResult;
     let runId: string;
-    try {
-      const update = await this.taken(() =>
-        this.client.workflow.startUpdateWithStart(admitUpdate, {
-          args: [req],
-          waitForStage: WorkflowUpdateStage.ACCEPTED,
-          startWorkflowOperation: start,
-        }),
-      );
-      admitted = await update.result();
-      runId = admitted.status.proofScope?.run ?? update.workflowRunId ?? '';
-    } catch (err) {
-      // The reuse policy refuses a succeeded run; the SDK reports it as either form depending on the server.
-      if (err instanceof WorkflowExecutionAlreadyStartedError || grpcCode(err) === GRPC_ALREADY_EXISTS)
-        throw new ReleaseAlreadySucceededError(app, version);
-      // The succeeded run is gone (retention), but the last environment remembers the version: the same answer.
-      if (alreadyReleased(err)) throw new ReleaseAlreadySucceededError(app, version);
-      throw err;
+    const closeBy = Date.now() + ENDED_RUN_CLOSE_MS;
+    for (;;) {
+      try {
+        // Each attempt is a fresh operation: the SDK lets a WithStartWorkflowOperation be used only once.
+        const update = await this.taken(() =>
+          this.client.workflow.startUpdateWithStart(admitUpdate, {
+            args: [req],
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+            startWorkflowOperation: start(),
+          }),
+        );
+        admitted = await update.result();
+        runId = admitted.status.proofScope?.run ?? update.workflowRunId ?? '';
+      } catch (err) {
+        // The reuse policy refuses a succeeded run; the SDK reports it as either form depending on the server.
+        if (err instanceof WorkflowExecutionAlreadyStartedError || grpcCode(err) === GRPC_ALREADY_EXISTS)
+          throw new ReleaseAlreadySucceededError(app, version);
+        // The succeeded run is gone (retention), but the last environment remembers the version: the same answer.
+        if (alreadyReleased(err)) throw new ReleaseAlreadySucceededError(app, version);
+        throw err;
+      }
+      if (!admitted.attached || !isTerminal(admitted.status)) break;
+      // Attached to a run that has ended (its status says how) but is still open, sending its last notification
+      // and writing its audit records. Once it closes, the next attempt starts a new run, or is refused when
+      // that run succeeded.
+      if (!(await this.closed(workflowId, runId, closeBy)))
+        throw new OperationFailedError(
+          `${app} ${version}: its previous run ended ${admitted.status.state} but has not closed yet ` +
+            `(it is still writing its audit records; see shipgate status ${app} ${version}); ` +
+            'a new run can start once it closes: try again later',
+        );
     }
     const started = { ...admitted, workflowId, runId };
     if (args.wait === undefined) return started;
@@ -573,6 +591,19 @@ export class ShipgateClient {
     return taken.result();
   }
 
+  /** Waits until the run has closed, however it ended; false when it is still open at `deadline`. */
+  private async closed(workflowId: string, runId: string, deadline: number): Promise<boolean> {
+    const handle = this.client.workflow.getHandle(workflowId, runId || undefined, { followRuns: false });
+    try {
+      await this.client.withDeadline(deadline, () => handle.result());
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowFailedError || err instanceof WorkflowNotFoundError) return true;
+      if (Date.now() >= deadline || grpcCode(err) === GRPC_DEADLINE_EXCEEDED) return false;
+      throw err;
+    }
+  }
+
   /** Runs `send` (an Update up to its acceptance) within NO_WORKER_MS; past it, NoWorkerError (sent). */
   private async taken<T>(send: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + NO_WORKER_MS;
@@ -631,6 +662,13 @@ export class ShipgateClient {
 const WORKFLOW_TASK_QUEUE = 1;
 const POLLER_CHECK_MS = 250;
 const GRPC_DEADLINE_EXCEEDED = 4;
+
+/**
+ * How long a release start waits for an ended run of the same version to close (normally a moment: its last
+ * notification and audit records); a store that is down keeps it open longer (audit degraded).
+ */
+const ENDED_RUN_CLOSE_MS = 60_000;
+
 /** gRPC FAILED_PRECONDITION: what Temporal answers a query when no worker polled the queue lately. */
 const GRPC_FAILED_PRECONDITION = 9;
 
