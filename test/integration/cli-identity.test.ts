@@ -265,7 +265,10 @@ describe('proven identity through the CLI (real dev server, worker, ssh-keygen k
     expect(history.code).toBe(0);
     expect(history.stdout).not.toMatch(RAW_CONTROL);
     expect(history.stdout).not.toContain('6.6.6');
-    expect(history.stdout.trim().split('\n')).toHaveLength(2); // the header and the one deploy
+    // One row, the one deploy: the forged text made no row of its own (the header and audit line are not rows).
+    const rows = history.stdout.split('\n').filter((l) => /^\s+\d{4}-\d\d-\d\dT/.test(l));
+    expect(rows, history.stdout).toHaveLength(1);
+    expect(rows[0]).toMatch(/deploy 1\.0\.0\s+succeeded/);
     const status = await app.run('status', app.name, '1.1.0');
     expect(status.code).toBe(0);
     expect(status.stdout).not.toMatch(RAW_CONTROL);

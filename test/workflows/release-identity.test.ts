@@ -154,8 +154,10 @@ describe('the start of a release', () => {
                 e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED ||
                 e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED,
             );
-            // The patch marker only: no activity, local or not, ran.
-            expect(scheduled.map((e) => e.markerRecordedEventAttributes?.markerName)).toEqual(['core_patch']);
+            // Patch markers only (one per patch the start passes): no activity, local or not, ran.
+            const markers = scheduled.map((e) => e.markerRecordedEventAttributes?.markerName);
+            expect(markers.length).toBeGreaterThan(0);
+            expect(markers.every((m) => m === 'core_patch')).toBe(true);
           }
           expect(failures).toEqual([
             ['BadInput', expect.stringMatching(/^version: must match /)],
