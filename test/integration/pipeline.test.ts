@@ -44,7 +44,7 @@ describe('release pipeline on a real dev server, worker process and local target
   /** Releases with --wait staging, checks staging succeeded, and waits for the production approval gate. */
   const releaseToGate = async (app: App, version: string) => {
     const r = await app.run(...app.releaseArgs(version, '--wait', 'staging', '--json'));
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
     expect((r.json as StatusJson).environments.staging!.state).toBe('succeeded');
     return app.waitFor(version, (s) => s.stage === 'awaiting-approval');
   };
