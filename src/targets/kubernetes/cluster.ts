@@ -170,32 +170,24 @@ export class Cluster {
 
   /** Server-side apply as field manager `shipgate`: shipgate owns exactly the fields it sends. */
   apply<T = Obj>(kind: Kind, name: string, body: Record<string, unknown>): Promise<T> {
-    const spec = {
-      ...this.header(kind, name),
-      ...body,
-      metadata: { ...this.header(kind, name).metadata, ...(body.metadata as object) },
-    };
-    return this.call(
-      this.describe('patch', kind, name),
-      async () =>
-        (await this.objects.patch(
-          spec,
-          undefined,
-          undefined,
-          FIELD_MANAGER,
-          true,
-          PatchStrategy.ServerSideApply,
-        )) as unknown as T,
-    );
+    return this.patch(kind, name, body, PatchStrategy.ServerSideApply);
   }
 
   /** A JSON merge patch (a selector switch, a scale): one small, atomic change. */
   merge<T = Obj>(kind: Kind, name: string, patch: Record<string, unknown>): Promise<T> {
-    const spec = {
-      ...this.header(kind, name),
-      ...patch,
-      metadata: { ...this.header(kind, name).metadata, ...(patch.metadata as object) },
-    };
+    return this.patch(kind, name, patch, PatchStrategy.MergePatch);
+  }
+
+  private patch<T>(
+    kind: Kind,
+    name: string,
+    body: Record<string, unknown>,
+    strategy: PatchStrategy,
+  ): Promise<T> {
+    const header = this.header(kind, name);
+    const spec = { ...header, ...body, metadata: { ...header.metadata, ...(body.metadata as object) } };
+    // Apply takes ownership of conflicting fields (force); a merge patch has no such notion.
+    const force = strategy === PatchStrategy.ServerSideApply ? true : undefined;
     return this.call(
       this.describe('patch', kind, name),
       async () =>
@@ -204,8 +196,8 @@ export class Cluster {
           undefined,
           undefined,
           FIELD_MANAGER,
-          undefined,
-          PatchStrategy.MergePatch,
+          force,
+          strategy,
         )) as unknown as T,
     );
   }
