@@ -28,6 +28,7 @@ import { ACTION } from '../../src/integrations/slack/cards.js';
 import { environmentWorkflowId, releaseWorkflowId } from '../../src/protocol/ids.js';
 import {
   admitUpdate,
+  adoptUpdate,
   approveUpdate,
   cancelUpdate,
   deployReportSignal,
@@ -225,6 +226,35 @@ describe('attacks through a raw Temporal client (dev server, worker process, loc
       ['production', '(unverified)', '6.6.6'],
       ['production', '(unverified)', '1.0.0'],
     ]);
+  });
+
+  it('a forged adopt (signed with a key not listed for the login it names, or carrying no proof) adopts nothing and is recorded', async () => {
+    const app = await stack.addApp('atk-adopt');
+    await app.shipApproved('1.0.0');
+    const before = await app.ledger();
+    const handle = raw.workflow.getHandle(environmentWorkflowId(app.name, 'production'));
+    const reason = 'mine now';
+    const request = {
+      action: 'adopt',
+      app: app.name,
+      env: 'production',
+      version: null,
+      run: null,
+      details: detailsDigest({ reason }),
+    } as Parameters<Prover>[0];
+    const forged = await sshProver({ login: 'alice', keyFile: stack.keys.mallory!.privateKeyFile })(request);
+    expect(await refused(handle.executeUpdate(adoptUpdate, { args: [{ proof: forged, reason }] }))).toEqual(
+      policy(/not listed for alice/),
+    );
+    // No proof at all: the Update's validator refuses it before the workflow acts.
+    const unsigned = await refused(handle.executeUpdate(adoptUpdate, { args: [{ reason } as never] }));
+    expect(unsigned.message).toMatch(/proof/);
+    await onRecord(
+      app,
+      (rs) => rs.some((r) => r.type === 'adopt-refused' && r.actor === '(unverified)'),
+      'the forged adopt recorded as refused',
+    );
+    expect(await app.ledger()).toEqual(before);
   });
 
   it('a forged deploy-report neither ends nor advances a release; it goes on as its environment says', async () => {
