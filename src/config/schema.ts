@@ -359,6 +359,8 @@ export const configSchema = z.strictObject({
     .optional(),
   // Where audit records go: `jsonl` under SHIPGATE_HOME (the default), or `s3` with its own block.
   audit: auditSchema,
+  // How long a waiting release holds once its app or environment is gone from a config that loads, before it ends.
+  configRemovedGrace: duration({ positive: true }).default(3_600_000),
   apps: z
     .record(name, appSchema)
     .refine((apps) => Object.keys(apps).length > 0, { error: 'expected at least one app' }),

@@ -289,11 +289,11 @@ export function gateWait(
 }
 
 /**
- * The stage a release holds in: an external gate or drift (neither of which an override skips), or a window or
- * freeze.
+ * The stage a release holds in: an external gate, drift or a removed config (none of which an override skips),
+ * or a window or freeze.
  */
 export const heldStage = (kind: GateVerdict['kind']): Stage =>
-  kind === 'gate' || kind === 'drift' ? 'awaiting-gate' : 'awaiting-window';
+  kind === 'gate' || kind === 'drift' || kind === 'removed' ? 'awaiting-gate' : 'awaiting-window';
 
 /** What a finished deploy means for the release. */
 export type DeployOutcome =

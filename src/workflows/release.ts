@@ -19,6 +19,7 @@ import {
   type Ending,
 } from '../policy/release-decisions.js';
 import { artifactOf } from '../policy/environment-artifact.js';
+import { removedHold } from '../policy/config-removed.js';
 import { FAILURE } from '../protocol/failures.js';
 import {
   admitUpdate,
@@ -216,9 +217,13 @@ function* deploy(r: Release, env: EnvironmentPlan, last: boolean, artifact: stri
   }
 }
 
-/** Windows, freezes and gates, read live right before the deploy is handed over; held until they open. */
+/**
+ * Windows, freezes and gates, read live right before the deploy is handed over; held until they open, or, for an
+ * app or environment removed from the config, until the grace runs out (the release then ends cancelled).
+ */
 function* deployGate(r: Release, env: EnvironmentPlan): Step {
   let gateSince: number | null = null;
+  let removedSince: number | null = null;
   for (;;) {
     const verdict = yield* wait(evaluateDeployGate(r.gateQuery(env.name)));
     if (verdict.allowed) {
@@ -232,8 +237,17 @@ function* deployGate(r: Release, env: EnvironmentPlan): Step {
     const waited = gateWait(verdict, gateSince, Date.now());
     if (waited.giveUp) return { state: 'failed', reason: waited.giveUp };
     gateSince = waited.since;
+    // Since config-removed-ends, an app or environment gone from a config that loads is waited out for a bounded
+    // grace, then ends the release; releases from before held on it for ever (and replay that way).
+    let removedSleepMs: number | null = null;
+    if (verdict.kind === 'removed' && patched('config-removed-ends')) {
+      const removed = removedHold(verdict, removedSince, Date.now(), { app: r.request.app, env: env.name });
+      if (removed.giveUp) return removed.giveUp;
+      removedSince = removed.since;
+      removedSleepMs = removed.sleepMs;
+    } else removedSince = null;
     r.hold(env.name, verdict);
-    const sleepMs = gateSleepMs(verdict.until, Date.now());
+    const sleepMs = removedSleepMs ?? gateSleepMs(verdict.until, Date.now());
     yield* wait(condition(() => r.stopRequested() !== null || r.gateMayHaveOpened(env.name), sleepMs));
     const stop = r.stopRequested();
     if (stop) return stop;

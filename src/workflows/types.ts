@@ -384,8 +384,13 @@ export interface DeployReport {
 }
 
 export interface GateVerdict extends WindowVerdict {
-  /** drift: what runs differs from the environment's ledger and its onDrift is block. */
-  kind: 'window' | 'gate' | 'drift' | null;
+  /**
+   * drift: what runs differs from the environment's ledger and its onDrift is block. removed: the config loads
+   * but no longer names the app or environment (an unreadable config is a `gate` hold on `config`).
+   */
+  kind: 'window' | 'gate' | 'drift' | 'removed' | null;
   /** For an external gate: how long a release may wait on it before it fails. */
   gateTimeoutMs?: number;
+  /** For a removed app or environment: how long a release waits for it to come back (configRemovedGrace). */
+  removedGraceMs?: number;
 }
