@@ -22,6 +22,7 @@ import { EnvironmentOperations } from './environment/operations.js';
 import { EnvironmentState } from './environment/state.js';
 import {
   adoptUpdate,
+  awaitOperationUpdate,
   deployReportsQuery,
   enqueueDeployUpdate,
   environmentQuery,
@@ -33,6 +34,7 @@ import {
 import type { EnvironmentWorkflowInput } from './types.js';
 import {
   validateAdoptInput,
+  validateAwaitOperationInput,
   validateDeployRequest,
   validateFreezeInput,
   validateRollbackInput,
@@ -84,6 +86,22 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   );
   // New with drift detection, so no recorded history holds one: it needs no guard.
   setHandler(adoptUpdate, (req) => ops.requestAdopt(req), { validator: validateAdoptInput });
+  // New, so no recorded history holds one. It only reads state and waits: it records nothing and starts nothing,
+  // and the main loop (which runs the awaited op) waits for it to finish before continuing as new.
+  let awaiting = 0;
+  setHandler(
+    awaitOperationUpdate,
+    async ({ opId }) => {
+      awaiting++;
+      try {
+        await condition(() => state.settledOperation(opId) !== undefined);
+      } finally {
+        awaiting--;
+      }
+      return state.settledOperation(opId) ?? null;
+    },
+    { validator: validateAwaitOperationInput },
+  );
 
   const shouldContinueAsNew = () => {
     const i = workflowInfo();
@@ -130,8 +148,10 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       continue;
     }
     if (!shouldContinueAsNew()) continue;
-    // Handlers still deciding (awaiting a policy read) finish in this run, and what they queue runs here.
-    await condition(allHandlersFinished);
+    // Handlers still deciding (awaiting a policy read) finish in this run, and what they queue runs here. A
+    // handler awaiting an operation finishes only once that operation has run, so queued work goes first (no
+    // history from before await-operation has one: for those this waits exactly as it did).
+    await condition(() => allHandlersFinished() || (awaiting > 0 && state.hasWork()));
     if (state.hasWork()) continue;
     await ops.flushAudit();
     if (!(await ops.settleAuditForContinueAsNew())) {

@@ -6,6 +6,7 @@ import type {
   AdoptResult,
   ApproveInput,
   ApproveResult,
+  AwaitOperationInput,
   DeployAsked,
   DeployReport,
   DeployRequest,
@@ -16,10 +17,13 @@ import type {
   RejectInput,
   RollbackAccepted,
   RollbackInput,
+  TeardownInput,
+  TornDown,
   UnfreezeInput,
 } from './types.js';
 import type { Freeze } from '../policy/windows.js';
 import type { Released } from '../policy/release-once.js';
+import type { LedgerEntry } from '../policy/ledger.js';
 
 // Release
 export const admitUpdate = defineUpdate<AdmitResult, [ReleaseRequest]>('admit');
@@ -41,8 +45,17 @@ export const enqueueDeployUpdate = defineUpdate<{ opId: string; position: number
 export const rollbackUpdate = defineUpdate<RollbackAccepted, [RollbackInput]>('rollback');
 export const freezeUpdate = defineUpdate<Freeze, [FreezeInput]>('freeze');
 export const unfreezeUpdate = defineUpdate<{ removed: number }, [UnfreezeInput]>('unfreeze');
+/** Stops what runs on an environment the config no longer names, and ends its workflow. */
+export const teardownUpdate = defineUpdate<TornDown, [TeardownInput]>('teardown');
 /** Takes what runs (changed outside shipgate) as the ledger's current entry, ending the drift in force. */
 export const adoptUpdate = defineUpdate<AdoptResult, [AdoptInput]>('adopt');
+/**
+ * Returns once the operation (a rollback, deploy or adopt) has settled: its ledger entry, or null when the
+ * environment does not know the op id. What `rollback --wait` waits with instead of polling the environment.
+ */
+export const awaitOperationUpdate = defineUpdate<LedgerEntry | null, [AwaitOperationInput]>(
+  'await-operation',
+);
 export const environmentQuery = defineQuery<EnvironmentSnapshot>('environment');
 /** The reports the environment sent about a deploy (null when it knows none): how a release confirms one. */
 export const deployReportsQuery = defineQuery<DeployReport[] | null, [string]>('deploy-reports');

@@ -10,6 +10,7 @@ import type { Freeze, WindowVerdict } from '../policy/windows.js';
 import type { AuditAnchor, AuditDegraded } from '../policy/audit-delivery.js';
 import type { Released } from '../policy/release-once.js';
 import type { CarriedAudit } from './audit-outbox.js';
+import type { KnownConfig } from '../policy/config-removed.js';
 
 export type ReleaseState =
   'running' | 'succeeded' | 'failed' | 'rejected' | 'expired' | 'superseded' | 'rolled-back' | 'cancelled';
@@ -215,6 +216,11 @@ export interface RollbackOp {
   requestedAt: string;
   /** The proof of who asked (absent from rollbacks requested before proofs). */
   proof?: ProofRef;
+  /**
+   * Set for an environment the config no longer names: the settings it last deployed with, which the rollback
+   * runs under (it runs on the workflow's own task queue, as no worker may serve the environment's any more).
+   */
+  spec?: DeploySpec;
 }
 
 export type EnvOp = DeployOp | RollbackOp;
@@ -236,6 +242,11 @@ export interface RollbackInput extends Asserted {
   reason: string;
   /** Lets a client retry without rolling back twice. */
   requestId?: string;
+}
+
+/** Which operation to wait for: an op id a rollback (or deploy, or adopt) was accepted under. */
+export interface AwaitOperationInput {
+  opId: string;
 }
 
 export interface RollbackAccepted {
@@ -263,6 +274,23 @@ export interface AdoptInput {
   reason: string;
   /** Lets a client retry without adopting twice. */
   requestId?: string;
+}
+
+/** Teardown of an environment the config no longer names: the proof signs `{ reason }` and names no version. */
+export interface TeardownInput {
+  proof: Proof;
+  reason: string;
+}
+
+/** What a teardown did: what served, what the target stopped, and who. The environment's workflow then ends. */
+export interface TornDown {
+  by: string;
+  at: string;
+  reason: string;
+  /** What the ledger said served when it was torn down. */
+  version: string | null;
+  /** What the target did (local: the proxy and app processes it stopped). */
+  stopped: string;
 }
 
 export interface AdoptResult {
@@ -333,6 +361,8 @@ export interface EnvironmentSnapshot {
   auditAnchor?: AuditAnchor | null;
   /** Set while this environment's audit records cannot be written (they wait in the workflow); null otherwise. */
   auditDegraded?: AuditDegraded | null;
+  /** Set once the environment was torn down (shipgate teardown): its workflow has ended. */
+  tornDown?: TornDown | null;
 }
 
 export interface EnvironmentWorkflowInput {
@@ -359,6 +389,8 @@ export interface EnvironmentWorkflowInput {
     released?: Released[];
     /** Audit records not yet written, the anchor, and whether delivery is degraded. */
     audit?: CarriedAudit;
+    /** What the environment last knew of its config: who may act on it, and how it deploys, once removed. */
+    known?: KnownConfig;
   };
 }
 

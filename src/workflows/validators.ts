@@ -118,6 +118,11 @@ export function validateRollbackInput(input: unknown): void {
   validateText('reason', input.reason, true);
 }
 
+export function validateAwaitOperationInput(input: unknown): void {
+  if (!isObject(input)) fail('input', 'must be an object');
+  validateString('opId', input.opId, 400);
+}
+
 export function validateFreezeInput(input: unknown): void {
   if (!isObject(input)) fail('input', 'must be an object');
   if (typeof input.until !== 'string' || Number.isNaN(Date.parse(input.until)))

@@ -416,6 +416,20 @@ export class EnvironmentState {
       });
   }
 
+  /**
+   * The operation's entry once it has settled; null when this environment does not know the op id (never seen,
+   * or trimmed from the ledger); undefined while it is still queued, pending or running.
+   */
+  settledOperation(opId: string): LedgerEntry | null | undefined {
+    const entry = this.ledger.find((e) => e.opId === opId);
+    if (entry) return entry.outcome === 'running' ? undefined : entry;
+    const pending =
+      this.running?.opId === opId ||
+      this.queue.some((o) => o.opId === opId) ||
+      this.adopts.some((a) => a.opId === opId);
+    return pending ? undefined : null;
+  }
+
   /** Whether a release deployed `version` here successfully (from durable state, never from other workflows). */
   releasedVersion(version: string): Released | null {
     return releasedHere(this.released, this.ledger, version);
