@@ -47,6 +47,7 @@ import type {
 import type { releaseWorkflow } from './workflows/release.js';
 import type { LedgerEntry, LedgerOutcome } from './policy/ledger.js';
 import { describeFindings } from './policy/drift.js';
+import type { EnvironmentHealth } from './policy/self-healing.js';
 import { isAlreadyReleased } from './policy/release-once.js';
 import type { DriftFinding } from './targets/types.js';
 import type { Freeze } from './policy/windows.js';
@@ -431,6 +432,7 @@ export class ShipgateClient {
       drift: state?.drift ?? null,
       rows: historyRows(state?.ledger ?? [], state?.drifts ?? []),
       audit: { auditAnchor: state?.auditAnchor ?? null, auditDegraded: state?.auditDegraded ?? null },
+      health: state?.health ?? null,
     };
   }
 
@@ -689,6 +691,8 @@ export interface EnvironmentHistory {
   rows: HistoryRow[];
   /** "audit degraded" while its records wait to be written, and the anchor its last write returned. */
   audit: Pick<EnvironmentSnapshot, 'auditAnchor' | 'auditDegraded'>;
+  /** DOWN while the serving version's proxy or process is dead (being restarted), and its last outage. */
+  health: EnvironmentHealth | null;
 }
 
 /** A row of `history --json`: a settled ledger entry, with when it ended. */

@@ -17,6 +17,7 @@ import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { DEFAULT_TASK_QUEUE, environmentTaskQueue } from './protocol/ids.js';
 import type { Notifier } from './integrations/notifier.js';
 import type { Logger } from './logger.js';
+import { startSelfHealing } from './self-healing.js';
 
 export interface WorkerRunOptions {
   config: ConfigSource;
@@ -108,17 +109,31 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
       ),
     )),
   ];
+  let healing: ReturnType<typeof startSelfHealing> | undefined;
   return {
     environments,
     async run() {
+      // The data plane heals itself: each environment this worker serves is looked at every second, and what
+      // died is restarted on its recorded route (src/self-healing.ts).
+      healing = startSelfHealing({
+        config: opts.config,
+        targets,
+        environments,
+        client,
+        notifier: opts.notifier,
+        logger: opts.logger,
+      });
       try {
         await Promise.all(workers.map((w) => w.run()));
       } finally {
+        // Before the connection closes, and before a caller (dev, demo) stops the data plane it would restart.
+        await healing.stop();
         await native.close();
         await connection.close();
       }
     },
     shutdown() {
+      void healing?.stop();
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     },
   };

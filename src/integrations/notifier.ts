@@ -20,6 +20,13 @@ export type NotifyEvent =
    */
   | ({ kind: 'audit-degraded'; degraded: AuditDegraded } & AuditEventSubject)
   | ({ kind: 'audit-recovered'; degraded: AuditDegraded; anchor: AuditAnchor | null } & AuditEventSubject)
+  /**
+   * The worker found the version that serves here down (its proxy or process dead) and a repair did not bring it
+   * back within one pass; sent once per outage. `environment-restored` follows when it serves again, or is the
+   * only notice for an outage healed within one pass.
+   */
+  | { kind: 'environment-down'; app: string; env: string; outage: EnvironmentOutage }
+  | { kind: 'environment-restored'; app: string; env: string; outage: EnvironmentOutage }
   | {
       kind: 'override';
       status: ReleaseStatus;
@@ -27,6 +34,17 @@ export type NotifyEvent =
       override: { by: string; at: string; reason: string };
       run?: string;
     };
+
+/** One outage of an environment, as the self-healing worker saw it. */
+export interface EnvironmentOutage {
+  /** The version the route sends traffic to (null: none alone, mid-canary). */
+  version: string | null;
+  since: string;
+  /** Set once it serves again. */
+  until: string | null;
+  /** What was wrong and what was done about it. */
+  detail: string;
+}
 
 export interface AuditEventSubject {
   app: string;

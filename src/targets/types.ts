@@ -115,6 +115,20 @@ export interface DriftFinding {
   actual: string;
 }
 
+/** Whether an environment serves, after a reconcile pass did what it could (see DeploymentTarget.reconcile). */
+export interface HealthCheck {
+  state: 'serving' | 'down';
+  /** The version the environment's traffic goes to; null when none was deployed (or mid-canary, none alone). */
+  version: string | null;
+  /** What was wrong and what the pass did about it, e.g. "proxy 4242 is gone; restarted the proxy ..."; null when all was well. */
+  detail: string | null;
+}
+
+export interface ReconcileHooks {
+  /** Called once a pass has confirmed the environment is down, before it tries to repair it. */
+  down?(found: { version: string | null; detail: string }): void;
+}
+
 /** One app's environment on one target. */
 export interface DeploymentTarget {
   readonly kind: TargetKind;
@@ -135,6 +149,13 @@ export interface DeploymentTarget {
   drift?(expected: ExpectedState): Promise<DriftFinding[]>;
   /** Takes what really runs as the current state (after drift) and says which version and artifact that is. */
   adopt?(): Promise<ExpectedState>;
+  /**
+   * Brings the environment's data plane back to what the target recorded (the worker calls it every second or
+   * so): restarts what died, never changes which version takes traffic. null when nothing was deployed here;
+   * 'busy' when a deploy (or another worker's pass) holds the environment, so this pass did not look. Kinds
+   * whose platform heals itself (Kubernetes) leave it out.
+   */
+  reconcile?(hooks?: ReconcileHooks): Promise<HealthCheck | 'busy' | null>;
 }
 
 /** Opens environments' targets; the registry is one, and so is each kind's provider. */

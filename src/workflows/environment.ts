@@ -27,6 +27,7 @@ import {
   enqueueDeployUpdate,
   environmentQuery,
   freezeUpdate,
+  healthSignal,
   releasedQuery,
   rollbackUpdate,
   unfreezeUpdate,
@@ -63,6 +64,8 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   setHandler(environmentQuery, () => state.snapshot());
   setHandler(deployReportsQuery, (opId) => state.reportsOf(opId));
   setHandler(releasedQuery, (version) => state.releasedVersion(version));
+  // New with self-healing; it only records a report (no command), so it needs no patch.
+  setHandler(healthSignal, (report) => state.reportHealth(report));
   // Since proofs, nothing a request says is believed: deploys are confirmed with their release, and rollbacks,
   // freezes and unfreezes carry proofs verified before anything is decided. Requests recorded before then
   // replay as they were handled (patched per message: a run from before takes only proven ones from now on).

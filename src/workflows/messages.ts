@@ -23,6 +23,7 @@ import type {
 } from './types.js';
 import type { Freeze } from '../policy/windows.js';
 import type { Released } from '../policy/release-once.js';
+import type { HealthReport } from '../policy/self-healing.js';
 import type { LedgerEntry } from '../policy/ledger.js';
 
 // Release
@@ -56,6 +57,11 @@ export const adoptUpdate = defineUpdate<AdoptResult, [AdoptInput]>('adopt');
 export const awaitOperationUpdate = defineUpdate<LedgerEntry | null, [AwaitOperationInput]>(
   'await-operation',
 );
+/**
+ * A worker's report that the serving version is down (being restarted) or serves again. Only a report: it
+ * changes the health shown, never what runs or the ledger, and one about another version is ignored.
+ */
+export const healthSignal = defineSignal<[HealthReport]>('health-report');
 export const environmentQuery = defineQuery<EnvironmentSnapshot>('environment');
 /** The reports the environment sent about a deploy (null when it knows none): how a release confirms one. */
 export const deployReportsQuery = defineQuery<DeployReport[] | null, [string]>('deploy-reports');

@@ -9,6 +9,7 @@ import type { WithArtifact } from '../policy/environment-artifact.js';
 import type { Freeze, WindowVerdict } from '../policy/windows.js';
 import type { AuditAnchor, AuditDegraded } from '../policy/audit-delivery.js';
 import type { Released } from '../policy/release-once.js';
+import type { EnvironmentHealth } from '../policy/self-healing.js';
 import type { CarriedAudit } from './audit-outbox.js';
 import type { KnownConfig } from '../policy/config-removed.js';
 
@@ -361,6 +362,11 @@ export interface EnvironmentSnapshot {
   auditAnchor?: AuditAnchor | null;
   /** Set while this environment's audit records cannot be written (they wait in the workflow); null otherwise. */
   auditDegraded?: AuditDegraded | null;
+  /**
+   * Whether the version that serves answers, as the worker serving the environment last reported it (DOWN while
+   * its proxy or process is dead and being restarted), and its last outage; null when no report is about it.
+   */
+  health?: EnvironmentHealth | null;
   /** Set once the environment was torn down (shipgate teardown): its workflow has ended. */
   tornDown?: TornDown | null;
 }
@@ -389,6 +395,8 @@ export interface EnvironmentWorkflowInput {
     released?: Released[];
     /** Audit records not yet written, the anchor, and whether delivery is degraded. */
     audit?: CarriedAudit;
+    /** What the workers last reported of the serving version's health. */
+    health?: EnvironmentHealth;
     /** What the environment last knew of its config: who may act on it, and how it deploys, once removed. */
     known?: KnownConfig;
   };

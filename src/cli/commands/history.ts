@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { auditLines, esc } from '../../client/text.js';
 import { describeFinding, describeFindings, driftConsequence } from '../../policy/drift.js';
 import { checkNames, type Runner } from '../context.js';
+import { downText, lastOutageText } from '../format.js';
 
 export function registerHistory(program: Command, run: Runner) {
   program
@@ -10,11 +11,16 @@ export function registerHistory(program: Command, run: Runner) {
     .action((app: string, env: string) =>
       run(async (ctx) => {
         checkNames(await ctx.explicitConfig(), app, env);
-        const { current, drift, rows, audit } = await (await ctx.shipgate()).history(app, env);
+        const { current, drift, rows, audit, health } = await (await ctx.shipgate()).history(app, env);
         ctx.print(() => {
           if (rows.length === 0)
             return [`Nothing deployed to ${esc(app)}/${esc(env)} yet.`, ...auditLines(audit)].join('\n');
-          const lines = [`${esc(app)}/${esc(env)}${current ? ` — serving ${esc(current)}` : ''}`];
+          const down = downText(health);
+          const lines = [
+            `${esc(app)}/${esc(env)}${current ? ` — serving ${esc(current)}` : ''}${down ? ` — ${down}` : ''}`,
+          ];
+          const last = lastOutageText(health);
+          if (last) lines.push(`  ${last}`);
           lines.push(...auditLines(audit));
           if (drift) {
             lines.push(`  DRIFT since ${esc(drift.at)}: what runs is not what the ledger says`);

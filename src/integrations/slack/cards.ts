@@ -487,6 +487,31 @@ export function auditNotice(event: {
   };
 }
 
+/** The worker found an environment down (its proxy or the serving version's process dead), or serving again. */
+export function healthNotice(event: {
+  kind: 'environment-down' | 'environment-restored';
+  app: string;
+  env: string;
+  outage: { version: string | null; since: string; until: string | null; detail: string };
+}): SlackMessage {
+  const { app, env, outage: o } = event;
+  const where = `${app}/${env}${o.version ? ` (${o.version})` : ''}`;
+  const took =
+    o.until !== null ? ` after ${((Date.parse(o.until) - Date.parse(o.since)) / 1000).toFixed(1)} s` : '';
+  const text =
+    event.kind === 'environment-down'
+      ? `${where} is DOWN: ${o.detail}; shipgate keeps trying to restart it`
+      : `${where} serves again${took}: ${o.detail}`;
+  const icon = event.kind === 'environment-down' ? '🔴' : '✅';
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: mrkdwn(`${icon} ${escapeText(text)}`) },
+      { type: 'context', elements: [mrkdwn(`down since ${when(o.since)}`)] },
+    ],
+  };
+}
+
 // ---- the rollback dialog ----
 
 /** The modal a "Roll back to X" button opens; its submission carries the reason. */

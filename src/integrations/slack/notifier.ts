@@ -14,6 +14,7 @@ import type { EnvironmentSnapshot, ReleaseStatus } from '../../workflows/types.j
 import type { Notifier, NotifyEvent } from '../notifier.js';
 import {
   auditNotice,
+  healthNotice,
   driftNotice,
   overrideNotice,
   releaseCard,
@@ -212,6 +213,10 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
         await post(conf.channel, auditNotice(event), `${event.kind} ${where}`);
         return;
       }
+      case 'environment-down':
+      case 'environment-restored':
+        await post(conf.channel, healthNotice(event), `${event.kind} ${event.app}/${event.env}`);
+        return;
       case 'drift': {
         const to = event.drift.onDrift === 'block' ? await rollbackTarget(event.app, event.env) : null;
         await post(
@@ -229,7 +234,10 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
   return {
     async notify(event) {
       const key =
-        event.kind === 'rollback' || event.kind === 'drift'
+        event.kind === 'rollback' ||
+        event.kind === 'drift' ||
+        event.kind === 'environment-down' ||
+        event.kind === 'environment-restored'
           ? `env:${event.app}/${event.env}`
           : event.kind === 'audit-degraded' || event.kind === 'audit-recovered'
             ? `audit:${event.app}/${event.env ?? event.releaseId ?? ''}`

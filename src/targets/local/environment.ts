@@ -94,7 +94,7 @@ export class LocalEnv {
   }
 
   /** Our proxy answering on its admin API; a few tries so a busy proxy is not taken for a hung one. */
-  private async proxyAnswers(tries: number): Promise<boolean> {
+  async proxyAnswers(tries: number): Promise<boolean> {
     const p = this.st.proxy;
     for (let i = 0; i < tries && p && isAlive(p.pid, p.startTicks); i++) {
       const h = await this.control().health();
@@ -162,7 +162,10 @@ export class LocalEnv {
     this.save();
   }
 
-  /** Forgets processes that are gone; recovers the pid of one whose spawner died before recording it. */
+  /**
+   * Forgets processes that are gone, except one the route still sends traffic to (the reconciler restarts it
+   * from its record); recovers the pid of one whose spawner died before recording it.
+   */
   prune(): void {
     const before = this.st.processes.length;
     let changed = false;
@@ -175,7 +178,9 @@ export class LocalEnv {
         changed = true;
       }
     }
-    this.st.processes = this.st.processes.filter((r) => r.pid !== 0 && isAlive(r.pid, r.startTicks));
+    this.st.processes = this.st.processes.filter(
+      (r) => (r.pid !== 0 && isAlive(r.pid, r.startTicks)) || (r.ready && this.weightOf(r) > 0),
+    );
     if (changed || this.st.processes.length !== before) this.save();
   }
 
@@ -234,21 +239,12 @@ export class LocalEnv {
       // that a retry resumes instead of starting a second process for this version.
       this.st.processes.push(rec);
       this.save();
-      child = spawnDetached(req.command, {
-        cwd: req.artifact,
-        env: { ...baseEnv(), PORT: String(port), APP_VERSION: req.version, SHIPGATE_INSTANCE: rec.instance },
-        logFile: appLogPath(this.dir, req.version),
-      });
-      if (child.pid === undefined) {
-        const err = await new Promise<Error>((resolve) => child?.once('error', resolve));
+      try {
+        child = await this.spawnRecorded(rec);
+      } catch (err) {
         this.drop(rec);
-        throw new Error(
-          `cannot start ${label}: ${JSON.stringify(req.command)} failed in ${req.artifact}: ${err.message}`,
-        );
+        throw err;
       }
-      rec.pid = child.pid;
-      rec.startTicks = startTicksOf(child.pid);
-      this.save();
       hooks.progress?.(`started ${label} as pid ${rec.pid} on 127.0.0.1:${port}`);
     }
     try {
@@ -270,6 +266,78 @@ export class LocalEnv {
     rec.ready = true;
     this.save();
     return { rec, fresh: true };
+  }
+
+  /** Spawns the process `rec` records (its artifact, command and port) and records its pid. */
+  private async spawnRecorded(rec: ProcessRecord): Promise<ChildProcess> {
+    const child = spawnDetached(rec.command, {
+      cwd: rec.artifactDir,
+      env: {
+        ...baseEnv(),
+        PORT: String(rec.port),
+        APP_VERSION: rec.version,
+        SHIPGATE_INSTANCE: rec.instance,
+      },
+      logFile: appLogPath(this.dir, rec.version),
+    });
+    if (child.pid === undefined) {
+      const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+      throw new Error(
+        `cannot start ${this.label} ${rec.version}: ${JSON.stringify(rec.command)} failed in ${rec.artifactDir}: ${err.message}`,
+      );
+    }
+    rec.pid = child.pid;
+    rec.startTicks = startTicksOf(child.pid);
+    this.save();
+    return child;
+  }
+
+  /**
+   * Starts the version of `dead` again from its recorded artifact and command, on the same port, so the route
+   * stays as it is. On failure the dead record stays (a later pass tries again) and the error says why.
+   */
+  async revive(dead: ProcessRecord, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<void> {
+    const label = `${this.label} ${dead.version}`;
+    const problem = artifactProblem(dead.artifactDir);
+    if (problem) throw new Error(`cannot restart ${label}: artifact folder ${problem}`);
+    const rec: ProcessRecord = {
+      ...dead,
+      pid: 0,
+      instance: randomUUID(),
+      startedAt: new Date().toISOString(),
+      startTicks: null,
+      ready: false,
+    };
+    const put = (from: ProcessRecord, to: ProcessRecord) => {
+      this.st.processes = this.st.processes.map((r) => (r === from ? to : r));
+      this.save();
+    };
+    put(dead, rec);
+    let child: ChildProcess;
+    try {
+      child = await this.spawnRecorded(rec);
+    } catch (err) {
+      put(rec, dead);
+      throw err;
+    }
+    this.opts.log(`${label}: restarted as pid ${rec.pid} on 127.0.0.1:${rec.port}`);
+    try {
+      await waitReady({
+        label,
+        port: rec.port,
+        pid: rec.pid,
+        startTicks: rec.startTicks,
+        child,
+        logFile: appLogPath(this.dir, rec.version),
+        timeoutMs,
+      });
+    } catch (err) {
+      await stopProcess(rec.pid, rec.startTicks, this.opts.stopGraceMs);
+      put(rec, dead);
+      throw err;
+    }
+    rec.ready = true;
+    this.save();
   }
 
   private drop(rec: ProcessRecord): void {

@@ -9,7 +9,8 @@ import type {
 } from '../types.js';
 import { activate } from './activate.js';
 import { LocalEnv, type EnvOptions } from './environment.js';
-import { withLock } from './mutex.js';
+import { withEnvLock } from './mutex.js';
+import { reconcileLocal, type RepairMemory } from './reconcile.js';
 import { checkVersion, envDir, listEnvDirs, loadState } from './state.js';
 import type { LocalConfig, LocalRequest, LocalStatus } from './types.js';
 
@@ -79,10 +80,14 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
   const activateLocal = (req: LocalRequest, hooks: ActivateHooks = {}): Promise<ActivateResult> => {
     const dir = envDir(home, req.app, req.env);
     checkRequest(req);
-    return withLock(dir, async () => {
-      const env = await LocalEnv.openOrCreate(home, req.app, req.env, req.port, opts);
-      return activate(env, req, hooks);
-    });
+    return withEnvLock(
+      dir,
+      async () => {
+        const env = await LocalEnv.openOrCreate(home, req.app, req.env, req.port, opts);
+        return activate(env, req, hooks);
+      },
+      { label: `${req.app}/${req.env}`, waiting: hooks.progress },
+    );
   };
 
   // Read-only and lock-free so it stays fast during a long canary; state files are replaced atomically.
@@ -92,24 +97,31 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
   };
 
   const reap = (app: string, envName: string, at: Date = new Date()): Promise<void> =>
-    withLock(envDir(home, app, envName), async () => {
-      const env = LocalEnv.open(home, app, envName, opts);
-      if (!env) return;
-      await env.ensureProxy();
-      env.prune();
-      const now = at.getTime();
-      const expired = env.st.processes.filter(
-        (r) =>
-          r.version !== env.st.serving &&
-          r.keepUntil !== null &&
-          Date.parse(r.keepUntil) <= now &&
-          env.weightOf(r) === 0,
-      );
-      for (const r of expired) {
-        opts.log(`${env.label}: stopping ${r.version} (pid ${r.pid}), kept warm until ${r.keepUntil}`);
-        await env.stop(r);
-      }
-    });
+    withEnvLock(
+      envDir(home, app, envName),
+      async () => {
+        const env = LocalEnv.open(home, app, envName, opts);
+        if (!env) return;
+        await env.ensureProxy();
+        env.prune();
+        const now = at.getTime();
+        const expired = env.st.processes.filter(
+          (r) =>
+            r.version !== env.st.serving &&
+            r.keepUntil !== null &&
+            Date.parse(r.keepUntil) <= now &&
+            env.weightOf(r) === 0,
+        );
+        for (const r of expired) {
+          opts.log(`${env.label}: stopping ${r.version} (pid ${r.pid}), kept warm until ${r.keepUntil}`);
+          await env.stop(r);
+        }
+      },
+      { label: `${app}/${envName}` },
+    );
+
+  // Failed repairs per environment folder, so a version that cannot start is retried with a growing pause.
+  const repairs = new Map<string, RepairMemory>();
 
   return {
     open(placement: Placement): DeploymentTarget {
@@ -145,6 +157,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
           );
         },
         reap: (at) => reap(app, env, at),
+        reconcile: (hooks) => reconcileLocal(home, app, env, opts, repairs, hooks),
       };
     },
 
@@ -156,23 +169,31 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     status,
 
     ensure(app: string, envName: string): Promise<LocalStatus | null> {
-      return withLock(envDir(home, app, envName), async () => {
-        const env = LocalEnv.open(home, app, envName, opts);
-        if (!env) return null;
-        await env.ensureProxy();
-        env.prune();
-        return env.status();
-      });
+      return withEnvLock(
+        envDir(home, app, envName),
+        async () => {
+          const env = LocalEnv.open(home, app, envName, opts);
+          if (!env) return null;
+          await env.ensureProxy();
+          env.prune();
+          return env.status();
+        },
+        { label: `${app}/${envName}` },
+      );
     },
 
     async stopAll(): Promise<{ stopped: number }> {
       const counts = await Promise.all(
         listEnvDirs(home).map((dir) =>
-          withLock(dir, async () => {
-            const st = loadState(dir);
-            const env = st && LocalEnv.open(home, st.app, st.env, opts);
-            return env ? env.teardown() : 0;
-          }),
+          withEnvLock(
+            dir,
+            async () => {
+              const st = loadState(dir);
+              const env = st && LocalEnv.open(home, st.app, st.env, opts);
+              return env ? env.teardown() : 0;
+            },
+            { label: dir },
+          ),
         ),
       );
       return { stopped: counts.reduce((a, b) => a + b, 0) };

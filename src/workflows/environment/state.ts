@@ -26,6 +26,7 @@ import {
   type Settlement,
 } from '../../policy/ledger.js';
 import { recentProofs } from '../../policy/proofs.js';
+import { applyHealthReport, shownHealth, type EnvironmentHealth } from '../../policy/self-healing.js';
 import { newDrift, nextDriftCheck, trimDriftLog } from '../../policy/drift.js';
 import type { ApprovalChannel } from '../../policy/approvals.js';
 import type { DriftFinding, ExpectedState } from '../../targets/types.js';
@@ -146,6 +147,8 @@ export class EnvironmentState {
   private readonly adopts: AdoptRequest[] = [];
   /** Versions releases deployed here successfully, kept beyond the ledger's trimming (re-release check). */
   private released: Released[];
+  /** What workers last reported of the serving version's health (a report only: nothing acts on it). */
+  private health: EnvironmentHealth | null;
 
   constructor(input: EnvironmentWorkflowInput, runId: string) {
     const carried = input.carried;
@@ -167,6 +170,7 @@ export class EnvironmentState {
     this.driftCheckAt = carried?.drift?.checkAt ?? null;
     this.held = carried?.drift?.held ?? [];
     this.released = carried?.released ?? [];
+    this.health = carried?.health ?? null;
   }
 
   snapshot(): EnvironmentSnapshot {
@@ -186,6 +190,7 @@ export class EnvironmentState {
       drifts: this.driftLog,
       auditAnchor: this.audit.anchor,
       auditDegraded: this.audit.degraded,
+      health: shownHealth(this.health, this.current?.version ?? null),
     };
   }
 
@@ -215,10 +220,16 @@ export class EnvironmentState {
         : {}),
       // Both are absent from runs that never wrote (or never released) anything, as before they existed.
       ...(this.released.length > 0 ? { released: this.released } : {}),
+      ...(this.health ? { health: this.health } : {}),
       ...(this.audit.size > 0 || this.audit.anchor || this.audit.degraded
         ? { audit: this.audit.carried() }
         : {}),
     };
+  }
+
+  /** A worker's health report; one about a version that does not serve here is ignored. */
+  reportHealth(report: unknown): void {
+    this.health = applyHealthReport(this.health, report, this.current?.version ?? null);
   }
 
   // ---- proofs and reports ----
