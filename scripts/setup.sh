@@ -66,6 +66,14 @@ fi
 bash scripts/s3-server.sh build >/dev/null ||
   echo "setup: could not install versitygw; the S3 audit tests will fail" >&2
 
+# PostgreSQL 15 (Debian's) for the cluster tier: scripts/temporal-cluster.sh runs Temporal on it.
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v pg_isready >/dev/null; then
+  echo "setup: apt-get install postgresql" >&2
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >&2 ||
+    echo "setup: could not install postgresql; the cluster tests will fail" >&2
+fi
+
 echo "setup: temporal CLI $("$VENV/bin/temporal" --version 2>/dev/null || echo missing)" >&2
 echo "setup: npm run build" >&2
 npm run -s build >&2

@@ -22,6 +22,8 @@ check "zizmor" .tools/venv/bin/zizmor --offline --persona pedantic --quiet .gith
 # The Kubernetes control plane the kubernetes suites start (cached outside the repository; a fresh machine pays
 # the ~20 min compile here, once, instead of inside a test hook).
 check "kube-plane build" bash scripts/kube-plane.sh build
+# Temporal on PostgreSQL for the cluster tier (test/cluster), built the same way: once, cached by version.
+check "temporal-cluster build" bash scripts/temporal-cluster.sh build
 
 report=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@"

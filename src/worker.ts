@@ -14,6 +14,7 @@ import type { ConfigSource } from './config/source.js';
 import { createTargets } from './targets/registry.js';
 import { connectClient, connectionOptions, type TemporalOptions } from './temporal/connect.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
+import { ensureNamespace } from './temporal/namespace.js';
 import { DEFAULT_TASK_QUEUE, environmentTaskQueue } from './protocol/ids.js';
 import type { Notifier } from './integrations/notifier.js';
 import type { Logger } from './logger.js';
@@ -59,6 +60,9 @@ function installRuntime(): void {
 export async function createShipgateWorker(opts: WorkerRunOptions): Promise<RunningWorker> {
   installRuntime();
   const { connection, client } = await connectClient(opts.temporal);
+  // Before search attributes: a missing namespace would first show as a misleading search-attribute warning.
+  const ns = await ensureNamespace(connection, opts.temporal.namespace, { address: opts.temporal.address });
+  if (ns.created) opts.logger.info({ namespace: opts.temporal.namespace }, 'created the Temporal namespace');
   const sa = await ensureSearchAttributes(connection, opts.temporal.namespace);
   if (sa.created.length) opts.logger.info({ created: sa.created }, 'registered search attributes');
   if (sa.error)

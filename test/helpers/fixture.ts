@@ -128,7 +128,7 @@ export interface Stack {
 }
 
 /** Replaces the file in one step, so the worker, which reloads on change, never reads half a config. */
-async function writeAtomically(file: string, text: string): Promise<void> {
+export async function writeAtomically(file: string, text: string): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, text);
   await rename(tmp, file);
@@ -170,7 +170,7 @@ export function withKey(args: string[], keys: Record<string, SshKey>): string[] 
 export const NO_SIGNER_ENV = { SSH_AUTH_SOCK: '', SHIPGATE_SSH_KEY: '', SHIPGATE_IDENTITY: '' };
 
 /** Lists each person's public key in the config, keeping whatever else a test set for them. */
-function withPeopleKeys(config: Record<string, unknown>, keys: Record<string, SshKey>): void {
+export function withPeopleKeys(config: Record<string, unknown>, keys: Record<string, SshKey>): void {
   const people = (config.people ?? {}) as Record<string, { sshKeys?: string[] }>;
   for (const [login, key] of Object.entries(keys))
     people[login] = { ...people[login], sshKeys: people[login]?.sshKeys ?? [key.publicKey] };
@@ -329,7 +329,7 @@ function makeApp(
  * its first deploy, so the OS may offer it again: a second app given the same one would be refused at load.
  */
 const configPorts = new Set<number>();
-async function configPort(): Promise<number> {
+export async function configPort(): Promise<number> {
   for (;;) {
     const port = await freePort();
     if (!configPorts.has(port)) {
