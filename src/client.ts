@@ -31,6 +31,7 @@ import {
   rejectUpdate,
   rollbackUpdate,
   statusQuery,
+  teardownUpdate,
   unfreezeUpdate,
 } from './workflows/messages.js';
 import { DEFAULT_TASK_QUEUE, environmentWorkflowId, releaseWorkflowId } from './protocol/ids.js';
@@ -43,6 +44,7 @@ import type {
   EnvironmentSnapshot,
   ReleaseStatus,
   RollbackAccepted,
+  TornDown,
 } from './workflows/types.js';
 import type { releaseWorkflow } from './workflows/release.js';
 import type { LedgerEntry, LedgerOutcome } from './policy/ledger.js';
@@ -63,6 +65,7 @@ import {
   ReleaseAlreadySucceededError,
   ReleaseEndedError,
   ReleaseNotFoundError,
+  RefusedError,
 } from './client/errors.js';
 import { followStatus, isTerminal, type FollowOptions, type FollowResult } from './client/follow.js';
 import { claimedLogin, type Prover } from './client/prove.js';
@@ -147,6 +150,12 @@ export interface FreezeArgs extends Proven {
 export interface UnfreezeArgs extends Proven {
   app: string;
   env: string;
+}
+
+export interface TeardownArgs extends Proven {
+  app: string;
+  env: string;
+  reason: string;
 }
 
 export interface AdoptArgs extends Proven {
@@ -497,6 +506,34 @@ export class ShipgateClient {
     }
   }
 
+  /**
+   * Tears down an environment the config no longer names, with a proof for action `teardown` (details: the
+   * reason): the target stops what runs there (local: its proxy and app processes) and its workflow ends. The
+   * environment refuses while it is still configured, and refuses people not authorised by what it last knew.
+   */
+  async teardown(args: TeardownArgs): Promise<TornDown> {
+    const { app, env, reason } = args;
+    const state = await this.environmentStateNow(app, env);
+    if (state === null)
+      throw new EnvironmentNotFoundError(
+        app,
+        env,
+        `cannot tear down ${app}/${env}: nothing has been deployed there (no environment ${app}/${env} is known)`,
+      );
+    if (state.tornDown)
+      throw new RefusedError(
+        `${app}/${env} was already torn down by ${state.tornDown.by} at ${state.tornDown.at}: ${state.tornDown.reason}`,
+      );
+    const proof = await args.prove({
+      action: 'teardown',
+      app,
+      env,
+      version: null,
+      run: null,
+      details: detailsDigest({ reason }),
+    });
+    return this.update(this.environment(app, env), teardownUpdate, { proof, reason });
+  }
   /** Polls until the ledger entry for opId (a rollback or deploy) has an outcome. */
   async waitForOperation(app: string, env: string, opId: string, intervalMs = 100): Promise<LedgerEntry> {
     for (;;) {

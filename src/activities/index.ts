@@ -15,6 +15,7 @@ import { createDriftActivities } from './drift.js';
 import { createEnvironmentClientActivities } from './environment-client.js';
 import { createIdentityActivities } from './identity.js';
 import { createGateActivities } from './gate.js';
+import { createTeardownActivities } from './teardown.js';
 import { createPlanActivities } from './plan.js';
 import { createReleaseOnceActivities } from './release-once.js';
 import { createSupersedeActivities } from './supersede.js';
@@ -57,6 +58,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createIdentityActivities({ config: deps.config, env: deps.env ?? process.env, fetch: deps.fetch }),
     ...createDeployConfirmationActivities(deps.client, deps.home, deps.config),
     ...createGateActivities(deps.config, deps.client),
+    ...createTeardownActivities(deps.home),
     ...createSupersedeActivities(deps.client),
     ...createDriftActivities(deps.targets, deps.config),
     ...createReleaseOnceActivities(deps.client),

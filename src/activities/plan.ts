@@ -3,7 +3,12 @@ import type { AppConfig, EnvironmentConfig, ShipgateConfig } from '../config/sch
 import { environmentChain } from '../config/chain.js';
 import type { DeploySpec, EnvironmentPlan, ReleasePlan } from '../workflows/types.js';
 
-export type Loaded<T> = ({ ok: true } & T) | { ok: false; message: string };
+/**
+ * A failed load says, in `removed`, when the config loaded fine but no longer names the app or environment (with
+ * the current groups, which decide who may act on what it left behind); an unreadable config throws instead.
+ */
+export type Loaded<T> =
+  ({ ok: true } & T) | { ok: false; message: string; removed?: { groups: Record<string, string[]> } };
 
 export interface EnvironmentPolicy {
   /** What drift (a change made outside shipgate) does here, and how often it is looked for. */
@@ -11,6 +16,8 @@ export interface EnvironmentPolicy {
   driftIntervalMs: number;
   rollbackers: string[];
   rollbackersDescription: string;
+  /** The groups whose members may roll back: kept by the environment for when the config no longer names it. */
+  rollbackGroups: string[];
   freezers: string[];
   freezersDescription: string;
   ledgerSize: number;
@@ -87,12 +94,14 @@ export function buildEnvironmentPolicy(
   envName: string,
 ): Loaded<{ policy: EnvironmentPolicy }> {
   const appConfig = config.apps[app];
-  if (!appConfig) return { ok: false, message: unknownApp(config, app) };
+  const removed = { groups: config.groups };
+  if (!appConfig) return { ok: false, message: unknownApp(config, app), removed };
   const env = appConfig.environments[envName];
   if (!env) {
     return {
       ok: false,
       message: `unknown environment "${envName}" for app ${app} (environments: ${Object.keys(appConfig.environments).join(', ')})`,
+      removed,
     };
   }
   const members = (groups: string[]) => [...new Set(groups.flatMap((g) => config.groups[g] ?? []))];
@@ -107,6 +116,7 @@ export function buildEnvironmentPolicy(
     policy: {
       rollbackers: members(rollbackGroups),
       rollbackersDescription: `only members of ${[...new Set(rollbackGroups)].join(', ') || 'a group'} may`,
+      rollbackGroups: [...new Set(rollbackGroups)],
       freezers: members(freezeGroups),
       freezersDescription: `only members of ${[...new Set(freezeGroups)].join(', ') || 'a group'} may`,
       ledgerSize: env.ledgerSize,

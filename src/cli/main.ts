@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   history: async () => (await import('./commands/history.js')).registerHistory,
   rollback: async () => (await import('./commands/rollback.js')).registerRollback,
   adopt: async () => (await import('./commands/adopt.js')).registerAdopt,
+  teardown: async () => (await import('./commands/teardown.js')).registerTeardown,
   freeze,
   unfreeze: freeze,
   windows: async () => (await import('./commands/windows.js')).registerWindows,

@@ -27,12 +27,13 @@ const ACTION_OF: Partial<Record<AuditType, ProofAction>> = {
   freeze: 'freeze',
   unfreeze: 'unfreeze',
   adopt: 'adopt',
+  teardown: 'teardown',
 };
 
 /** Actions a release's first run is signed for: the record's id names that run (`<workflow>@<run>#n`). */
 const RUN_SCOPED: readonly ProofAction[] = ['approve', 'reject', 'cancel', 'override'];
 /** Actions whose statement names the environment the record names. */
-const ENV_SCOPED: readonly ProofAction[] = ['approve', 'rollback', 'freeze', 'unfreeze', 'adopt'];
+const ENV_SCOPED: readonly ProofAction[] = ['approve', 'rollback', 'freeze', 'unfreeze', 'adopt', 'teardown'];
 
 /** Records (by where they are) whose SSH proof does not hold, with why; and how many were checked. */
 export async function checkRecordProofs(

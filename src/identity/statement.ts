@@ -16,6 +16,7 @@ export const PROOF_ACTIONS = [
   'freeze',
   'unfreeze',
   'adopt',
+  'teardown',
 ] as const satisfies readonly ProofAction[];
 
 export const STATEMENT_HEADER = 'shipgate-statement-v1';

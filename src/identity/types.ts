@@ -5,7 +5,16 @@
 import type { ProvenChannel as Channel } from './channels.js';
 
 export type ProofAction =
-  'release' | 'approve' | 'reject' | 'cancel' | 'override' | 'rollback' | 'freeze' | 'unfreeze' | 'adopt';
+  | 'release'
+  | 'approve'
+  | 'reject'
+  | 'cancel'
+  | 'override'
+  | 'rollback'
+  | 'freeze'
+  | 'unfreeze'
+  | 'adopt'
+  | 'teardown';
 
 /** What a signer commits to. `run` is the release's first-execution run id for release-scoped actions
  *  (approve, reject, cancel, override); null for 'release' (no run yet) and for environment actions. */

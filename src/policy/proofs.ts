@@ -24,6 +24,7 @@ export const detailsOf = {
   freeze: (i: { reason: string; until: string }) => detailsDigest({ reason: i.reason, until: i.until }),
   unfreeze: () => detailsDigest({}),
   adopt: (i: { reason: string }) => detailsDigest({ reason: i.reason }),
+  teardown: (i: { reason: string }) => detailsDigest({ reason: i.reason }),
 };
 
 /**
@@ -41,7 +42,7 @@ export function releaseExpectation(
 
 /** What a proof for an environment action must name: no run; a rollback's target as its version. */
 export function environmentExpectation(
-  action: 'rollback' | 'freeze' | 'unfreeze' | 'adopt',
+  action: 'rollback' | 'freeze' | 'unfreeze' | 'adopt' | 'teardown',
   e: { app: string; env: string; version: string | null },
   details: string,
   now: string,

@@ -40,6 +40,9 @@ export const AUDIT_TYPES = {
     'a drift ended without adoption: a deploy or rollback put a version back in place, or what runs matches the ledger again',
   adopt: 'a person took what runs as the ledger’s current entry (shipgate adopt)',
   'adopt-refused': 'an adopt request was refused',
+  teardown:
+    'an environment the config no longer names was torn down (shipgate teardown): what the target stopped, and its workflow ended',
+  'teardown-refused': 'a teardown request was refused',
   'audit-repaired':
     'the audit store cut a torn last line (an interrupted append) before writing again; reason says how many bytes and their sha256',
 } as const;
@@ -55,6 +58,7 @@ export type RefusableAction =
   | 'freeze'
   | 'unfreeze'
   | 'adopt'
+  | 'teardown'
   | 'deploy'
   | 'deploy-report';
 export const refusedType = (action: RefusableAction): AuditType => `${action}-refused`;

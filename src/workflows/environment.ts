@@ -30,6 +30,7 @@ import {
   healthSignal,
   releasedQuery,
   rollbackUpdate,
+  teardownUpdate,
   unfreezeUpdate,
 } from './messages.js';
 import type { EnvironmentWorkflowInput } from './types.js';
@@ -39,6 +40,7 @@ import {
   validateDeployRequest,
   validateFreezeInput,
   validateRollbackInput,
+  validateTeardownInput,
   validateUnfreezeInput,
 } from './validators.js';
 
@@ -89,6 +91,8 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   );
   // New with drift detection, so no recorded history holds one: it needs no guard.
   setHandler(adoptUpdate, (req) => ops.requestAdopt(req), { validator: validateAdoptInput });
+  // New with configuration removed (no recorded history holds one): ends the workflow once it has run.
+  setHandler(teardownUpdate, (req) => ops.requestTeardown(req), { validator: validateTeardownInput });
   // New, so no recorded history holds one. It only reads state and waits: it records nothing and starts nothing,
   // and the main loop (which runs the awaited op) waits for it to finish before continuing as new.
   let awaiting = 0;
@@ -149,6 +153,14 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     if (state.hasQueued()) {
       await ops.runNext();
       continue;
+    }
+    if (state.teardownPending()) {
+      await ops.runTeardown();
+      if (!state.tornDown) continue;
+      // Torn down: the requester has its answer; every record is written before the run ends.
+      await condition(allHandlersFinished);
+      await ops.finishAudit();
+      return;
     }
     if (!shouldContinueAsNew()) continue;
     // Handlers still deciding (awaiting a policy read) finish in this run, and what they queue runs here. A

@@ -398,7 +398,7 @@ export interface EnvironmentWorkflowInput {
     /** What the workers last reported of the serving version's health. */
     health?: EnvironmentHealth;
     /** What the environment last knew of its config: who may act on it, and how it deploys, once removed. */
-    known?: KnownConfig;
+    knownConfig?: KnownConfig;
   };
 }
 

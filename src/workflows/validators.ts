@@ -138,6 +138,12 @@ export function validateAdoptInput(input: unknown): void {
   validateText('reason', input.reason, true);
 }
 
+export function validateTeardownInput(input: unknown): void {
+  if (!isObject(input)) fail('input', 'must be an object');
+  validateProof(input.proof);
+  validateText('reason', input.reason, true);
+}
+
 export function validateUnfreezeInput(input: unknown): void {
   if (!isObject(input)) fail('input', 'must be an object');
   validateProof(input.proof);

@@ -62,6 +62,7 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
     },
   });
   return {
+    ...unconfigured(workflowTaskQueue),
     recordAudit,
     deliverAudit,
     notify,
@@ -74,6 +75,34 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
     verifyVersion,
     detectDrift,
     adoptLiveState,
+  };
+}
+
+/**
+ * For an environment the config no longer names: a rollback's activation and checks, and the teardown, run on
+ * the workflow's own task queue, since no worker may serve the environment's queue any more (workers poll the
+ * queues of the environments their config names).
+ */
+function unconfigured(taskQueue: string) {
+  const { activateVersion, verifyVersion } = proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '10s',
+    retry: {
+      initialInterval: '1s',
+      maximumInterval: '10s',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [FAILURE.deployFailed],
+    },
+  });
+  const { teardownEnvironment } = proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: '5m',
+    retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5 },
+  });
+  return {
+    unconfigured: { activateVersion, verifyVersion },
+    teardownEnvironment,
   };
 }
 

@@ -57,7 +57,14 @@ import type { Freeze } from '../../policy/windows.js';
 import { refusedType, type RefusableAction } from '../../protocol/audit-types.js';
 import { FAILURE } from '../../protocol/failures.js';
 import type { ProofRecord } from '../../protocol/proof-record.js';
-import type { EnvironmentPolicy } from '../../activities/plan.js';
+import type { EnvironmentPolicy, Loaded } from '../../activities/plan.js';
+import {
+  authoriseUnconfigured,
+  noKnownSpecRefusal,
+  stillConfiguredRefusal,
+  type KnownConfig,
+  type UnconfiguredAction,
+} from '../../policy/config-removed.js';
 import type { TargetConfig } from '../../targets/types.js';
 import { deployReportSignal, recheckSignal } from '../messages.js';
 import type {
@@ -73,6 +80,8 @@ import type {
   RollbackAccepted,
   RollbackInput,
   RollbackOp,
+  TeardownInput,
+  TornDown,
   UnfreezeInput,
   VerifySpec,
 } from '../types.js';
@@ -80,6 +89,8 @@ import type { EnvironmentActivities } from './activities.js';
 import type { AdoptRequest, Current, EnvironmentState, OpRef } from './state.js';
 
 type Check = { ok: boolean; detail: string; dead?: boolean };
+/** The activities that touch the target: the environment's queue, or the workflow's for an unconfigured one. */
+type TargetActs = Pick<EnvironmentActivities, 'activateVersion' | 'verifyVersion'>;
 /** How a deploy's activation and verification ended. */
 type Attempt =
   { kind: 'preempted' } | { kind: 'not-started'; detail: string } | { kind: 'checked'; check: Check };
@@ -129,8 +140,30 @@ export class EnvironmentOperations {
   /** Loads the live policy and checks that `who` may take `action`. */
   private async authorised(action: EnvironmentAction, who: Who) {
     const loaded = await this.acts.loadEnvironmentPolicy({ app: this.app, env: this.env });
+    return this.authorisedBy(loaded, action, who);
+  }
+
+  /** Checks `who` against a policy just loaded; remembers what it says for once the config no longer names it. */
+  private authorisedBy(loaded: Loaded<{ policy: EnvironmentPolicy }>, action: EnvironmentAction, who: Who) {
     const verdict = authorise(loaded, action, who.by, this.app, this.env);
-    return verdict.ok ? verdict.policy : this.refuse(action, who, verdict.reason);
+    if (!verdict.ok) return this.refuse(action, who, verdict.reason);
+    this.state.rememberConfig(verdict.policy);
+    return verdict.policy;
+  }
+
+  /**
+   * An environment the config no longer names (its config loads): `who` must be in a group that could roll it
+   * back when it was last configured, and still in it now. Refuses (recorded) otherwise.
+   */
+  private authorisedUnconfigured(
+    action: UnconfiguredAction,
+    who: Who,
+    groups: Record<string, string[]>,
+  ): KnownConfig {
+    const { state, app, env } = this;
+    const verdict = authoriseUnconfigured(state.knownConfig, groups, action, who.by, app, env);
+    if (!verdict.ok) return this.refuse(action, who, verdict.reason);
+    return state.knownConfig!;
   }
 
   /**
@@ -138,7 +171,7 @@ export class EnvironmentOperations {
    * last minutes, across continue-as-new) is a replay. Refuses (recorded) otherwise.
    */
   private async identify(
-    action: EnvironmentAction,
+    action: EnvironmentAction | 'teardown',
     proof: Proof,
     version: string | null,
     details: string,
@@ -176,8 +209,17 @@ export class EnvironmentOperations {
     const key = rollbackRequestKey(req.requestId);
     const prior = state.priorRollback(key);
     if (prior) return prior;
-    const policy = await this.authorised('rollback', who);
-    if (policy.rollbackDuringWindows === 'deny') {
+    const loaded = await this.acts.loadEnvironmentPolicy({ app, env });
+    // Since config-removed-ends, an environment gone from a config that loads is rolled back under what it last
+    // knew: who could roll it back (still in that group now) and how it last deployed. Before, it was refused.
+    let spec: DeploySpec | undefined;
+    if (!loaded.ok && loaded.removed && patched('config-removed-ends')) {
+      const known = this.authorisedUnconfigured('rollback', who, loaded.removed.groups);
+      if (!known.spec) this.refuse('rollback', who, noKnownSpecRefusal(app, env));
+      spec = known.spec;
+    }
+    const policy = spec ? null : this.authorisedBy(loaded, 'rollback', who);
+    if (policy?.rollbackDuringWindows === 'deny') {
       const verdict = await this.acts.evaluateDeployGate({
         app,
         env,
@@ -200,6 +242,7 @@ export class EnvironmentOperations {
       reason: req.reason,
       requestedAt: now(),
       ...(who.proof ? { proof: proofRef(who.proof) } : {}),
+      ...(spec ? { spec } : {}),
     };
     const position = state.queueRollback(op);
     const fields = { actor: who.by, via: who.via, reason: req.reason };
@@ -282,6 +325,74 @@ export class EnvironmentOperations {
       settings: driftSettingsOf(policy),
     });
     return this.adoptAnswer(pending);
+  }
+
+  /**
+   * Teardown of an environment the config no longer names (its config loads; an unreadable one refuses): verified
+   * and authorised as its rollback would be once unconfigured, then run by the main loop, which then ends the
+   * workflow. A configured environment is refused: remove it from the config first.
+   */
+  async requestTeardown(req: TeardownInput): Promise<TornDown> {
+    const { state, app, env } = this;
+    const who = await this.identify('teardown', req.proof, null, detailsOf.teardown(req));
+    const loaded = await this.acts.loadEnvironmentPolicy({ app, env });
+    if (loaded.ok) return this.refuse('teardown', who, stillConfiguredRefusal(app, env));
+    if (!loaded.removed) return this.refuse('teardown', who, loaded.message);
+    this.authorisedUnconfigured('teardown', who, loaded.removed.groups);
+    // Read after the awaits: another teardown may have been accepted meanwhile.
+    if (state.teardown || state.tornDown)
+      return this.refuse('teardown', who, `${app}/${env} is already being torn down`);
+    const pending = state.requestTeardown({
+      actor: who.by,
+      via: who.via,
+      proof: who.proof,
+      reason: req.reason,
+    });
+    await condition(() => pending.outcome !== undefined);
+    const outcome = pending.outcome!;
+    if (outcome.ok) return outcome.result;
+    throw ApplicationFailure.create({ ...outcome.failure, nonRetryable: true });
+  }
+
+  /** Runs the teardown waiting: the target stops what runs (local), the audit records it; the loop then ends. */
+  async runTeardown(): Promise<void> {
+    const { state, app, env } = this;
+    const req = state.teardown!;
+    const target = state.knownConfig?.spec?.target ?? state.driftSettings?.target;
+    let stopped: string;
+    try {
+      stopped = await this.acts.teardownEnvironment({ app, env, ...(target ? { target } : {}) });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const message = `could not tear down ${app}/${env}: ${failureMessage(err)}`;
+      req.outcome = { ok: false, failure: { type: FAILURE.deployFailed, message } };
+      state.teardown = null;
+      return;
+    }
+    const torn: TornDown = {
+      by: req.actor,
+      at: now(),
+      reason: req.reason,
+      version: state.current?.version ?? null,
+      stopped,
+    };
+    state.audit.add('teardown', {
+      actor: req.actor,
+      via: req.via,
+      version: torn.version,
+      reason: req.reason,
+      outcome: stopped,
+      ...(req.proof ? { proof: req.proof } : {}),
+    });
+    state.markTornDown(torn);
+    req.outcome = { ok: true, result: torn };
+  }
+
+  /** The last step of a torn-down environment: every audit record written (however long the store takes). */
+  async finishAudit(): Promise<void> {
+    const { audit } = this.state;
+    if (audit.background) await audit.finish();
+    else await this.flushAudit();
   }
 
   /** The answer to an adopt request once the main loop ran it: its result, or its refusal or failure. */
@@ -463,6 +574,7 @@ export class EnvironmentOperations {
     const loaded = await this.acts.loadEnvironmentPolicy({ app, env });
     // An unreadable config already held gated deploys at their gate; the deploy's own settings stand.
     if (!loaded.ok) return true;
+    this.state.rememberConfig(loaded.policy);
     const settings = this.learnDrift(loaded.policy, op.spec.target);
     await this.checkDrift(settings);
     const held = driftHold(this.state.drift, settings.onDrift, app, env);
@@ -476,8 +588,10 @@ export class EnvironmentOperations {
   async checkDriftPeriodically(): Promise<void> {
     this.state.driftCheckAt = null;
     const loaded = await this.acts.loadEnvironmentPolicy({ app: this.app, env: this.env });
-    if (loaded.ok) await this.checkDrift(this.learnDrift(loaded.policy));
-    else this.state.scheduleDriftCheck();
+    if (loaded.ok) {
+      this.state.rememberConfig(loaded.policy);
+      await this.checkDrift(this.learnDrift(loaded.policy));
+    } else this.state.scheduleDriftCheck();
   }
 
   /** What runs becomes the ledger's current entry (onDrift: adopt); a failed read leaves it for the next check. */
@@ -598,6 +712,7 @@ export class EnvironmentOperations {
     const { state } = this;
     if (op.gated && !(await this.gatePasses(op))) return;
     if (this.drift && !(await this.driftPasses(op))) return;
+    state.rememberSpec(op.spec);
     const entry = state.open({
       opId: op.opId,
       action: 'deploy',
@@ -718,25 +833,37 @@ export class EnvironmentOperations {
       reason: op.reason,
       ...(op.proof ? { proofs: [op.proof] } : {}),
     } as const;
+    // Accepted once the config no longer named the environment: under the settings it last deployed with, on the
+    // workflow's own queue (no worker may serve the environment's).
+    if (op.spec) {
+      const entry = this.state.open({ ...fields, requestedAt: op.requestedAt });
+      await this.restore(entry, op.spec, this.acts.unconfigured);
+      return;
+    }
     const policy = await this.acts.loadEnvironmentPolicy({ app: this.app, env: this.env });
     if (!policy.ok) {
       this.state.open({ ...fields, outcome: 'failed', failure: policy.message, endedAt: now() });
       return;
     }
     this.state.setLedgerSize(policy.policy.ledgerSize);
+    this.state.rememberConfig(policy.policy);
     // Drift found now is recorded before the rollback replaces what runs; it never holds a rollback.
     if (this.drift) await this.checkDrift(this.learnDrift(policy.policy));
     await this.restore(this.state.open({ ...fields, requestedAt: op.requestedAt }), policy.policy.deploy);
   }
 
   /** Puts a known-good version back and verifies it. Used by automatic and requested rollbacks. */
-  private async restore(entry: LedgerEntry, spec: DeploySpec): Promise<boolean> {
+  private async restore(
+    entry: LedgerEntry,
+    spec: DeploySpec,
+    acts: TargetActs = this.acts,
+  ): Promise<boolean> {
     const { state } = this;
     const who = { actor: entry.actor, version: entry.version, fromVersion: entry.fromVersion };
     state.audit.add('rollback-started', { ...who, reason: entry.reason });
-    const started = await this.activate(entry, spec);
+    const started = await this.activate(entry, spec, acts);
     if (this.drift && started.ok) await this.activated(entry);
-    const check = started.ok ? await this.verify(entry.version, spec) : started;
+    const check = started.ok ? await this.verify(entry.version, spec, acts) : started;
     if (check.ok) {
       state.settle(entry, { kind: 'verified' });
       state.markRolledBackFrom(entry.fromVersion);
@@ -750,10 +877,10 @@ export class EnvironmentOperations {
   }
 
   /** Makes the entry's version take the traffic; a failure to start is an answer, a cancellation is not. */
-  private async activate(entry: LedgerEntry, spec: DeploySpec): Promise<Check> {
+  private async activate(entry: LedgerEntry, spec: DeploySpec, acts: TargetActs = this.acts): Promise<Check> {
     let result: { digest?: string };
     try {
-      result = await this.acts.activateVersion({
+      result = await acts.activateVersion({
         app: this.app,
         env: this.env,
         ...(spec.target ? { target: spec.target } : {}),
@@ -784,14 +911,15 @@ export class EnvironmentOperations {
    * A soak (verify.duration > 0) runs as rounds of checks with durable timers between them, so its progress
    * survives a worker restart and its timing is Temporal's. Without a duration the checks run once.
    */
-  private async verify(version: string, spec: DeploySpec): Promise<Check> {
+  private async verify(version: string, spec: DeploySpec, acts: TargetActs = this.acts): Promise<Check> {
     const soak = spec.verify;
-    if (soak.durationMs <= 0 || !patched('workflow-driven-soak')) return this.verifyOnce(version, spec, soak);
+    if (soak.durationMs <= 0 || !patched('workflow-driven-soak'))
+      return this.verifyOnce(version, spec, soak, acts);
     const single = { ...soak, durationMs: 0, failureLimit: 0 };
     const deadline = Date.now() + soak.durationMs;
     let progress = SOAK_START;
     for (;;) {
-      const checked = await this.verifyOnce(version, spec, single);
+      const checked = await this.verifyOnce(version, spec, single, acts);
       // Soaks recorded before a dead version failed at once counted it as one failed round.
       const dead = checked.dead === true && patched('soak-fails-on-dead-version');
       const round = soakRound(
@@ -807,9 +935,14 @@ export class EnvironmentOperations {
     }
   }
 
-  private async verifyOnce(version: string, spec: DeploySpec, verify: VerifySpec): Promise<Check> {
+  private async verifyOnce(
+    version: string,
+    spec: DeploySpec,
+    verify: VerifySpec,
+    acts: TargetActs = this.acts,
+  ): Promise<Check> {
     try {
-      return await this.acts.verifyVersion({
+      return await acts.verifyVersion({
         app: this.app,
         env: this.env,
         ...(spec.target ? { target: spec.target } : {}),

@@ -36,11 +36,13 @@ import type { ProofRecord } from '../../protocol/proof-record.js';
 import { environmentWorkflowId } from '../../protocol/ids.js';
 import { rememberReleased, releasedHere, type Released } from '../../policy/release-once.js';
 import { AuditOutbox, type CarriedAudit } from '../audit-outbox.js';
+import type { KnownConfig } from '../../policy/config-removed.js';
 import type {
   AdoptResult,
   DeployOp,
   DeployReport,
   DeployRequest,
+  DeploySpec,
   DriftRecord,
   DriftResolution,
   DriftSettings,
@@ -50,6 +52,7 @@ import type {
   EnvOp,
   RollbackAccepted,
   RollbackOp,
+  TornDown,
 } from '../types.js';
 
 export type Current = NonNullable<EnvironmentSnapshot['current']>;
@@ -76,6 +79,16 @@ export interface AdoptRequest {
     | { ok: true; result: AdoptResult }
     | { ok: false; refusal: string }
     | { ok: false; failure: { type: string; message: string } };
+}
+
+/** A teardown request, waiting for the main loop (which alone touches the target) to run it. */
+export interface TeardownRequest {
+  actor: string;
+  via: ApprovalChannel | null;
+  proof: ProofRecord | null;
+  reason: string;
+  /** Set once the main loop has run it. */
+  outcome?: { ok: true; result: TornDown } | { ok: false; failure: { type: string; message: string } };
 }
 
 /** A deploy as far as reporting on it goes: which op, and which release to tell. */
@@ -170,6 +183,7 @@ export class EnvironmentState {
     this.driftCheckAt = carried?.drift?.checkAt ?? null;
     this.held = carried?.drift?.held ?? [];
     this.released = carried?.released ?? [];
+    this.knownConfig = carried?.knownConfig ?? null;
     this.health = carried?.health ?? null;
   }
 
@@ -190,6 +204,7 @@ export class EnvironmentState {
       drifts: this.driftLog,
       auditAnchor: this.audit.anchor,
       auditDegraded: this.audit.degraded,
+      ...(this.tornDown ? { tornDown: this.tornDown } : {}),
       health: shownHealth(this.health, this.current?.version ?? null),
     };
   }
@@ -220,6 +235,7 @@ export class EnvironmentState {
         : {}),
       // Both are absent from runs that never wrote (or never released) anything, as before they existed.
       ...(this.released.length > 0 ? { released: this.released } : {}),
+      ...(this.knownConfig ? { knownConfig: this.knownConfig } : {}),
       ...(this.health ? { health: this.health } : {}),
       ...(this.audit.size > 0 || this.audit.anchor || this.audit.degraded
         ? { audit: this.audit.carried() }
@@ -360,9 +376,50 @@ export class EnvironmentState {
     return this.queue.length > 0;
   }
 
+  // ---- configuration removed: what the environment knows of its config, and teardown ----
+
+  /** What it last knew of its config (who may roll it back, how it deploys), kept for once it is removed. */
+  knownConfig: KnownConfig | null = null;
+  /** A teardown waiting for the main loop, or running. */
+  teardown: TeardownRequest | null = null;
+  /** Set once torn down: the workflow then ends. */
+  tornDown: TornDown | null = null;
+
+  /** A policy read from a config that names this environment. */
+  rememberConfig(policy: { rollbackGroups?: string[]; deploy: DeploySpec }): void {
+    this.knownConfig = {
+      // Policies read by activities from before it was kept name no groups: the last known ones stand.
+      rollbackGroups: policy.rollbackGroups ?? this.knownConfig?.rollbackGroups ?? [],
+      spec: policy.deploy,
+      at: now(),
+    };
+  }
+
+  /** A release's deploy runs under its snapshot of the settings: the latest way this environment deploys. */
+  rememberSpec(spec: DeploySpec): void {
+    this.knownConfig = { rollbackGroups: this.knownConfig?.rollbackGroups ?? [], spec, at: now() };
+  }
+
+  teardownPending(): boolean {
+    return this.teardown !== null && this.teardown.outcome === undefined;
+  }
+
+  requestTeardown(req: TeardownRequest): TeardownRequest {
+    this.teardown = req;
+    return req;
+  }
+
+  /** Torn down: nothing serves any more, as far as shipgate knows. */
+  markTornDown(torn: TornDown): void {
+    this.tornDown = torn;
+    this.current = null;
+  }
+
   /** Work that keeps the workflow from continuing as new. */
   hasWork(): boolean {
-    return this.queue.length > 0 || this.resend.length > 0 || this.adopts.length > 0;
+    return (
+      this.queue.length > 0 || this.resend.length > 0 || this.adopts.length > 0 || this.teardownPending()
+    );
   }
 
   /** Anything for the main loop to do (audit records too, unless their own loop writes them). */
