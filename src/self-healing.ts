@@ -26,6 +26,11 @@ import { environmentQuery, healthSignal } from './workflows/messages.js';
 /** How often each environment is looked at: a dead proxy serves again within about this plus its start time. */
 export const HEAL_INTERVAL_MS = 1000;
 const SIGNAL_TIMEOUT_MS = 5000;
+/**
+ * How often the workflow's view is compared with what the passes see even when nothing changed, so a report
+ * lost, or forged by someone who may signal workflows, shows a wrong badge for at most about this long.
+ */
+export const RESYNC_MS = 15_000;
 
 export interface SelfHealingOptions {
   config: ConfigSource;
@@ -66,6 +71,7 @@ export function startSelfHealing(o: SelfHealingOptions): SelfHealing {
   const watches = new Map<string, Watch>();
   /** Environments whose workflow may not show what the worker last saw (a new worker, a lost signal). */
   const unsynced = new Set<string>();
+  const syncedAt = new Map<string, number>();
   const inFlight = new Map<string, Promise<void>>();
   let stopped = false;
 
@@ -100,8 +106,12 @@ export function startSelfHealing(o: SelfHealingOptions): SelfHealing {
       const report = reconcileWorkflowView(snap.health ?? null, check, new Date().toISOString());
       if (report && !(await signal(app, env, report))) return;
       unsynced.delete(key);
+      syncedAt.set(key, Date.now());
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) unsynced.delete(key);
+      if (err instanceof WorkflowNotFoundError) {
+        unsynced.delete(key);
+        syncedAt.set(key, Date.now());
+      }
       // Otherwise (no worker answered the query yet) the next pass tries again.
     }
   };
@@ -149,10 +159,8 @@ export function startSelfHealing(o: SelfHealingOptions): SelfHealing {
         const envConfig = appConfig.environments[env];
         const key = `${app}/${env}`;
         if (!envConfig || inFlight.has(key)) continue;
-        if (!watches.has(key)) {
-          watches.set(key, initialWatch());
-          unsynced.add(key);
-        }
+        if (!watches.has(key)) watches.set(key, initialWatch());
+        if (Date.now() - (syncedAt.get(key) ?? 0) > RESYNC_MS) unsynced.add(key);
         const running = pass(app, env, envConfig.target)
           .catch((err: unknown) =>
             o.logger.warn({ app, env, error: (err as Error).message }, `${key}: self-healing pass failed`),

@@ -104,16 +104,20 @@ export function passEnded(
 }
 
 /**
- * The first pass after the worker started found the environment serving: if the workflow still shows an outage
- * (a worker died mid-outage), it hears that the environment serves again.
+ * What to tell a workflow whose view may be stale (a new worker, a lost report, a forged one): serving again
+ * when it still shows an outage the pass no longer sees, DOWN when it misses one; nothing when it agrees.
  */
 export function reconcileWorkflowView(
   shown: { state: 'down' | 'serving'; version: string; since: string } | null,
-  check: { state: 'serving' | 'down'; version: string | null },
+  check: { state: 'serving' | 'down'; version: string | null; detail?: string | null },
   at: string,
 ): HealthReport | null {
-  if (!shown || shown.state !== 'down' || check.state !== 'serving' || check.version !== shown.version)
-    return null;
+  if (check.version === null) return null;
+  if (check.state === 'down') {
+    if (shown?.state === 'down' && shown.version === check.version) return null;
+    return { state: 'down', version: check.version, at, detail: check.detail ?? null };
+  }
+  if (!shown || shown.state !== 'down' || check.version !== shown.version) return null;
   return { state: 'serving', version: shown.version, at, detail: null, since: shown.since };
 }
 
