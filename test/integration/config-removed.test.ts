@@ -88,10 +88,11 @@ describe('configuration removed under live state (real worker, local target)', (
     expect(configured.stderr).toContain('it is still configured; remove it from the config first');
     expect(await app.serving('staging')).toBe('1.2.0');
 
-    // A rollback works under the settings production last deployed with.
+    // A rollback works under the settings production last deployed with; --unconfigured skips the name check
+    // against a --config that no longer names it.
     const rb = await app.run(
       ...['rollback', 'gone', 'production', '--as', 'carol', '--reason', 'unconfigured rollback'],
-      ...['--wait', '--json'],
+      ...['--unconfigured', '--config', stack.configFile, '--wait', '--json'],
     );
     expect(rb.code, rb.stderr).toBe(0);
     expect(rb.json).toMatchObject({ from: '1.1.0', to: '1.0.0', outcome: 'succeeded' });

@@ -14,18 +14,22 @@ export function registerRollback(program: Command, run: Runner) {
       .option('--to <version>', 'version to restore')
       .option('--as <login>', 'who rolls back (the login the signing key is listed for)')
       .option('--reason <text>', 'why (required, one line, stored verbatim)')
-      .option('--wait', 'return once the version serves traffic and passed verification'),
+      .option('--wait', 'return once the version serves traffic and passed verification')
+      .option(
+        '--unconfigured',
+        'the environment was removed from the config: do not check its name against --config (the worker authorises from what it last knew)',
+      ),
   ).action(
     (
       app: string,
       env: string,
-      o: { to?: string; as?: string; reason?: string; wait?: boolean } & KeyOption,
+      o: { to?: string; as?: string; reason?: string; wait?: boolean; unconfigured?: boolean } & KeyOption,
     ) =>
       run(async (ctx) => {
         if (o.to !== undefined) requireVersion(o.to, '--to');
         const by = requireLogin(o.as);
         const reason = requireText(o.reason, '--reason');
-        checkNames(await ctx.explicitConfig(), app, env);
+        checkNames(await ctx.explicitConfig(), app, o.unconfigured ? undefined : env);
         const prove = await proverFor(ctx, by, o);
         const sg = await ctx.shipgate();
         const accepted = await sg.rollback({ app, env, to: o.to, reason, requestId: randomUUID(), prove });
