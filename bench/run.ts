@@ -12,8 +12,9 @@
  *                selector patch, the target in process; --rollbacks samples each); rolling deploy against kubectl
  *   f. audit     JSONL and S3 (versitygw, started here) stores: append throughput, `audit verify` of 10,000 records
  *                (in process and the CLI), CLI rollback p50 with each store interleaved (--rollbacks samples each)
+ *   h. self-healing kill -9 of production's proxy, and of its serving process, to serving again (--runs kills each)
  *
- * Options: --only release,rollback,memory,strategies,windows,identity,kubernetes,audit  --releases N (20)  --rollbacks N (10)  --apps N (500)
+ * Options: --only release,rollback,memory,strategies,windows,identity,kubernetes,audit,self-healing  --releases N (20)  --rollbacks N (10)  --apps N (500)
  *          --runs N (5, samples of each strategies figure)  --json FILE
  * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones; kubernetes
  * also needs the control plane built once (`bash scripts/kube-plane.sh build`); audit needs versitygw
@@ -29,6 +30,7 @@ import { windowsBenchmark } from './windows.js';
 import { identityBenchmark } from './identity.js';
 import { kubernetesBenchmarks } from './kubernetes.js';
 import { auditBenchmark } from './audit.js';
+import { selfHealingBenchmark } from './self-healing.js';
 import { checkBuild, Cleanup } from './lib/stack.js';
 import { ms, table, type ResultRow } from './lib/stats.js';
 
@@ -41,6 +43,7 @@ const BENCHES = [
   'identity',
   'kubernetes',
   'audit',
+  'self-healing',
 ] as const;
 /** Hard stop for the whole run, cleanup included; a normal run takes seven to eleven minutes on 2 cores. */
 const WATCHDOG_MS = 15 * 60_000;
@@ -147,6 +150,9 @@ if (only.includes('kubernetes') && !stopping) {
 }
 if (only.includes('audit') && !stopping) {
   await section('audit', (c) => auditBenchmark(c, { rollbacks, log }));
+}
+if (only.includes('self-healing') && !stopping) {
+  await section('self-healing', (c) => selfHealingBenchmark(c, { samples: runs * 2, log }));
 }
 
 const header = ['bench', 'figure', 'n', 'median', 'p95', 'ratio to baseline (median, p95) / notes'];
