@@ -70,8 +70,22 @@ temporal_cli() {
 
 # ------------------------------------------------------------------------------------------------ build
 
+# The dynamic-config keys this server version knows (one per line), from its own source: a key it does not know is
+# ignored without a warning, so the tests check deploy/temporal/dynamic-config.yaml against this list.
+extract_keys() {
+  local go dir
+  go=$(go_bin)
+  dir=$("$go" mod download -json "$TEMPORAL_MODULE@$TEMPORAL_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -f $dir/common/dynamicconfig/constants.go ]] || die "no dynamicconfig/constants.go in $dir"
+  grep -oE '^[[:space:]]+"[a-z]+\.[A-Za-z0-9.]+",$' "$dir/common/dynamicconfig/constants.go" | tr -d ' \t",' |
+    sort -u >"$1"
+}
+
 build() {
-  [[ -x $CACHE/bin/server && -x $CACHE/bin/sql && -d $CACHE/schema/postgresql/v12 ]] && return 0
+  if [[ -x $CACHE/bin/server && -x $CACHE/bin/sql && -d $CACHE/schema/postgresql/v12 ]]; then
+    [[ -s $CACHE/dynamic-config-keys.txt ]] || extract_keys "$CACHE/dynamic-config-keys.txt"
+    return 0
+  fi
   mkdir -p "$CACHE_ROOT"
   # Two test files may bring clusters up at once on a fresh machine: one builds, the other waits for it.
   exec 9>"$CACHE_ROOT/temporal-server.lock"
@@ -92,6 +106,7 @@ build() {
     mkdir -p "$CACHE.partial/schema/postgresql"
     cp -r "$modcache/$TEMPORAL_MODULE@$TEMPORAL_VERSION/schema/postgresql/v12" "$CACHE.partial/schema/postgresql/"
     chmod -R u+w "$CACHE.partial/schema"
+    extract_keys "$CACHE.partial/dynamic-config-keys.txt"
     rm -rf "$CACHE" && mv "$CACHE.partial" "$CACHE"
     log "Temporal $TEMPORAL_VERSION built in $((SECONDS - t0))s"
   fi

@@ -168,6 +168,8 @@ describe('Action inputs', () => {
     expect(deriveUiUrl('127.0.0.1:7233')).toBe('http://127.0.0.1:8233');
     expect(deriveUiUrl('temporal.internal:7233')).toBeNull();
     expect(deriveUiUrl('127.0.0.1:65000')).toBeNull();
+    // A self-hosted frontend on loopback (the cluster tier's) has its UI wherever its operator put it.
+    expect(deriveUiUrl('127.0.0.1:25087')).toBeNull();
     expect(parse({ 'ui-url': 'https://temporal.example.com/' }).uiUrl).toBe('https://temporal.example.com');
     expect(badInput(() => parse({ 'ui-url': 'javascript:alert(1)' }))).toMatch(/^ui-url: .* is not an http/);
   });

@@ -147,7 +147,8 @@ const NAMESPACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
 /**
  * Where the Temporal UI is, when the address says so: Temporal Cloud's UI for a `*.tmprl.cloud` address, and
- * the dev server's convention (UI port = gRPC port + 1000) on loopback. Otherwise unknown: set `ui-url`.
+ * the dev server's defaults (gRPC 7233, UI 8233) on loopback. Nothing else follows a convention (a self-hosted
+ * frontend's UI is wherever its operator put it), so anything else is unknown: set `ui-url`.
  */
 export function deriveUiUrl(address: string): string | null {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
@@ -155,9 +156,10 @@ export function deriveUiUrl(address: string): string | null {
   const host = (m[1] ?? m[2] ?? '').toLowerCase();
   const port = Number(m[3]);
   if (host.endsWith('.tmprl.cloud')) return 'https://cloud.temporal.io';
-  if (host === 'localhost' || host === '127.0.0.1' || host === '::1') {
-    const uiPort = port + 1000;
-    return uiPort <= 65535 ? `http://${host === '::1' ? '[::1]' : host}:${uiPort}` : null;
-  }
+  if ((host === 'localhost' || host === '127.0.0.1' || host === '::1') && port === DEV_SERVER_GRPC_PORT)
+    return `http://${host === '::1' ? '[::1]' : host}:${DEV_SERVER_UI_PORT}`;
   return null;
 }
+
+const DEV_SERVER_GRPC_PORT = 7233;
+const DEV_SERVER_UI_PORT = 8233;
