@@ -4,6 +4,7 @@
  * in how they authenticate and print. Beside it: ./client/errors.ts (failures, each with its exit code),
  * validate.ts (input checks), follow.ts (the one follow loop) and windows.ts (may an environment deploy now).
  */
+import { createHash, randomUUID } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
   WorkflowFailedError,
@@ -23,6 +24,7 @@ import {
   admitUpdate,
   adoptUpdate,
   approveUpdate,
+  awaitOperationUpdate,
   cancelUpdate,
   environmentQuery,
   freezeUpdate,
@@ -59,6 +61,7 @@ import {
   EnvironmentNotFoundError,
   grpcCode,
   GRPC_ALREADY_EXISTS,
+  isUnknownUpdate,
   NO_WORKER_MS,
   NoWorkerError,
   OperationFailedError,
@@ -69,6 +72,8 @@ import {
 } from './client/errors.js';
 import { followStatus, isTerminal, type FollowOptions, type FollowResult } from './client/follow.js';
 import { claimedLogin, type Prover } from './client/prove.js';
+import type { Proof } from './identity/types.js';
+import { RELEASE_START_MS, retryStartAfter } from './policy/start-retry.js';
 
 export { environmentDone, exitCodeForWait, isTerminal } from './client/follow.js';
 export type { FollowOptions, FollowResult } from './client/follow.js';
@@ -174,11 +179,18 @@ interface ReleaseTarget {
   status: ReleaseStatus;
 }
 
+/** Tuning a test may change; callers leave it alone. */
+export interface ShipgateClientOptions {
+  /** How long one attempt of a release start may take before it is sent again (default NO_WORKER_MS). */
+  startAttemptMs?: number;
+}
+
 export class ShipgateClient {
   constructor(
     readonly client: Client,
     readonly taskQueue = DEFAULT_TASK_QUEUE,
     private readonly connection?: Connection,
+    private readonly options: ShipgateClientOptions = {},
   ) {}
 
   /** Connects, or throws UnreachableError (exit 4) naming the address within 15 s. */
@@ -234,12 +246,16 @@ export class ShipgateClient {
     let admitted: AdmitResult;
     let runId: string;
     const closeBy = Date.now() + ENDED_RUN_CLOSE_MS;
+    // One id for every attempt of this request: a start sent again after a timeout is the same Update to
+    // Temporal, so a run that took the first one answers with its outcome instead of admitting twice.
+    const updateId = admitUpdateId(proof);
     for (;;) {
       try {
         // Each attempt is a fresh operation: the SDK lets a WithStartWorkflowOperation be used only once.
-        const update = await this.taken(() =>
+        const update = await this.startRetrying(() =>
           this.client.workflow.startUpdateWithStart(admitUpdate, {
             args: [req],
+            updateId,
             waitForStage: WorkflowUpdateStage.ACCEPTED,
             startWorkflowOperation: start(),
           }),
@@ -534,7 +550,41 @@ export class ShipgateClient {
     });
     return this.update(this.environment(app, env), teardownUpdate, { proof, reason });
   }
-  /** Polls until the ledger entry for opId (a rollback or deploy) has an outcome. */
+
+  /**
+   * Waits until the operation (a rollback, deploy or adopt) has settled and returns its ledger entry: one Update
+   * the environment answers when it is done, so the answer comes as soon as it is, with no polling. Temporal
+   * ends a long wait at its RPC deadline; the same Update (same id) is then awaited again. A worker too old to
+   * know the Update rejects it, and this polls instead (waitForOperation).
+   */
+  async awaitOperation(app: string, env: string, opId: string): Promise<LedgerEntry> {
+    const handle = this.environment(app, env);
+    const updateId = `await-operation:${opId}:${randomUUID()}`;
+    const send = () =>
+      handle.startUpdate(awaitOperationUpdate, {
+        args: [{ opId }],
+        updateId,
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+    let taken = await this.taken(send);
+    for (;;) {
+      let entry: LedgerEntry | null;
+      try {
+        entry = await taken.result();
+      } catch (err) {
+        if (isUnknownUpdate(err)) return this.waitForOperation(app, env, opId);
+        if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)) throw err;
+        // The RPC deadline ended the wait, not the operation: attach to the same Update again.
+        taken = await this.taken(send);
+        continue;
+      }
+      if (entry === null)
+        throw new OperationFailedError(`${app}/${env} knows no operation ${opId} (it may have been trimmed)`);
+      return entry;
+    }
+  }
+
+  /** Polls until the ledger entry for opId (a rollback or deploy) has an outcome (see awaitOperation). */
   async waitForOperation(app: string, env: string, opId: string, intervalMs = 100): Promise<LedgerEntry> {
     for (;;) {
       const state = await this.environmentState(app, env);
@@ -630,6 +680,44 @@ export class ShipgateClient {
     return taken.result();
   }
 
+  /**
+   * Sends a release start, each attempt bound by NO_WORKER_MS, and sends it again (same workflow id, same admit
+   * Update id: Temporal deduplicates it) after a transient failure while a worker polls the queue, with jittered
+   * backoff, for RELEASE_START_MS in all. No worker polling at all is NoWorkerError (exit 4), as before.
+   */
+  private async startRetrying<T>(send: () => Promise<T>): Promise<T> {
+    const until = Date.now() + RELEASE_START_MS;
+    for (let attempt = 1; ; attempt++) {
+      const deadline = Math.min(Date.now() + (this.options.startAttemptMs ?? NO_WORKER_MS), until);
+      try {
+        return await this.client.withDeadline(deadline, send);
+      } catch (err) {
+        const delay = retryStartAfter(grpcCode(err), attempt, Date.now(), until, Math.random());
+        const transient = err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || delay !== null;
+        if (!transient) throw err;
+        if (delay === null || (await this.pollers(until)) === 0)
+          throw new NoWorkerError(this.taskQueue, true, { cause: err });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** How many workers poll the queue (Temporal lists them for minutes after they stop); null: not known. */
+  private async pollers(deadline: number): Promise<number | null> {
+    try {
+      const answer = await this.client.withDeadline(deadline, () =>
+        this.client.workflowService.describeTaskQueue({
+          namespace: this.client.options.namespace,
+          taskQueue: { name: this.taskQueue },
+          taskQueueType: WORKFLOW_TASK_QUEUE,
+        }),
+      );
+      return answer.pollers?.length ?? 0;
+    } catch {
+      return null;
+    }
+  }
+
   /** Waits until the run has closed, however it ended; false when it is still open at `deadline`. */
   private async closed(workflowId: string, runId: string, deadline: number): Promise<boolean> {
     const handle = this.client.workflow.getHandle(workflowId, runId || undefined, { followRuns: false });
@@ -710,6 +798,16 @@ const ENDED_RUN_CLOSE_MS = 60_000;
 
 /** gRPC FAILED_PRECONDITION: what Temporal answers a query when no worker polled the queue lately. */
 const GRPC_FAILED_PRECONDITION = 9;
+
+/**
+ * The admit Update's id, the same for every attempt of one release request: from the proof's nonce (an SSH
+ * statement) or digest (Slack, OIDC: each unique to one request); an asserted login is not unique, so a fresh id.
+ */
+function admitUpdateId(proof: Proof): string {
+  if (proof.kind === 'asserted') return `admit:${randomUUID()}`;
+  const unique = proof.kind === 'ssh' ? proof.statement.nonce : JSON.stringify(proof);
+  return `admit:${createHash('sha256').update(unique).digest('hex').slice(0, 32)}`;
+}
 
 /** A release refused because the last environment says the version was released successfully already. */
 function alreadyReleased(err: unknown): boolean {

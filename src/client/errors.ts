@@ -151,6 +151,15 @@ export function isTransient(err: unknown): boolean {
   return code !== undefined && GRPC_RETRYABLE.has(code);
 }
 
+/**
+ * The rejection a workflow sends for an Update it has no handler for: a worker from before that Update. The SDK
+ * gives it no type, only this message (@temporalio/workflow, internals.ts), so this is the one check by message.
+ */
+export function isUnknownUpdate(err: unknown): boolean {
+  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+  return cause instanceof ApplicationFailure && /^No registered handler for update/.test(cause.message);
+}
+
 /** The innermost cause: the workflow's ApplicationFailure inside an Update or workflow failure. */
 function rootCause(err: unknown): unknown {
   let e = err;

@@ -43,7 +43,7 @@ export function registerRollback(program: Command, run: Runner) {
           );
           return;
         }
-        const entry = await sg.waitForOperation(app, env, accepted.opId);
+        const entry = await sg.awaitOperation(app, env, accepted.opId);
         ctx.print(
           entry.outcome === 'succeeded'
             ? `${esc(app)}/${esc(env)} is serving ${esc(entry.version)} again (rolled back from ${esc(entry.fromVersion)}).`
