@@ -1,18 +1,19 @@
 #!/usr/bin/env node
-// Bundles the CLI (src/cli/main.ts) into one ESM file, build/cli/shipgate.mjs, which bin/shipgate.js runs:
-// one file to read and compile instead of some 250 modules, so a command that only talks to Temporal reaches
+// Bundles the CLI (src/cli/main.ts) into build/cli/shipgate.mjs, which bin/shipgate.js runs, and a few chunks:
+// a handful of files to read and compile instead of some 250 modules, so a command that only talks to Temporal reaches
 // its first RPC sooner. Runs after `tsc` (npm run build): the commands that host the worker, the data plane or
 // a server (worker, dev, demo, down, slack) are not bundled; main() hands them to the compiled build/cli/main.js
 // next to the bundle, and the root help lists them from what this script captures from that build.
-// Usage: node scripts/build-cli.mjs [OUTFILE]
+// Usage: node scripts/build-cli.mjs
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const outfile = path.resolve(process.argv[2] ?? path.join(root, 'build', 'cli', 'shipgate.mjs'));
 const compiled = path.join(root, 'build', 'cli');
+/** Code only some commands load (audit verify, config parsing, S3): chunks read on demand, beside the entry. */
+const CHUNKS = 'shipgate-chunks';
 
 /** module file (under src/cli/commands) → the register function it exports, for each delegated command. */
 const DELEGATED = {
@@ -47,10 +48,14 @@ for (const [module, fn] of Object.entries(DELEGATED)) {
 
 const delegatedImports = new RegExp(`^\\./commands/(${Object.keys(DELEGATED).join('|')})\\.js$`);
 
+rmSync(path.join(compiled, CHUNKS), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: ['src/cli/main.ts'],
-  outfile,
+  entryPoints: { shipgate: 'src/cli/main.ts' },
+  outdir: compiled,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: `${CHUNKS}/[name]-[hash]`,
+  splitting: true,
   bundle: true,
   platform: 'node',
   target: 'node24',
