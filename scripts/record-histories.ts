@@ -31,7 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import proto from '@temporalio/proto';
@@ -66,6 +66,12 @@ interface Driver {
   waitRelease(app: string, version: string, until: (s: ReleaseView) => boolean): Promise<ReleaseView>;
   /** Waits until a workflow's history holds a completed activity of this type. */
   waitActivity(workflowId: string, activityType: string): Promise<void>;
+  /** How many timers a workflow has started so far (its history's TimerStarted events). */
+  timers(workflowId: string): Promise<number>;
+  /** Waits until a workflow has started more than `than` timers. */
+  waitTimers(workflowId: string, than: number): Promise<void>;
+  /** Rewrites shipgate.yaml (the worker reads it live): `edit` changes the parsed document in place. */
+  rewriteConfig(edit: (config: Record<string, unknown>) => void): Promise<void>;
   /** SIGKILLs the process of `version` that the local target runs for `app` in `env`. */
   killVersion(app: string, env: string, version: string): Promise<void>;
   /** Makes the JSONL audit store unwritable (a directory where its file was), and puts the file back. */
@@ -409,6 +415,87 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // config-removed-ends: production is removed from the config while release 1.2.0 waits at its approval gate;
+    // approved, it is held at the deploy gate (blockedBy config). Newer code ends it cancelled once the grace
+    // (2s) has passed, and then rolls the unconfigured production back under its last known settings. Older code
+    // holds it: a recheck after the grace (a freeze and unfreeze of staging nudges the app's releases) only
+    // looks at the gate again. The before side runs the patch's gate activity (a mixed fleet), so its old
+    // workflow code sees the same `removed` verdict the guard decides on.
+    name: 'config-removed',
+    app: 'removed',
+    patch: 'config-removed-ends',
+    people: ['bob', 'dave'],
+    signedBefore: true,
+    beforeWith: [
+      'src/activities/gate.ts',
+      'src/policy/config-removed.ts',
+      'src/config/schema.ts',
+      'src/workflows/types.ts',
+    ],
+    config: async (port, source) => ({
+      build: { kind: 'local', source },
+      environments: {
+        staging: { branches: ['main'], target: { kind: 'local', port: await port() }, smoke: versionCheck },
+        production: {
+          after: 'staging',
+          branches: ['main'],
+          target: { kind: 'local', port: await port() },
+          approvals: [{ group: 'team-leads', count: 1 }],
+          smoke: versionCheck,
+        },
+      },
+    }),
+    async run(d) {
+      const release = async (version: string) => {
+        await d.cli([
+          ...['release', 'removed', version, '--commit', `c-${version}`, '--branch', 'main'],
+          ...['--actor', 'dave', ...d.signAs('dave')],
+        ]);
+        await d.waitRelease('removed', version, (s) => s.stage === 'awaiting-approval');
+      };
+      const approve = (version: string) =>
+        d.cli(['approve', 'removed', version, '--as', 'bob', ...d.signAs('bob')]);
+      for (const version of ['1.0.0', '1.1.0']) {
+        await release(version);
+        await approve(version);
+        await d.waitRelease('removed', version, (s) => s.state === 'succeeded');
+      }
+      await release('1.2.0');
+      await d.rewriteConfig((c) => {
+        c.configRemovedGrace = '2s';
+        const apps = c.apps as Record<string, { environments: Record<string, unknown> }>;
+        delete apps.removed!.environments.production;
+      });
+      await approve('1.2.0');
+      if (d.side === 'after') {
+        await d.waitRelease('removed', '1.2.0', (s) => s.state === 'cancelled');
+        await d.cli([
+          ...['rollback', 'removed', 'production', '--unconfigured', '--as', 'bob'],
+          ...['--reason', 'replay recording', '--wait', ...d.signAs('bob')],
+        ]);
+        return;
+      }
+      await d.waitRelease(
+        'removed',
+        '1.2.0',
+        (s) => s.stage.startsWith('awaiting-') && s.stage !== 'awaiting-approval',
+      );
+      const held = await d.timers(releaseId('removed', '1.2.0'));
+      await new Promise((r) => setTimeout(r, 3000));
+      const until = new Date(Date.now() + 3_600_000).toISOString();
+      await d.cli([
+        ...['freeze', 'removed', 'staging', '--until', until, '--as', 'bob'],
+        ...['--reason', 'replay recording', ...d.signAs('bob')],
+      ]);
+      await d.cli(['unfreeze', 'removed', 'staging', '--as', 'bob', ...d.signAs('bob')]);
+      await d.waitTimers(releaseId('removed', '1.2.0'), held);
+    },
+    save: {
+      'removed-release': releaseId('removed', '1.2.0'),
+      'removed-environment': envId('removed', 'production'),
+    },
+  },
+  {
     // The pipeline of the example config: approvals, a rejection, an automatic and a requested rollback.
     // Its five files predate every patch; record it again only on purpose (--only baseline --force).
     name: 'baseline',
@@ -689,6 +776,22 @@ async function record(tree: string, side: Side, scenarios: Scenario[], out: stri
               : undefined;
           },
         );
+      },
+      async timers(workflowId) {
+        const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+        return events.filter((e) => e.timerStartedEventAttributes).length;
+      },
+      async waitTimers(workflowId, than) {
+        await until(
+          () => `${workflowId} to start more than ${than} timers`,
+          async () => ((await driver.timers(workflowId)) > than ? true : undefined),
+        );
+      },
+      async rewriteConfig(edit) {
+        const config = parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+        edit(config);
+        await writeFile(`${configFile}.tmp`, stringify(config));
+        await rename(`${configFile}.tmp`, configFile);
       },
       async killVersion(app, env, version) {
         // The local target's own record of the processes it started (targets/local/state.ts).

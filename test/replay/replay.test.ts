@@ -37,6 +37,9 @@ const PER_PATCH: Record<string, { before: number; after: number }> = {
   // A release and its environment while the audit store refuses appends: the bounded delivery beside the
   // pipeline, a rollback run meanwhile, and the re-release check asked of the last environment.
   'audit-never-blocks': { before: 2, after: 2 },
+  // A release held by an environment removed from the config (ends after the grace, or holds), and that
+  // environment (rolled back under its last known settings after the patch).
+  'config-removed-ends': { before: 2, after: 2 },
 };
 /** The first recordings (a whole pipeline: approvals, rejection, rollbacks), older than every patch. */
 const BASELINE = 5;
