@@ -5,6 +5,7 @@
  */
 import { newStatement } from '../identity/statement.js';
 import { signStatement } from '../identity/sshsig.js';
+import { signWebStatement, type SessionKey } from '../identity/web-oidc.js';
 import type { Proof, ProofScope } from '../identity/types.js';
 import { BadInputError } from './errors.js';
 
@@ -46,9 +47,31 @@ export function assertedProver(login: string): Prover {
   return () => Promise.resolve({ kind: 'asserted', login });
 }
 
+/**
+ * The dashboard, for a signed-in person: the statement signed with the session's key, and the ID token whose
+ * nonce names that key (see src/identity/web-oidc.ts). The worker maps the token's subject or email to a login.
+ */
+export function webOidcProver(opts: {
+  login: string;
+  idToken: string;
+  key: Pick<SessionKey, 'privateKey' | 'jwk'>;
+  now?: () => Date;
+}): Prover {
+  return (request) => {
+    const statement = newStatement({ ...request, login: opts.login }, opts.now?.() ?? new Date());
+    return Promise.resolve({
+      kind: 'web-oidc',
+      token: opts.idToken,
+      key: opts.key.jwk,
+      statement,
+      signature: signWebStatement(statement, opts.key.privateKey),
+    });
+  };
+}
+
 /** The login a proof claims (an SSH statement's or an assertion's), or null when only the worker can tell. */
 export function claimedLogin(proof: Proof): string | null {
-  if (proof.kind === 'ssh') return proof.statement.login;
+  if (proof.kind === 'ssh' || proof.kind === 'web-oidc') return proof.statement.login;
   if (proof.kind === 'asserted') return proof.login;
   return null;
 }

@@ -9,7 +9,8 @@
  */
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { ShipgateConfig } from '../config/schema.js';
-import { createProofVerifier } from '../identity/verify.js';
+import { createProofVerifier, statementMismatch } from '../identity/verify.js';
+import { keyThumbprint, verifyWebStatementSignature } from '../identity/web-oidc.js';
 import { detailsDigest } from '../identity/statement.js';
 import { sha256Hex } from '../identity/sha256.js';
 import type { Expectation, Proof, ProofAction } from '../identity/types.js';
@@ -151,6 +152,10 @@ export async function verifyReleaseProofs(
       });
       continue;
     }
+    if (p.via === 'web-oidc') {
+      checks.push({ ...base, ...webOidcCheck(p, c.expect) });
+      continue;
+    }
     checks.push({
       ...base,
       outcome: 'missing',
@@ -251,4 +256,30 @@ async function slackRequestsOf(
     }
   }
   return found;
+}
+
+/**
+ * A dashboard proof, offline: the statement must be for this action and signed by the session key the record
+ * names, whose thumbprint the ID token carried. The token itself is not kept (only its digest), so that the
+ * issuer signed it for this person is what the worker verified at the time.
+ */
+function webOidcCheck(
+  p: ProofRecord,
+  expect: Omit<Expectation, 'now'>,
+): { outcome: 'worker-verified' | 'failed'; detail: string } {
+  const cl = p.claims ?? {};
+  if (!p.statement || !p.signature || !cl.publicKey || !cl.key)
+    return { outcome: 'failed', detail: 'the dashboard proof kept no statement, signature or session key' };
+  const jwk = { kty: 'OKP' as const, crv: 'Ed25519' as const, x: cl.publicKey };
+  const different = statementMismatch(p.statement, { ...expect, now: p.at });
+  if (different) return { outcome: 'failed', detail: different };
+  if (keyThumbprint(jwk) !== cl.key || !verifyWebStatementSignature(jwk, p.statement, p.signature))
+    return {
+      outcome: 'failed',
+      detail: "the statement's signature does not verify with the recorded session key",
+    };
+  return {
+    outcome: 'worker-verified',
+    detail: `statement signed by the dashboard session key ${cl.key}; its ID token from ${cl.iss} (${cl.matched} ${cl.matched === 'email' ? cl.email : cl.sub}) verified by the worker at ${p.at}`,
+  };
 }

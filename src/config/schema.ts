@@ -290,6 +290,48 @@ export const ciSchema = z.strictObject({
     .default({ issuer: GITHUB_ACTIONS_ISSUER, audience: DEFAULT_OIDC_AUDIENCE }),
 });
 
+/** Secrets come from the environment, by name: never a value in this file. */
+const envVarName = z
+  .string({ error: 'expected the name of an environment variable, such as SHIPGATE_OIDC_CLIENT_SECRET' })
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+    error: 'expected the name of an environment variable (letters, digits and _), not the secret itself',
+  });
+
+/**
+ * The dashboard (`shipgate ui`). With `oidc`, people sign in through that OpenID provider and may approve,
+ * reject and roll back (channel web-oidc); without it the page is read-only. Workers read `oidc.issuer` and
+ * `oidc.clientId` to verify what the dashboard sends; only the dashboard reads the secret.
+ */
+export const uiSchema = z.strictObject({
+  /** Where people reach the dashboard (behind a proxy): the redirect URI and the Origin check derive from it. */
+  publicUrl: z
+    .url({ error: 'expected the URL people open the dashboard at, such as https://deploys.example.com' })
+    .superRefine((text, ctx) => {
+      const problem = URL.canParse(text) ? httpsUnlessLoopbackProblem(text) : null;
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      else if (URL.canParse(text) && !['', '/'].includes(new URL(text).pathname))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected an origin without a path, such as https://deploys.example.com',
+        });
+    })
+    .transform((text) => new URL(text).origin)
+    .optional(),
+  oidc: z
+    .strictObject({
+      issuer: httpsUrl,
+      clientId: z.string({ error: 'expected the client ID registered at the provider' }).min(1),
+      clientSecretEnv: envVarName.default('SHIPGATE_OIDC_CLIENT_SECRET'),
+      clientSecret: z
+        .never({
+          error:
+            'the client secret does not belong in the config: set clientSecretEnv to the name of an environment variable that holds it',
+        })
+        .optional(),
+    })
+    .optional(),
+});
+
 /**
  * The S3 audit store. Credentials come from the standard AWS chain (environment, profile, web identity, instance
  * role), never from here: this file is shared and reviewed, a secret in it would leak.
@@ -357,6 +399,7 @@ export const configSchema = z.strictObject({
       apiUrl: httpsUrl.optional(),
     })
     .optional(),
+  ui: uiSchema.optional(),
   // Where audit records go: `jsonl` under SHIPGATE_HOME (the default), or `s3` with its own block.
   audit: auditSchema,
   // How long a waiting release holds once its app or environment is gone from a config that loads, before it ends.
@@ -374,3 +417,4 @@ export type WindowConfig = z.output<typeof windowSchema>;
 export type ApprovalRule = z.output<typeof approvalRule>;
 export type ApprovalChannel = ProvenChannel;
 export type PersonConfig = z.output<typeof personSchema>;
+export type UiConfig = z.output<typeof uiSchema>;

@@ -26,7 +26,8 @@ export const PROVEN_CHANNEL_DESCRIPTIONS: Record<ProvenChannel, string> = {
     'a Slack button or dialog whose request Slack signed, as the Slack user mapped through people.<login>.slack',
   'github-oidc':
     'the GitHub Action, with a GitHub Actions ID token for apps.<app>.repository; the actor is mapped through people.<login>.github',
-  'web-oidc': 'the dashboard, with an ID token from ui.oidc (not implemented yet)',
+  'web-oidc':
+    'the dashboard, signed in through ui.oidc (the ID token subject or verified email mapped through people.<login>.oidc); approve, reject and rollback only',
   asserted: 'the CLI with an unsigned --as; accepted only under identity: asserted (local trials)',
 };
 

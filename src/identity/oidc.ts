@@ -54,9 +54,22 @@ export type TokenCheck =
   | { ok: true; claims: Record<string, string>; issuedAt: string; digest: string }
   | { ok: false; reason: string };
 
+export type IdTokenCheck =
+  { ok: true; payload: JWTPayload; issuedAt: string; digest: string } | { ok: false; reason: string };
+
 export interface OidcVerifier {
   /** Verifies the token at `now` (ISO): signature by the issuer's keys, iss, aud, exp/nbf, and age. */
   verifyToken(token: string, settings: OidcSettings, now: string): Promise<TokenCheck>;
+  /**
+   * Any issuer's ID token (the dashboard's sign-in): the same checks, with the config field named in refusals,
+   * the age limit and the claims that must be present given by the caller.
+   */
+  verifyIdToken(
+    token: string,
+    settings: OidcSettings,
+    now: string,
+    opts: { field: string; maxAgeMs: number; requiredClaims: readonly string[] },
+  ): Promise<IdTokenCheck>;
 }
 
 /** `refs/heads/<branch>` → branch; anything else (tags, pull requests) → null. */
@@ -86,57 +99,72 @@ export function createOidcVerifier(opts: { fetch?: typeof fetch } = {}): OidcVer
     return p;
   };
 
+  /** Signature by the issuer's published keys, iss, aud, exp/nbf/iat and age; the payload as verified. */
+  const checkJwt = async (
+    token: string,
+    settings: OidcSettings,
+    now: string,
+    opts: { field: string; maxAgeMs: number; requiredClaims: readonly string[] },
+  ): Promise<{ ok: true; payload: JWTPayload } | { ok: false; reason: string }> => {
+    if (typeof token !== 'string' || token.length === 0) return { ok: false, reason: 'no token was sent' };
+    if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'the token is too long' };
+    let unverified: JWTPayload;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (typeof header.alg !== 'string' || !OIDC_ALGORITHMS.includes(header.alg))
+        return { ok: false, reason: `the token's algorithm ${JSON.stringify(header.alg)} is not accepted` };
+      unverified = decodeJwt(token);
+    } catch {
+      return { ok: false, reason: 'the token is not a well-formed JWT' };
+    }
+    // Checked before any network call, so the refusal names the real problem, not a missing key.
+    if (unverified.iss !== settings.issuer)
+      return {
+        ok: false,
+        reason: `the token is from issuer ${JSON.stringify(String(unverified.iss).slice(0, 200))}, expected "${settings.issuer}" (${opts.field}.issuer)`,
+      };
+    const aud = Array.isArray(unverified.aud) ? unverified.aud : [unverified.aud];
+    if (!aud.includes(settings.audience))
+      return {
+        ok: false,
+        reason: `the token is for audience ${JSON.stringify(aud.join(', ').slice(0, 200))}, expected "${settings.audience}" (${opts.field === 'ci.oidc' ? 'ci.oidc.audience' : `${opts.field}.clientId`})`,
+      };
+
+    let jwks: RemoteJWKSet;
+    try {
+      jwks = await keySet(settings.issuer);
+    } catch (err) {
+      return {
+        ok: false,
+        reason: `could not fetch the keys of OIDC issuer ${settings.issuer}: ${(err as Error).message}`,
+      };
+    }
+    const nowDate = new Date(now);
+    try {
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: settings.issuer,
+        audience: settings.audience,
+        algorithms: OIDC_ALGORITHMS,
+        currentDate: nowDate,
+        clockTolerance: MAX_PROOF_FUTURE_MS / 1000,
+        maxTokenAge: opts.maxAgeMs / 1000,
+        requiredClaims: ['exp', 'iat', ...opts.requiredClaims],
+      });
+      return { ok: true, payload };
+    } catch (err) {
+      return { ok: false, reason: describeJoseError(err, nowDate, unverified, opts.maxAgeMs) };
+    }
+  };
+
   return {
     async verifyToken(token, settings, now) {
-      if (typeof token !== 'string' || token.length === 0) return { ok: false, reason: 'no token was sent' };
-      if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'the token is too long' };
-      let unverified: JWTPayload;
-      try {
-        const header = decodeProtectedHeader(token);
-        if (typeof header.alg !== 'string' || !OIDC_ALGORITHMS.includes(header.alg))
-          return { ok: false, reason: `the token's algorithm ${JSON.stringify(header.alg)} is not accepted` };
-        unverified = decodeJwt(token);
-      } catch {
-        return { ok: false, reason: 'the token is not a well-formed JWT' };
-      }
-      // Checked before any network call, so the refusal names the real problem, not a missing key.
-      if (unverified.iss !== settings.issuer)
-        return {
-          ok: false,
-          reason: `the token is from issuer ${JSON.stringify(String(unverified.iss).slice(0, 200))}, expected "${settings.issuer}" (ci.oidc.issuer)`,
-        };
-      const aud = Array.isArray(unverified.aud) ? unverified.aud : [unverified.aud];
-      if (!aud.includes(settings.audience))
-        return {
-          ok: false,
-          reason: `the token is for audience ${JSON.stringify(aud.join(', ').slice(0, 200))}, expected "${settings.audience}" (ci.oidc.audience)`,
-        };
-
-      let jwks: RemoteJWKSet;
-      try {
-        jwks = await keySet(settings.issuer);
-      } catch (err) {
-        return {
-          ok: false,
-          reason: `could not fetch the keys of OIDC issuer ${settings.issuer}: ${(err as Error).message}`,
-        };
-      }
-      const nowDate = new Date(now);
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, jwks, {
-          issuer: settings.issuer,
-          audience: settings.audience,
-          algorithms: OIDC_ALGORITHMS,
-          currentDate: nowDate,
-          clockTolerance: MAX_PROOF_FUTURE_MS / 1000,
-          maxTokenAge: MAX_PROOF_AGE_MS / 1000,
-          requiredClaims: ['exp', 'iat', ...REQUIRED_CLAIMS],
-        }));
-      } catch (err) {
-        return { ok: false, reason: describeJoseError(err, nowDate, unverified) };
-      }
-
+      const checked = await checkJwt(token, settings, now, {
+        field: 'ci.oidc',
+        maxAgeMs: MAX_PROOF_AGE_MS,
+        requiredClaims: REQUIRED_CLAIMS,
+      });
+      if (!checked.ok) return checked;
+      const payload = checked.payload;
       const claims: Record<string, string> = {};
       for (const name of REQUIRED_CLAIMS) {
         const v = payload[name];
@@ -152,6 +180,17 @@ export function createOidcVerifier(opts: { fetch?: typeof fetch } = {}): OidcVer
         ok: true,
         claims,
         issuedAt: new Date((payload.iat ?? 0) * 1000).toISOString(),
+        digest: tokenDigest(token),
+      };
+    },
+
+    async verifyIdToken(token, settings, now, opts) {
+      const checked = await checkJwt(token, settings, now, opts);
+      if (!checked.ok) return checked;
+      return {
+        ok: true,
+        payload: checked.payload,
+        issuedAt: new Date((checked.payload.iat ?? 0) * 1000).toISOString(),
         digest: tokenDigest(token),
       };
     },
@@ -185,7 +224,7 @@ async function discover(issuer: string, fetchImpl: typeof fetch): Promise<Remote
   });
 }
 
-function describeJoseError(err: unknown, now: Date, unverified: JWTPayload): string {
+function describeJoseError(err: unknown, now: Date, unverified: JWTPayload, maxAgeMs: number): string {
   const at = (s: unknown) => (typeof s === 'number' ? new Date(s * 1000).toISOString() : 'an unknown time');
   // jose reports a token older than maxTokenAge as JWTExpired with claim "iat".
   if (
@@ -195,7 +234,7 @@ function describeJoseError(err: unknown, now: Date, unverified: JWTPayload): str
   ) {
     const age = now.getTime() - unverified.iat * 1000;
     return age > 0
-      ? `the token was issued ${formatSpan(age)} ago (limit ${formatSpan(MAX_PROOF_AGE_MS)})`
+      ? `the token was issued ${formatSpan(age)} ago (limit ${formatSpan(maxAgeMs)})`
       : `the token is dated ${formatSpan(-age)} in the future`;
   }
   if (err instanceof errors.JWTExpired) {

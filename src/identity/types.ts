@@ -37,6 +37,16 @@ export type Proof =
   | { kind: 'ssh'; statement: Statement; signature: string /* armored SSHSIG, namespace "shipgate" */ }
   | { kind: 'slack'; body: string /* raw form body */; timestamp: string; signature: string /* v0=... */ }
   | { kind: 'github-oidc'; token: string /* GitHub Actions ID token (JWT) */ }
+  | {
+      kind: 'web-oidc';
+      /** The signed-in person's ID token from ui.oidc; its nonce is the thumbprint of `key`. */
+      token: string;
+      /** The dashboard session's public key (JWK, OKP Ed25519), made for this sign-in only. */
+      key: { kty: 'OKP'; crv: 'Ed25519'; x: string };
+      statement: Statement;
+      /** Ed25519 over webStatementText(statement) by the session key, base64url. */
+      signature: string;
+    }
   | { kind: 'asserted'; login: string };
 
 export type Verified =

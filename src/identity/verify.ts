@@ -13,6 +13,15 @@ import { branchOfRef, createOidcVerifier } from './oidc.js';
 import { parseSlackInteraction, slackDetails, slackTime, verifySlackSignature } from './slack.js';
 import { parsePublicKey, SshFormatError, verifySshSignature, type SshPublicKey } from './sshsig.js';
 import { canonicalStatement, checkFreshness, parseStatement, statementDigest } from './statement.js';
+import {
+  keyThumbprint,
+  loginForOidcClaims,
+  parseSessionJwk,
+  verifyWebStatementSignature,
+  WEB_OIDC_ACTIONS,
+  WEB_OIDC_REQUIRED_CLAIMS,
+  WEB_SESSION_MAX_MS,
+} from './web-oidc.js';
 import type { Expectation, Proof, Statement, Verified } from './types.js';
 
 export interface ProofVerifierDeps {
@@ -188,6 +197,72 @@ export function createProofVerifier(deps: ProofVerifierDeps): ProofVerifier {
     };
   };
 
+  /**
+   * The dashboard: the ID token proves who signed in (and names the session's key in its nonce); the statement,
+   * signed by that key, proves what they asked for. See web-oidc.ts.
+   */
+  const verifyWebOidc = async (
+    proof: Extract<Proof, { kind: 'web-oidc' }>,
+    expect: Expectation,
+  ): Promise<Verified> => {
+    const config = deps.config();
+    const settings = config.ui?.oidc;
+    if (!settings)
+      return refuse('dashboard sign-in is not configured on this worker (no ui.oidc in the config)');
+    if (!WEB_OIDC_ACTIONS.includes(expect.action))
+      return refuse(
+        `a dashboard sign-in can ${WEB_OIDC_ACTIONS.join(', ')}, not ${expect.action}; sign with SSH (the CLI)`,
+      );
+    const parsed = parseStatement(proof.statement);
+    if (!parsed.ok) return refuse(`malformed statement: ${parsed.reason}`);
+    const s = parsed.value;
+    const different = statementMismatch(s, expect);
+    if (different) return refuse(different);
+    const fresh = checkFreshness(s.at, expect.now, { what: 'the statement' });
+    if (!fresh.ok) return refuse(fresh.reason);
+    const key = parseSessionJwk(proof.key);
+    if (!key.ok) return refuse(key.reason);
+    const checked = await oidc.verifyIdToken(
+      proof.token,
+      { issuer: settings.issuer, audience: settings.clientId },
+      expect.now,
+      { field: 'ui.oidc', maxAgeMs: WEB_SESSION_MAX_MS, requiredClaims: WEB_OIDC_REQUIRED_CLAIMS },
+    );
+    if (!checked.ok) return refuse(`the ID token: ${checked.reason}`);
+    const c = checked.payload;
+    const thumbprint = keyThumbprint(key.jwk);
+    if (c.nonce !== thumbprint)
+      return refuse(
+        "the ID token was not issued for the key that signed this request (its nonce is not the key's thumbprint)",
+      );
+    if (!verifyWebStatementSignature(key.jwk, s, proof.signature))
+      return refuse("the statement's signature does not verify with the session key the ID token names");
+    const who = loginForOidcClaims(config.people, c);
+    if (!who.ok) return refuse(who.reason);
+    if (who.login.toLowerCase() !== s.login.toLowerCase())
+      return refuse(
+        `the statement is signed for ${s.login}, but the ID token's ${who.matched} is linked to ${who.login}`,
+      );
+    const claims: Record<string, string> = {
+      iss: settings.issuer,
+      sub: String(c.sub),
+      matched: who.matched,
+      token: checked.digest,
+      key: thumbprint,
+      publicKey: key.jwk.x,
+      nonce: s.nonce,
+    };
+    if (typeof c.email === 'string') claims.email = c.email;
+    return {
+      ok: true,
+      login: who.login,
+      via: 'web-oidc',
+      digest: statementDigest(s),
+      at: s.at,
+      claims,
+    };
+  };
+
   const verifyAsserted = (proof: Extract<Proof, { kind: 'asserted' }>, expect: Expectation): Verified => {
     const config = deps.config();
     if (config.identity !== 'asserted')
@@ -225,6 +300,12 @@ export function createProofVerifier(deps: ProofVerifierDeps): ProofVerifier {
         }
         case 'github-oidc':
           return verifyOidc(proof as Extract<Proof, { kind: 'github-oidc' }>, expect);
+        case 'web-oidc': {
+          const p = proof as Extract<Proof, { kind: 'web-oidc' }>;
+          if (typeof p.token !== 'string' || typeof p.signature !== 'string')
+            return refuse('malformed dashboard proof: token and signature must be strings');
+          return verifyWebOidc(p, expect);
+        }
         case 'asserted':
           return verifyAsserted(proof as Extract<Proof, { kind: 'asserted' }>, expect);
         default:

@@ -53,7 +53,8 @@ export function environmentExpectation(
 /** What is kept of an accepted proof (see ProofRecord). */
 export function proofRecord(proof: Proof, v: Extract<Verified, { ok: true }>): ProofRecord {
   const record: ProofRecord = { login: v.login, via: v.via, digest: v.digest, at: v.at };
-  if (proof.kind === 'ssh') {
+  // The statement and its signature, never a token: a web-oidc record names its ID token by digest (claims).
+  if (proof.kind === 'ssh' || proof.kind === 'web-oidc') {
     record.statement = proof.statement;
     record.signature = proof.signature;
   }

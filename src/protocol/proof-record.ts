@@ -15,10 +15,12 @@ export interface ProofRecord {
   digest: string;
   /** When the proof was made (statement time, Slack request time, token issue time). */
   at: string;
-  /** ssh: the statement as signed, and the armored SSHSIG over its canonical text. */
+  /** ssh: the statement as signed, and the armored SSHSIG over its canonical text; web-oidc: the statement and
+   *  the session key's Ed25519 signature (base64url), the key in claims.publicKey. */
   statement?: Statement;
   signature?: string;
-  /** github-oidc: repository, ref, sha, actor, workflow_ref, environment; slack: user, action, value. */
+  /** github-oidc: repository, ref, sha, actor, workflow_ref, environment; slack: user, action, value; web-oidc:
+   *  iss, sub, email, matched, token (the ID token's digest), key (thumbprint), publicKey, nonce. */
   claims?: Record<string, string>;
 }
 

@@ -10,7 +10,7 @@ const MAX_TEXT = 4000;
 const MAX_SIGNATURE = 16_384;
 const MAX_TOKEN = 16_384;
 const MAX_SLACK_BODY = 65_536;
-const PROOF_KINDS = ['ssh', 'slack', 'github-oidc', 'asserted'] as const;
+const PROOF_KINDS = ['ssh', 'slack', 'github-oidc', 'web-oidc', 'asserted'] as const;
 
 function fail(field: string, message: string): never {
   throw new Error(`${field}: ${message}`);
@@ -58,6 +58,14 @@ export function validateProof(value: unknown): void {
       return;
     case 'github-oidc':
       validateString('proof.token', value.token, MAX_TOKEN);
+      return;
+    case 'web-oidc':
+      validateString('proof.token', value.token, MAX_TOKEN);
+      if (!isObject(value.key) || JSON.stringify(value.key).length > 512)
+        fail('proof.key', "must be the dashboard session's public key (JWK)");
+      if (!isObject(value.statement)) fail('proof.statement', 'must be the signed statement');
+      if (JSON.stringify(value.statement).length > MAX_TEXT) fail('proof.statement', 'is too large');
+      validateString('proof.signature', value.signature, 256);
       return;
     case 'asserted':
       validateLogin('proof.login', value.login);
