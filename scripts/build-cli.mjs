@@ -2,7 +2,7 @@
 // Bundles the CLI (src/cli/main.ts) into build/cli/shipgate.mjs, which bin/shipgate.js runs, and a few chunks:
 // a handful of files to read and compile instead of some 250 modules, so a command that only talks to Temporal reaches
 // its first RPC sooner. Runs after `tsc` (npm run build): the commands that host the worker, the data plane or
-// a server (worker, dev, demo, down, slack) are not bundled; main() hands them to the compiled build/cli/main.js
+// a server (worker, dev, demo, down, slack, ui) are not bundled; main() hands them to the compiled build/cli/main.js
 // next to the bundle, and the root help lists them from what this script captures from that build.
 // Usage: node scripts/build-cli.mjs
 import { build } from 'esbuild';
@@ -22,6 +22,7 @@ const DELEGATED = {
   demo: 'registerDemo',
   down: 'registerDown',
   slack: 'registerSlack',
+  ui: 'registerUi',
 };
 
 if (!existsSync(path.join(compiled, 'main.js'))) {

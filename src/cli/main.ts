@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   dev: async () => (await import('./commands/dev.js')).registerDev,
   demo: async () => (await import('./commands/demo.js')).registerDemo,
   slack: async () => (await import('./commands/slack.js')).registerSlack,
+  ui: async () => (await import('./commands/ui.js')).registerUi,
   audit: async () => (await import('./commands/audit.js')).registerAudit,
 };
 
@@ -38,7 +39,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
  * scripts/build-cli.mjs) leaves them out and hands them to the compiled build, which loads their modules
  * from where they expect to be (the worker bundles workflow code and spawns proxies relative to its files).
  */
-const DELEGATED: ReadonlySet<string> = new Set(['worker', 'dev', 'demo', 'down', 'slack']);
+const DELEGATED: ReadonlySet<string> = new Set(['worker', 'dev', 'demo', 'down', 'slack', 'ui']);
 
 /** A delegated command as the root help lists it, captured when the bundle is built. */
 export interface HelpStub {

@@ -6,6 +6,11 @@ import { startDevServer } from '../../temporal/dev-server.js';
 import type { Runner } from '../context.js';
 import { ensureKey, loginsWithoutKeys, withKeys, type PersonKey } from '../keys.js';
 import { workerFor } from './worker.js';
+import { parsePort } from './ui.js';
+import { ShipgateClient } from '../../client.js';
+import { startDashboard, type Dashboard } from '../../dashboard/index.js';
+
+const DEFAULT_DASHBOARD_PORT = '8234';
 
 export function registerDev(program: Command, run: Runner) {
   program
@@ -15,8 +20,14 @@ export function registerDev(program: Command, run: Runner) {
     )
     .option('--port <n>', 'Temporal frontend port', '7233')
     .option('--ui-port <n>', 'Temporal UI port', '8233')
-    .action((o: { port: string; uiPort: string }) =>
+    .option(
+      '--dashboard-port <n>',
+      "shipgate's dashboard (shipgate ui) port; a free one when the default is taken",
+      DEFAULT_DASHBOARD_PORT,
+    )
+    .action((o: { port: string; uiPort: string; dashboardPort: string }) =>
       run(async (ctx) => {
+        const dashboardPort = parsePort('--dashboard-port', o.dashboardPort);
         const loaded = await ctx.requireConfig();
         const logger = createLogger('shipgate-dev');
         // Under identity: proven every command is signed. Whoever the config names without a key gets one here,
@@ -31,13 +42,29 @@ export function registerDev(program: Command, run: Runner) {
           uiPort: Number(o.uiPort),
         });
         const temporal = { ...ctx.temporal, address: server.address };
+        let dashboard: Dashboard | undefined;
         try {
-          const { worker } = await workerFor(loaded.file, {
+          const { worker, config } = await workerFor(loaded.file, {
             home: ctx.home,
             temporal,
             logger,
             uiUrl: server.uiUrl,
             overlay: Object.keys(keys).length ? (l) => withKeys(l, keys) : undefined,
+          });
+          const sg = await ShipgateClient.connect(temporal);
+          const board = (port: number) =>
+            startDashboard({
+              sg,
+              config,
+              port,
+              temporalUiUrl: server.uiUrl,
+              namespace: temporal.namespace,
+              logger,
+            });
+          // The default port taken (another dev setup): any free one, printed below, rather than no dev at all.
+          dashboard = await board(dashboardPort).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'EADDRINUSE' || o.dashboardPort !== DEFAULT_DASHBOARD_PORT) throw err;
+            return board(0);
           });
           const rel = (file: string) => {
             const r = path.relative(process.cwd(), file);
@@ -49,6 +76,7 @@ export function registerDev(program: Command, run: Runner) {
               `shipgate dev is running (state in ${ctx.home})`,
               `  Temporal:    ${server.address}`,
               `  Temporal UI: ${server.uiUrl}`,
+              `  Dashboard:   ${dashboard.url} (metrics: ${dashboard.url}/metrics)`,
               ...Object.entries(loaded.config.apps).flatMap(([app, a]) =>
                 Object.entries(a.environments).map(([env, e]) =>
                   e.target.kind === 'local'
@@ -67,12 +95,14 @@ export function registerDev(program: Command, run: Runner) {
             {
               address: server.address,
               ui: server.uiUrl,
+              dashboard: dashboard.url,
               home: ctx.home,
               keys: Object.fromEntries(signing.map(([l, k]) => [l, k.file])),
             },
           );
           await worker.run();
         } finally {
+          await dashboard?.close();
           await createTargets({ home: ctx.home }).stopAll();
           await server.stop();
         }
