@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ROOT } from './processes.js';
+import { readEnvFile } from './env-file.js';
 
 const SCRIPT = path.join(ROOT, 'scripts', 'kube-plane.sh');
 const ROLE_FILE = path.join(ROOT, 'docs', 'kubernetes-role.yaml');
@@ -125,13 +126,7 @@ export async function startKubePlane(): Promise<KubePlane> {
     process.off('exit', onExit);
     throw new Error(`scripts/kube-plane.sh up ${dir} failed (exit ${up.code}):\n${up.stderr.slice(-4000)}`);
   }
-  const env = Object.fromEntries(
-    (await readFile(path.join(dir, 'env'), 'utf8'))
-      .split('\n')
-      .map((l) => /^export (\w+)='(.*)'$/.exec(l))
-      .filter((m) => m !== null)
-      .map((m) => [m[1], m[2]]),
-  ) as Record<string, string | undefined>;
+  const env = (await readEnvFile(dir)) as Record<string, string | undefined>;
   const bin = env.KUBE_PLANE_BIN;
   const apiUrl = env.KUBE_PLANE_API;
   if (!bin || !apiUrl) throw new Error(`${dir}/env lacks KUBE_PLANE_BIN or KUBE_PLANE_API`);

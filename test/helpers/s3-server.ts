@@ -5,7 +5,7 @@
  * `scripts/s3-server.sh build` (scripts/setup.sh runs it), so a hook rarely waits for the Go build.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -15,6 +15,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { ROOT } from './processes.js';
+import { readEnvFile } from './env-file.js';
 
 const SCRIPT = path.join(ROOT, 'scripts', 's3-server.sh');
 
@@ -71,13 +72,7 @@ export async function startS3Server(): Promise<S3Server> {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  const env = Object.fromEntries(
-    (await readFile(path.join(dir, 'env'), 'utf8'))
-      .split('\n')
-      .map((l) => /^export (\w+)='(.*)'$/.exec(l))
-      .filter((m) => m !== null)
-      .map((m) => [m[1], m[2]]),
-  ) as Record<string, string>;
+  const env = (await readEnvFile(dir)) as Record<string, string>;
   const need = (k: string) => {
     const v = env[k];
     if (!v) throw new Error(`${dir}/env lacks ${k}`);

@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './processes.js';
+import { readEnvFile } from './env-file.js';
 
 const SCRIPT = path.join(ROOT, 'scripts', 'temporal-cluster.sh');
 
@@ -67,13 +68,7 @@ export async function startTemporalCluster(): Promise<TemporalCluster> {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  const env = Object.fromEntries(
-    (await readFile(path.join(dir, 'env'), 'utf8'))
-      .split('\n')
-      .map((l) => /^export (\w+)='(.*)'$/.exec(l))
-      .filter((m) => m !== null)
-      .map((m) => [m[1], m[2]]),
-  ) as Record<string, string>;
+  const env = (await readEnvFile(dir)) as Record<string, string>;
   let stopped = false;
   return {
     dir,
