@@ -46,6 +46,8 @@ export interface ClusterStack {
 
 export interface ClusterStackOptions {
   workers?: number;
+  /** Extra `shipgate worker` arguments per worker index, e.g. [['--environments', 'staging'], ...]. */
+  workerArgs?: string[][];
   /** App names; each gets the example app's config with its own ports. Default: one app, `hello`. */
   apps?: string[];
   tweak?: (c: ExampleConfig) => void;
@@ -80,15 +82,16 @@ export async function startClusterStack(opts: ClusterStackOptions = {}): Promise
 
     const connection = await Connection.connect({ address: cluster.address });
     const sg = new ShipgateClient(new Client({ connection, namespace: cluster.namespace }));
-    const launch = () =>
+    const launch = (i: number) =>
       startWorker({
         config: configFile,
         address: cluster.address,
         home,
         env: { TEMPORAL_NAMESPACE: cluster.namespace },
+        extraArgs: opts.workerArgs?.[i],
       });
     const workers: WorkerProcess[] = [];
-    for (let i = 0; i < (opts.workers ?? 2); i++) workers.push(await launch());
+    for (let i = 0; i < (opts.workers ?? opts.workerArgs?.length ?? 2); i++) workers.push(await launch(i));
     const stack: ClusterStack = {
       cluster,
       home,
@@ -104,7 +107,7 @@ export async function startClusterStack(opts: ClusterStackOptions = {}): Promise
           ...env,
         }),
       async restartWorker(i) {
-        workers[i] = await launch();
+        workers[i] = await launch(i);
         return workers[i]!;
       },
       async ensureWorkers() {
