@@ -21,7 +21,7 @@ it('under SIGKILLed workers and restarted Temporal and PostgreSQL, no approval i
   }
   const c = result.counts;
   console.log(
-    `chaos (seed ${c.seed}): ${c.iterations} iterations, ${c.releases} releases, ${c.approvals} approvals, ` +
+    `chaos (seed ${c.seed}): ${c.iterations} iterations, ${c.releases} releases, ${c.approvals} approvals, ${c.rejections} rejections, ` +
       `${c.rollbacks} rollbacks; ${c.workerKills} worker kills, ${c.temporalRestarts} Temporal restarts, ` +
       `${c.temporalKills} Temporal kills, ${c.postgresRestarts} PostgreSQL restarts, ${c.retries} retried calls; ` +
       `${c.invariantChecks} invariant checks, ${result.violations.length} violated`,

@@ -26,6 +26,7 @@ export interface ChaosCounts {
   iterations: number;
   releases: number;
   approvals: number;
+  rejections: number;
   rollbacks: number;
   workerKills: number;
   temporalRestarts: number;
@@ -63,6 +64,8 @@ const DISRUPTIONS: Disruption[] = ['kill-worker', 'restart-temporal', 'kill-temp
 interface Driven {
   app: string;
   version: string;
+  /** approve: both approvals; reject: carol rejects; leave: nobody decides (a later release supersedes it). */
+  decision: 'approve' | 'reject' | 'leave';
   /** Logins whose approve returned 0 (counted) or 3 "already approved" (counted by an earlier attempt). */
   approvedBy: Set<string>;
   fullyApproved: boolean;
@@ -78,6 +81,7 @@ export async function runChaos(stack: ClusterStack, opts: ChaosOptions): Promise
     iterations: opts.iterations,
     releases: 0,
     approvals: 0,
+    rejections: 0,
     rollbacks: 0,
     workerKills: 0,
     temporalRestarts: 0,
@@ -148,7 +152,9 @@ export async function runChaos(stack: ClusterStack, opts: ChaosOptions): Promise
       await sleep(random() * 4000);
       await disrupt(pick(DISRUPTIONS));
     })();
-    const d: Driven = { app, version, approvedBy: new Set(), fullyApproved: false };
+    const roll = random();
+    const decision = roll < 0.7 ? 'approve' : roll < 0.85 ? 'reject' : 'leave';
+    const d: Driven = { app, version, decision, approvedBy: new Set(), fullyApproved: false };
     driven.push(d);
     await persist(
       [
@@ -167,18 +173,28 @@ export async function runChaos(stack: ClusterStack, opts: ChaosOptions): Promise
       (code) => code === 0,
     );
     counts.releases++;
-    for (const by of ['alice', 'bob']) {
-      await persist(['approve', app, version, '--as', by], (code, stderr) => {
-        // 3 "already approved": an earlier attempt landed although its answer was lost in the disruption.
-        const ok = code === 0 || (code === 3 && stderr.includes('already approved'));
-        if (ok) d.approvedBy.add(by);
-        return ok;
-      });
-      counts.approvals++;
+    if (decision === 'approve') {
+      for (const by of ['alice', 'bob']) {
+        await persist(['approve', app, version, '--as', by], (code, stderr) => {
+          // 3 "already approved": an earlier attempt landed although its answer was lost in the disruption.
+          const ok = code === 0 || (code === 3 && stderr.includes('already approved'));
+          if (ok) d.approvedBy.add(by);
+          return ok;
+        });
+        counts.approvals++;
+      }
+      d.fullyApproved = true;
+      await waitEnded(stack, app, version);
+      shipped.get(app)!.push(version);
+    } else if (decision === 'reject') {
+      await persist(
+        ['reject', app, version, '--as', 'carol', '--reason', `chaos iteration ${it + 1}`],
+        // 3 "ended rejected": an earlier attempt landed although its answer was lost in the disruption.
+        (code, stderr) => code === 0 || (code === 3 && stderr.includes('rejected')),
+      );
+      counts.rejections++;
+      await waitEnded(stack, app, version);
     }
-    d.fullyApproved = true;
-    await waitEnded(stack, app, version);
-    shipped.get(app)!.push(version);
     // Every other iteration rolls back the production of an app that shipped twice, one request id across retries.
     const rollable = apps.filter((a) => shipped.get(a)!.length >= 2);
     if (it % 2 === 1 && rollable.length > 0) {
