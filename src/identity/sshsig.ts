@@ -1,11 +1,19 @@
 /**
  * SSH signatures in the format `ssh-keygen -Y sign` writes (SSHSIG, see OpenSSH's PROTOCOL.sshsig), and OpenSSH
  * public keys as people list them (`ssh-ed25519 AAAA… comment`). Verification is node:crypto only, so a worker
- * needs no ssh-keygen; signing shells out to ssh-keygen, the tool people already sign git commits with.
+ * needs no ssh-keygen; signing shells out to ssh-keygen, the tool people already sign git commits with (an
+ * unencrypted ed25519 key file is signed in process, with the same bytes ssh-keygen writes).
  */
 import { spawn } from 'node:child_process';
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { canonicalStatement } from './statement.js';
@@ -332,7 +340,8 @@ export type SignOptions = ({ keyFile: string } | { agent: true; publicKey?: stri
 export async function signStatement(statement: Statement, opts: SignOptions): Promise<string> {
   const env = opts.env ?? process.env;
   const message = canonicalStatement(statement);
-  if ('keyFile' in opts) return sshKeygenSign(opts.keyFile, message, env);
+  if ('keyFile' in opts)
+    return (await signWithKeyFile(opts.keyFile, message)) ?? sshKeygenSign(opts.keyFile, message, env);
   let line = opts.publicKey;
   if (line === undefined) {
     const listed = await run('ssh-add', ['-L'], '', env);
@@ -355,6 +364,72 @@ export async function signStatement(statement: Statement, opts: SignOptions): Pr
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What `ssh-keygen -Y sign -n shipgate -f keyFile` writes, computed here, for the common key: an unencrypted
+ * OpenSSH ed25519 private key only its owner can read. Ed25519 is deterministic, so the armored signature is
+ * byte for byte ssh-keygen's, without starting a process (tens of milliseconds of a rollback). Anything else (a
+ * passphrase, another key type, a .pub naming an agent key, loose permissions ssh-keygen refuses, a file it
+ * cannot read) is null: ssh-keygen signs, or refuses, as before.
+ */
+async function signWithKeyFile(keyFile: string, message: string): Promise<string | null> {
+  let pair: { seed: Buffer; publicKey: Buffer };
+  try {
+    const info = await stat(keyFile);
+    if (!info.isFile() || (info.mode & 0o077) !== 0 || info.size > 16 * 1024) return null;
+    pair = ed25519Key(await readFile(keyFile, 'latin1'));
+  } catch {
+    return null;
+  }
+  const der = Buffer.concat([Buffer.from(PKCS8_ED25519_PREFIX, 'hex'), pair.seed]);
+  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  // A seed that does not give the listed public key is a damaged file: ssh-keygen says what is wrong.
+  const derived = Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x ?? '', 'base64url');
+  if (!derived.equals(pair.publicKey)) return null;
+  const blob = Buffer.concat([wireString('ssh-ed25519'), wireString(pair.publicKey)]);
+  const data = signedData(SSHSIG_NAMESPACE, 'sha512', Buffer.from(message));
+  const signature = cryptoSign(null, data, key);
+  const sig = Buffer.concat([
+    Buffer.from('SSHSIG', 'latin1'),
+    Buffer.from([0, 0, 0, 1]),
+    wireString(blob),
+    wireString(Buffer.from(SSHSIG_NAMESPACE, 'utf8')),
+    wireString(''),
+    wireString('sha512'),
+    wireString(Buffer.concat([wireString('ssh-ed25519'), wireString(signature)])),
+  ]);
+  const lines = sig.toString('base64').match(/.{1,70}/g) ?? [];
+  return [ARMOR_BEGIN, ...lines, ARMOR_END].join('\n');
+}
+
+/** PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed (RFC 8410). */
+const PKCS8_ED25519_PREFIX = '302e020100300506032b657004220420';
+
+/** The seed and public key of an unencrypted openssh-key-v1 file holding one ssh-ed25519 key; throws otherwise. */
+function ed25519Key(text: string): { seed: Buffer; publicKey: Buffer } {
+  const m =
+    /^-----BEGIN OPENSSH PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END OPENSSH PRIVATE KEY-----\s*$/.exec(
+      text,
+    );
+  if (!m) throw new SshFormatError('not an OpenSSH private key');
+  const r = new WireReader(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'), 'the private key');
+  if (r.bytes(15).toString('latin1') !== 'openssh-key-v1\0') throw new SshFormatError('not openssh-key-v1');
+  if (r.text() !== 'none' || r.text() !== 'none') throw new SshFormatError('the key is encrypted');
+  r.string(); // kdf options
+  if (r.u32() !== 1) throw new SshFormatError('not exactly one key');
+  const pub = new WireReader(r.string(), 'the public key');
+  const priv = new WireReader(r.string(), 'the private section');
+  if (pub.text() !== 'ssh-ed25519') throw new SshFormatError('not an ed25519 key');
+  const publicKey = pub.string();
+  if (priv.u32() !== priv.u32()) throw new SshFormatError('the key is damaged');
+  if (priv.text() !== 'ssh-ed25519') throw new SshFormatError('not an ed25519 key');
+  const again = priv.string();
+  const secret = priv.string();
+  if (publicKey.length !== 32 || !again.equals(publicKey) || secret.length !== 64)
+    throw new SshFormatError('the key is damaged');
+  if (!secret.subarray(32).equals(publicKey)) throw new SshFormatError('the key is damaged');
+  return { seed: Buffer.from(secret.subarray(0, 32)), publicKey: Buffer.from(publicKey) };
 }
 
 async function sshKeygenSign(keyFile: string, message: string, env: NodeJS.ProcessEnv): Promise<string> {
