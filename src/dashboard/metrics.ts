@@ -25,7 +25,7 @@ export function createMetrics(collector: Collector): DashboardMetrics {
 
   const deployDuration = new Histogram({
     name: 'shipgate_deploy_duration_seconds',
-    help: 'Deploys from start to settled, by outcome (succeeded, failed, rolled-back), from the ledger.',
+    help: 'Deploys from start to settled, from the ledger, by outcome: succeeded (passed verification) or failed.',
     labelNames: ['app', 'env', 'outcome'],
     buckets: DURATION_BUCKETS,
     registers: [registry],
@@ -57,7 +57,9 @@ export function createMetrics(collector: Collector): DashboardMetrics {
           0,
           (Date.parse(e.endedAt) - Date.parse(e.startedAt ?? e.requestedAt)) / 1000,
         );
-        if (e.action === 'deploy') deployDuration.observe({ app, env, outcome: e.outcome }, seconds);
+        // Whether it passed verification: fixed once settled (a later rollback marks it rolled-back, not failed).
+        if (e.action === 'deploy')
+          deployDuration.observe({ app, env, outcome: e.verifiedAt ? 'succeeded' : 'failed' }, seconds);
         else if (e.action === 'rollback') {
           const kind = e.automatic ? 'automatic' : 'manual';
           rollbackDuration.observe({ app, env, kind }, seconds);
