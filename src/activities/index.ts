@@ -19,7 +19,9 @@ import { createTeardownActivities } from './teardown.js';
 import { createPlanActivities } from './plan.js';
 import { createReleaseOnceActivities } from './release-once.js';
 import { createSupersedeActivities } from './supersede.js';
+import { createSwitchActivities } from './switch.js';
 import type { Notifier, NotifyEvent } from '../integrations/notifier.js';
+import { createGithubDeploymentActivities } from '../integrations/github/activities.js';
 
 /**
  * activateVersion's input. Workflows started before targets had kinds (and their recorded histories) send
@@ -50,7 +52,7 @@ export interface ActivityDeps {
 
 /** Every activity, built from its dependencies so tests can pass real or stand-in ones. */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const activities = {
     ...createPlanActivities(deps.config),
     ...createBuildActivities(deps.home),
     ...createCheckActivities(deps.targets),
@@ -62,6 +64,14 @@ export function createActivities(deps: ActivityDeps) {
     ...createSupersedeActivities(deps.client),
     ...createDriftActivities(deps.targets, deps.config),
     ...createReleaseOnceActivities(deps.client),
+    // GitHub Deployments kept in step (releases started from the Action); the token only from this environment.
+    ...createGithubDeploymentActivities({
+      config: deps.config,
+      client: deps.client,
+      env: deps.env ?? process.env,
+      notifier: deps.notifier,
+      fetch: deps.fetch,
+    }),
     async activateVersion(input: ActivateVersionInput) {
       const ctx = Context.current();
       const artifact = input.artifact ?? input.artifactDir;
@@ -116,6 +126,7 @@ export function createActivities(deps: ActivityDeps) {
       await deps.notifier?.notify(event);
     },
   };
+  return { ...activities, ...createSwitchActivities(activities) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

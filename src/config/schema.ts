@@ -240,6 +240,14 @@ export const environmentSchema = z.strictObject({
   /** How often the worker compares what runs with the ledger, on targets that can drift. */
   driftInterval: duration({ positive: true }).default(60_000),
   ledgerSize: z.number().int().min(10).max(10_000).default(200),
+  /** The GitHub deployment environment this one is kept in step with (releases from the Action); default its name. */
+  githubEnvironment: z
+    .string({ error: 'expected the name of a GitHub environment, such as production' })
+    .min(1)
+    .max(255)
+    .optional(),
+  /** Where people reach this environment: the environment URL GitHub shows on its deployments. */
+  url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
 });
 
 export const appSchema = z.strictObject({
@@ -295,6 +303,69 @@ const envVarName = z
   .string({ error: 'expected the name of an environment variable, such as SHIPGATE_OIDC_CLIENT_SECRET' })
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
     error: 'expected the name of an environment variable (letters, digits and _), not the secret itself',
+  });
+
+/**
+ * GitHub Deployments (releases started from the Action): the worker keeps a deployment per environment in step,
+ * as a GitHub App installation or with a token from its environment, never a person's. Neither secret is ever
+ * in this file: `token.env` names a variable, `app.privateKeyFile` a file (or `privateKeyEnv` a variable).
+ */
+const githubAppSchema = z
+  .strictObject({
+    appId: z
+      .union([positiveInt, z.string().regex(/^[0-9]+$/)], { error: 'expected the App ID, a number' })
+      .transform((id) => String(id)),
+    installationId: z
+      .union([positiveInt, z.string().regex(/^[0-9]+$/)], { error: 'expected the installation ID, a number' })
+      .transform((id) => String(id)),
+    /** A PEM file as GitHub hands it out; relative paths resolve against the config file's folder. */
+    privateKeyFile: z
+      .string({ error: "expected the path of the App's private key (.pem)" })
+      .min(1)
+      .optional(),
+    privateKeyEnv: envVarName.optional(),
+    privateKey: z
+      .never({
+        error:
+          'the private key does not belong in the config: set privateKeyFile to its .pem file or privateKeyEnv to the name of an environment variable that holds it',
+      })
+      .optional(),
+  })
+  .superRefine((app, ctx) => {
+    if ((app.privateKeyFile === undefined) === (app.privateKeyEnv === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['privateKeyFile'],
+        message: 'expected either privateKeyFile or privateKeyEnv, not both',
+      });
+  });
+
+export const githubSchema = z
+  .strictObject({
+    /** GitHub's REST API; GitHub Enterprise Server: https://HOST/api/v3. */
+    api: httpsUrl.default('https://api.github.com').transform((u) => u.replace(/\/+$/, '')),
+    /** A token from the worker's environment (a fine-grained token or an App's token with deployments: write). */
+    token: z
+      .strictObject({
+        env: envVarName,
+        value: z
+          .never({
+            error:
+              'the token does not belong in the config: set token.env to the name of an environment variable that holds it',
+          })
+          .optional(),
+      })
+      .optional(),
+    app: githubAppSchema.optional(),
+  })
+  .superRefine((gh, ctx) => {
+    if ((gh.token === undefined) === (gh.app === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token'],
+        message:
+          'expected either token: { env: NAME } or app: { appId, installationId, privateKeyFile }, not both',
+      });
   });
 
 /**
@@ -400,6 +471,7 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   ui: uiSchema.optional(),
+  github: githubSchema.optional(),
   // Where audit records go: `jsonl` under SHIPGATE_HOME (the default), or `s3` with its own block.
   audit: auditSchema,
   // How long a waiting release holds once its app or environment is gone from a config that loads, before it ends.
@@ -418,3 +490,4 @@ export type ApprovalRule = z.output<typeof approvalRule>;
 export type ApprovalChannel = ProvenChannel;
 export type PersonConfig = z.output<typeof personSchema>;
 export type UiConfig = z.output<typeof uiSchema>;
+export type GithubConfig = z.output<typeof githubSchema>;

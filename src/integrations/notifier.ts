@@ -27,6 +27,11 @@ export type NotifyEvent =
    */
   | { kind: 'environment-down'; app: string; env: string; outage: EnvironmentOutage }
   | { kind: 'environment-restored'; app: string; env: string; outage: EnvironmentOutage }
+  /**
+   * GitHub Deployments could not be kept in step for `repository` (a token without deployments: write, a
+   * repository it cannot see, GitHub unreachable after the tries): sent once per problem; releases go on.
+   */
+  | { kind: 'github-deployments'; app: string; env: string; repository: string; text: string }
   | {
       kind: 'override';
       status: ReleaseStatus;

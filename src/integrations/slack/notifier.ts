@@ -14,6 +14,7 @@ import type { EnvironmentSnapshot, ReleaseStatus } from '../../workflows/types.j
 import type { Notifier, NotifyEvent } from '../notifier.js';
 import {
   auditNotice,
+  escapeText,
   healthNotice,
   driftNotice,
   overrideNotice,
@@ -217,6 +218,16 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
       case 'environment-restored':
         await post(conf.channel, healthNotice(event), `${event.kind} ${event.app}/${event.env}`);
         return;
+      case 'github-deployments':
+        await post(
+          conf.channel,
+          {
+            text: event.text,
+            blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `⚠️ ${escapeText(event.text)}` } }],
+          },
+          `github-deployments ${event.app}/${event.env}`,
+        );
+        return;
       case 'drift': {
         const to = event.drift.onDrift === 'block' ? await rollbackTarget(event.app, event.env) : null;
         await post(
@@ -237,7 +248,8 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
         event.kind === 'rollback' ||
         event.kind === 'drift' ||
         event.kind === 'environment-down' ||
-        event.kind === 'environment-restored'
+        event.kind === 'environment-restored' ||
+        event.kind === 'github-deployments'
           ? `env:${event.app}/${event.env}`
           : event.kind === 'audit-degraded' || event.kind === 'audit-recovered'
             ? `audit:${event.app}/${event.env ?? event.releaseId ?? ''}`
