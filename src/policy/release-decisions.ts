@@ -5,6 +5,7 @@
  */
 import type { RecordedChannel } from '../protocol/channels.js';
 import { FAILURE, releaseEndFailureType, type FailureType } from '../protocol/failures.js';
+import { endFailureMessage } from './temporal-ui.js';
 import type { Stage } from '../protocol/stages.js';
 import type {
   ApproveResult,
@@ -315,10 +316,13 @@ export function deployOutcome(report: DeployReport, env: string, last: boolean):
   return { kind: 'failed', ending: { state: 'failed', reason } };
 }
 
-/** The failure a release that did not succeed ends its run with, so the same version may be released again. */
+/**
+ * The failure a release that did not succeed ends its run with, so the same version may be released again. The
+ * Temporal UI shows it under a red Failed, so a legitimate end says it is not an error (src/policy/temporal-ui.ts).
+ */
 export function endFailure(app: string, version: string, ending: Ending): { type: string; message: string } {
   return {
     type: releaseEndFailureType(ending.state),
-    message: `${app} ${version} ${ending.state}${ending.reason ? `: ${ending.reason}` : ''}`,
+    message: endFailureMessage(app, version, ending.state, ending.reason),
   };
 }

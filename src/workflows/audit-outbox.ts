@@ -10,6 +10,7 @@
  */
 import { ActivityFailure, condition, isCancellation, type ActivityOptions } from '@temporalio/workflow';
 import type { AuditInput } from '../audit/types.js';
+import { duration } from '../policy/temporal-ui.js';
 import type { AuditEventSubject, NotifyEvent } from '../integrations/notifier.js';
 import {
   anchorOf,
@@ -192,7 +193,9 @@ export class AuditOutbox {
       if (first) this.told = tell(io, { kind: 'audit-degraded', ...subject, degraded: this.degradedNow });
       if (this.ending === 'pause') return;
       // A durable timer: the next try survives a worker restart, and waits longer while the store stays down.
-      await condition(() => this.ending === 'pause', auditRetryDelayMs(this.failures));
+      const delay = auditRetryDelayMs(this.failures);
+      const summary = `audit store down: retry ${this.pending.length} record(s) in ${duration(delay)} (try ${this.failures + 1})`;
+      await condition(() => this.ending === 'pause', delay, { summary });
     }
   }
 }

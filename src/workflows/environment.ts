@@ -14,9 +14,12 @@ import {
   condition,
   continueAsNew,
   patched,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { duration, environmentCurrentDetails, type EnvironmentNow } from '../policy/temporal-ui.js';
+import type { EnvironmentSnapshot } from './types.js';
 import { environmentActivities } from './environment/activities.js';
 import { EnvironmentOperations } from './environment/operations.js';
 import { EnvironmentState } from './environment/state.js';
@@ -115,6 +118,7 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     return i.continueAsNewSuggested || i.historyLength > (input.historyLimit ?? HISTORY_LIMIT);
   };
   const woken = () => state.hasWaiting() || shouldContinueAsNew();
+  showDetails(() => state.snapshot());
 
   const reaper = patched('reap-warm-versions');
   /** The next durable timer: the reaper's, and (with drift detection) the periodic drift check's. */
@@ -128,7 +132,14 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   const waitForWork = async (): Promise<boolean> => {
     // A durable timer stops the warm previous version once keepPrevious has passed, even across restarts.
     const at = nextTimer();
-    if (at !== null) return condition(woken, Math.max(at - Date.now(), 1));
+    if (at !== null) {
+      const ms = Math.max(at - Date.now(), 1);
+      const what = [reaper && state.reapAt === at ? 'stop warm previous version' : null]
+        .concat(drift && state.driftCheckAt === at ? ['drift check'] : [])
+        .filter(Boolean)
+        .join(' and ');
+      return condition(woken, ms, { summary: `idle until the next ${what || 'timer'} (in ${duration(ms)})` });
+    }
     await condition(woken);
     return true;
   };
@@ -171,7 +182,9 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     await ops.flushAudit();
     if (!(await ops.settleAuditForContinueAsNew())) {
       // Not now: wait for the work that came, or for the store to take enough that the rest can be carried.
-      await condition(() => state.hasWork() || state.audit.mayCarry(), CARRY_RETRY_MS);
+      await condition(() => state.hasWork() || state.audit.mayCarry(), CARRY_RETRY_MS, {
+        summary: 'audit records too many to carry: continue-as-new tries again in 1m',
+      });
       continue;
     }
     return continueAsNew<typeof environmentWorkflow>({
@@ -181,4 +194,43 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
       carried: state.carried(),
     });
   }
+}
+
+/**
+ * Keeps the Temporal UI's "Current Details" (the workflow metadata query) in step with what the environment
+ * serves, runs, queues and holds. It issues no command, so running environments replay unchanged.
+ */
+function showDetails(snapshot: () => EnvironmentSnapshot): void {
+  const render = () => environmentCurrentDetails(detailsView(snapshot()));
+  void (async () => {
+    for (;;) {
+      const shown = render();
+      setCurrentDetails(shown);
+      await condition(() => render() !== shown);
+    }
+  })();
+}
+
+function detailsView(s: EnvironmentSnapshot): EnvironmentNow {
+  const running = s.running ? s.ledger.find((e) => e.opId === s.running) : undefined;
+  const drift = s.drift && !s.drift.resolved ? s.drift : null;
+  return {
+    app: s.app,
+    env: s.env,
+    current: s.current,
+    running: running
+      ? {
+          action: running.action,
+          version: running.version,
+          actor: running.actor,
+          automatic: running.automatic,
+        }
+      : null,
+    queue: s.queue,
+    freezes: s.freezes,
+    drift: drift ? { at: drift.at, findings: drift.findings.length } : null,
+    health: s.health ?? null,
+    tornDown: s.tornDown ?? null,
+    auditDegraded: Boolean(s.auditDegraded),
+  };
 }

@@ -21,6 +21,7 @@ import {
 import { artifactOf } from '../policy/environment-artifact.js';
 import { removedHold } from '../policy/config-removed.js';
 import { FAILURE } from '../protocol/failures.js';
+import { approvalTimeoutSummary, holdSummary, inline, waitTimerSummary } from '../policy/temporal-ui.js';
 import {
   admitUpdate,
   approveUpdate,
@@ -131,13 +132,15 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
     const commit = release.status.commit;
     // Builds recorded before the opaque reference existed answered only `artifactDir`.
     artifact = artifactOf(
-      await buildArtifact({
-        app,
-        version,
-        commit,
-        source: plan.source,
-        ...(plan.image ? { image: plan.image } : {}),
-      }),
+      await buildArtifact.executeWithOptions({ summary: inline(`build ${app} ${version} (${commit})`) }, [
+        {
+          app,
+          version,
+          commit,
+          source: plan.source,
+          ...(plan.image ? { image: plan.image } : {}),
+        },
+      ]),
     );
   } catch (err) {
     return release.end(buildFailed(err));
@@ -170,16 +173,28 @@ function* approvalGate(r: Release, env: EnvironmentPlan): Step {
   if (env.approvals.length === 0) return null;
   if (env.supersede) {
     const { app, version } = r.request;
-    const older = yield* wait(supersedeOlderReleases({ app, env: env.name, version, releaseId: r.id }));
+    const older = yield* wait(
+      supersedeOlderReleases.executeWithOptions(
+        { summary: inline(`supersede older ${app} releases waiting at ${env.name}`) },
+        [{ app, env: env.name, version, releaseId: r.id }],
+      ),
+    );
     if (older.newer) return supersededOnArrival(app, older.newer);
   }
   r.openApprovalGate(env);
   const updateCard = patched('slack-card-updates');
   const notified = r.cardKey();
-  yield* wait(notify({ kind: 'awaiting-approval', status: r.status, run: r.run }));
+  yield* wait(
+    notify.executeWithOptions({ summary: inline(`notify: awaiting approval at ${env.name}`) }, [
+      { kind: 'awaiting-approval', status: r.status, run: r.run },
+    ]),
+  );
   if (updateCard) r.startCardUpdates(notified);
+  r.approvalTimesOutAt = Date.now() + env.approvalTimeoutMs;
   const decided = yield* wait(
-    condition(() => r.stopRequested() !== null || r.approvalsMet(env), env.approvalTimeoutMs),
+    condition(() => r.stopRequested() !== null || r.approvalsMet(env), env.approvalTimeoutMs, {
+      summary: approvalTimeoutSummary(env.name, env.approvalTimeoutMs),
+    }),
   );
   const stop = r.stopRequested();
   if (stop) return stop;
@@ -190,8 +205,13 @@ function* approvalGate(r: Release, env: EnvironmentPlan): Step {
 
 function* waitTimer(r: Release, env: EnvironmentPlan): Step {
   if (env.waitTimerMs <= 0) return null;
+  r.waitUntil = Date.now() + env.waitTimerMs;
   r.startWaitTimer();
-  yield* wait(condition(() => r.stopRequested() !== null, env.waitTimerMs));
+  yield* wait(
+    condition(() => r.stopRequested() !== null, env.waitTimerMs, {
+      summary: waitTimerSummary(env.name, env.waitTimerMs),
+    }),
+  );
   return r.stopRequested();
 }
 
@@ -225,12 +245,21 @@ function* deployGate(r: Release, env: EnvironmentPlan): Step {
   let gateSince: number | null = null;
   let removedSince: number | null = null;
   for (;;) {
-    const verdict = yield* wait(evaluateDeployGate(r.gateQuery(env.name)));
+    const verdict = yield* wait(
+      evaluateDeployGate.executeWithOptions({ summary: inline(`deploy gate of ${env.name}`) }, [
+        r.gateQuery(env.name),
+      ]),
+    );
     if (verdict.allowed) {
       // Break-glass is announced where people look, not only recorded.
       const override = r.overrideOf(env.name);
       if (override && patched('notify-override')) {
-        yield* wait(notify({ kind: 'override', status: r.status, env: env.name, override, run: r.run }));
+        yield* wait(
+          notify.executeWithOptions(
+            { summary: inline(`notify: override at ${env.name} by ${override.by}`) },
+            [{ kind: 'override', status: r.status, env: env.name, override, run: r.run }],
+          ),
+        );
       }
       break;
     }
@@ -248,7 +277,16 @@ function* deployGate(r: Release, env: EnvironmentPlan): Step {
     } else removedSince = null;
     r.hold(env.name, verdict);
     const sleepMs = removedSleepMs ?? gateSleepMs(verdict.until, Date.now());
-    yield* wait(condition(() => r.stopRequested() !== null || r.gateMayHaveOpened(env.name), sleepMs));
+    const summary = holdSummary({
+      env: env.name,
+      kind: verdict.kind,
+      blockedBy: verdict.blockedBy,
+      until: verdict.until,
+      sleepMs,
+    });
+    yield* wait(
+      condition(() => r.stopRequested() !== null || r.gateMayHaveOpened(env.name), sleepMs, { summary }),
+    );
     const stop = r.stopRequested();
     if (stop) return stop;
   }
@@ -269,7 +307,13 @@ function* deployAndAwait(
   const confirm = patched('proven-identity');
   if (confirm) r.confirmReports = true;
   r.startDeploy(env.name);
-  yield* wait(submitDeploy({ app: r.request.app, env: env.name, op: r.deployOp(env, opId, artifact) }));
+  const { version } = r.request;
+  const handOver = `hand ${version} to ${env.name}'s queue (${env.deploy.strategy})${attempt > 1 ? `, attempt ${attempt}` : ''}`;
+  yield* wait(
+    submitDeploy.executeWithOptions({ summary: inline(handOver) }, [
+      { app: r.request.app, env: env.name, op: r.deployOp(env, opId, artifact) },
+    ]),
+  );
   if (!confirm) {
     yield* wait(condition(() => r.deployDone(opId)));
     return r.reportOf(opId);
@@ -278,7 +322,12 @@ function* deployAndAwait(
     yield* wait(condition(() => r.hasReport()));
     const received = r.nextReport(opId);
     if (!received) continue;
-    const sent = yield* wait(confirmDeployReport({ app: r.request.app, env: env.name, opId }));
+    const sent = yield* wait(
+      confirmDeployReport.executeWithOptions(
+        { summary: inline(`confirm ${env.name}'s report: ${received.phase}`) },
+        [{ app: r.request.app, env: env.name, opId }],
+      ),
+    );
     const done = r.confirmReport(received, sent);
     if (done) return done;
   }

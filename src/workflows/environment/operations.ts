@@ -29,6 +29,7 @@ import {
   type EnvironmentAction,
 } from '../../policy/environment-rules.js';
 import { SOAK_START, soakRound } from '../../policy/environment-soak.js';
+import { activationSummary, soakRounds, soakTimerSummary, verifySummary } from '../../policy/temporal-ui.js';
 import {
   claimedChannel,
   detailsOf,
@@ -880,23 +881,32 @@ export class EnvironmentOperations {
   private async activate(entry: LedgerEntry, spec: DeploySpec, acts: TargetActs = this.acts): Promise<Check> {
     let result: { digest?: string };
     try {
-      result = await acts.activateVersion({
-        app: this.app,
-        env: this.env,
-        ...(spec.target ? { target: spec.target } : {}),
-        port: spec.port,
+      const summary = activationSummary({
+        action: entry.action === 'deploy' ? 'deploy' : 'rollback',
         version: entry.version,
-        artifact: entry.artifact,
-        command: spec.command,
+        env: this.env,
         strategy: spec.strategy,
-        canarySteps: spec.canarySteps,
-        canaryPauseMs: spec.canaryPauseMs,
-        stepChecks: spec.verify.checks,
-        keepPreviousMs: spec.keepPreviousMs,
-        // Targets that label what they run (Kubernetes annotations) say which release and why.
-        ...(entry.releaseId ? { releaseId: entry.releaseId } : {}),
-        changeCause: changeCauseOf(entry),
+        automatic: entry.automatic,
       });
+      result = await acts.activateVersion.executeWithOptions({ summary }, [
+        {
+          app: this.app,
+          env: this.env,
+          ...(spec.target ? { target: spec.target } : {}),
+          port: spec.port,
+          version: entry.version,
+          artifact: entry.artifact,
+          command: spec.command,
+          strategy: spec.strategy,
+          canarySteps: spec.canarySteps,
+          canaryPauseMs: spec.canaryPauseMs,
+          stepChecks: spec.verify.checks,
+          keepPreviousMs: spec.keepPreviousMs,
+          // Targets that label what they run (Kubernetes annotations) say which release and why.
+          ...(entry.releaseId ? { releaseId: entry.releaseId } : {}),
+          changeCause: changeCauseOf(entry),
+        },
+      ]);
     } catch (err) {
       if (isCancellation(err)) throw err;
       return { ok: false, detail: `could not start ${entry.version}: ${failureMessage(err)}` };
@@ -917,9 +927,11 @@ export class EnvironmentOperations {
       return this.verifyOnce(version, spec, soak, acts);
     const single = { ...soak, durationMs: 0, failureLimit: 0 };
     const deadline = Date.now() + soak.durationMs;
+    const rounds = soakRounds(soak.durationMs, soak.intervalMs);
     let progress = SOAK_START;
     for (;;) {
-      const checked = await this.verifyOnce(version, spec, single, acts);
+      const thisRound: [number, number] = [progress.rounds + 1, Math.max(rounds, progress.rounds + 1)];
+      const checked = await this.verifyOnce(version, spec, single, acts, thisRound);
       // Soaks recorded before a dead version failed at once counted it as one failed round.
       const dead = checked.dead === true && patched('soak-fails-on-dead-version');
       const round = soakRound(
@@ -931,7 +943,9 @@ export class EnvironmentOperations {
       );
       if (round.decision.done) return round.decision;
       progress = round.progress;
-      await sleep(round.decision.sleepMs);
+      const next = progress.rounds + 1;
+      const ms = round.decision.sleepMs;
+      await sleep(ms, { summary: soakTimerSummary(version, this.env, next, Math.max(rounds, next), ms) });
     }
   }
 
@@ -940,16 +954,20 @@ export class EnvironmentOperations {
     spec: DeploySpec,
     verify: VerifySpec,
     acts: TargetActs = this.acts,
+    round?: [number, number],
   ): Promise<Check> {
     try {
-      return await acts.verifyVersion({
-        app: this.app,
-        env: this.env,
-        ...(spec.target ? { target: spec.target } : {}),
-        port: spec.port,
-        version,
-        verify,
-      });
+      const summary = verifySummary(version, this.env, verify.checks.length, round);
+      return await acts.verifyVersion.executeWithOptions({ summary }, [
+        {
+          app: this.app,
+          env: this.env,
+          ...(spec.target ? { target: spec.target } : {}),
+          port: spec.port,
+          version,
+          verify,
+        },
+      ]);
     } catch (err) {
       if (isCancellation(err)) throw err;
       return { ok: false, detail: failureMessage(err) };

@@ -10,6 +10,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -69,6 +70,7 @@ import type {
 import { deliverAudit, notify, recordAudit, verifyProof } from './activities.js';
 import { AuditOutbox } from '../audit-outbox.js';
 import { alreadyReleasedRefusal, type AlreadyReleased, type Released } from '../../policy/release-once.js';
+import { inline, releaseCurrentDetails, type ReleaseNow } from '../../policy/temporal-ui.js';
 
 type Override = NonNullable<ReleaseStatus['override']>;
 
@@ -127,6 +129,9 @@ export class Release {
   /** Since proofs: deploy reports wait here until the environment confirms it sent them. */
   confirmReports = false;
   private readonly inbox: DeployReport[] = [];
+  /** When the open approval gate times out and the wait timer ends (workflow time, ms): for current details. */
+  approvalTimesOutAt: number | null = null;
+  waitUntil: number | null = null;
 
   constructor(
     readonly request: ReleaseRequest,
@@ -161,6 +166,7 @@ export class Release {
       ...(proven ? { proofScope: { run: this.runId, env: null } } : {}),
     };
     this.outbox.onChange = () => this.showAudit();
+    this.showDetails();
     if (auditNeverBlocks) {
       this.auditPump = null;
       this.outbox.start(
@@ -218,6 +224,55 @@ export class Release {
   }
 
   /**
+   * Keeps the Temporal UI's "Current Details" (the workflow metadata query) in step with the status: where the
+   * release stands and what it waits for. It issues no command, so running releases replay unchanged.
+   */
+  private showDetails(): void {
+    let shown = '';
+    void (async () => {
+      for (;;) {
+        shown = releaseCurrentDetails(this.detailsView(), Date.now());
+        setCurrentDetails(shown);
+        await condition(() => releaseCurrentDetails(this.detailsView(), Date.now()) !== shown);
+      }
+    })();
+  }
+
+  /** What the current details are made of. */
+  private detailsView(): ReleaseNow {
+    const s = this.status;
+    const gate = this.gateEnv;
+    const envs = this.plan?.environments ?? [];
+    return {
+      app: s.app,
+      version: s.version,
+      commit: s.commit,
+      branch: s.branch,
+      actor: s.actor,
+      via: s.startProof?.via ?? null,
+      state: s.state,
+      stage: s.stage,
+      reason: s.reason,
+      environments: envs.map((e) => ({ name: e.name, state: s.environments[e.name]?.state ?? null })),
+      approval:
+        gate && this.waiting === 'approval' && this.approvalTimesOutAt !== null
+          ? {
+              env: gate.name,
+              rules: gate.approvals,
+              given: this.approvalsByEnv[gate.name] ?? [],
+              groups: this.plan?.groups ?? {},
+              allowSelfApproval: gate.allowSelfApproval,
+              timesOutAt: this.approvalTimesOutAt,
+            }
+          : null,
+      waitUntil: this.waiting === 'wait-timer' ? this.waitUntil : null,
+      blockedBy: s.blockedBy,
+      blockedUntil: s.blockedUntil,
+      auditDegraded: Boolean(s.auditDegraded),
+    };
+  }
+
+  /**
    * Writes what is left before the workflow closes. The status says how the release ended already: a store
    * that is down keeps only the workflow open (audit degraded), not the people waiting on the release.
    */
@@ -243,7 +298,9 @@ export class Release {
         // The end's own 'release-ended' notification carries the final state.
         if (this.status.state !== 'running') return;
         sent = this.cardKey();
-        await notify({ kind: 'release-progress', status: this.status, run: this.runId });
+        await notify.executeWithOptions({ summary: inline(`notify: ${this.status.stage}`) }, [
+          { kind: 'release-progress', status: this.status, run: this.runId },
+        ]);
       }
     })();
   }
@@ -802,7 +859,9 @@ export class Release {
     this.setStage('done');
     this.audit('release-ended', { reason: reason ?? state, outcome: state });
     this.asking = null;
-    await notify({ kind: 'release-ended', status: this.status, run: this.runId });
+    await notify.executeWithOptions({ summary: inline(`notify: release ended ${state}`) }, [
+      { kind: 'release-ended', status: this.status, run: this.runId },
+    ]);
     await this.drainAudit();
     if (state === 'succeeded') return this.status;
     // Failing the run lets the same version be released again (a new run of the same workflow id).
