@@ -30,15 +30,30 @@ export function registerUi(program: Command, run: Runner) {
         const loaded = await ctx.requireConfig();
         const logger = createLogger('shipgate-ui');
         const { startDashboard } = await import('../../dashboard/index.js');
+        const sg = await ctx.shipgate();
+        const source = createConfigSource(loaded.file);
+        // With ui.oidc, people sign in and act from the page (web-oidc); the origin is known once it listens.
+        let origin = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+        const auth = loaded.config.ui?.oidc
+          ? (await import('../../dashboard/auth/index.js')).createOidcAuth({
+              config: () => source.get().config,
+              sg,
+              origin: () => origin,
+              address: ctx.temporal.address,
+              logger,
+            })
+          : undefined;
         const dashboard = await startDashboard({
-          sg: await ctx.shipgate(),
-          config: createConfigSource(loaded.file),
+          sg,
+          auth,
+          config: source,
           port,
           host: o.host,
           temporalUiUrl: uiUrl,
           namespace: ctx.temporal.namespace,
           logger,
         });
+        origin = dashboard.url;
         logger.info({ url: dashboard.url, address: ctx.temporal.address }, 'dashboard listening');
         ctx.print(`shipgate ui: ${dashboard.url} (metrics: ${dashboard.url}/metrics)`, {
           url: dashboard.url,

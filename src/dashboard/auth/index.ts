@@ -65,10 +65,10 @@ type Answer = { status: number; body: Record<string, unknown> };
 export function createOidcAuth(opts: OidcAuthOptions): DashboardAuth & { close(): void } {
   const now = opts.now ?? Date.now;
   const settings = opts.config().ui?.oidc;
-  if (!settings) throw new Error('ui.oidc is not configured: the dashboard is read-only');
+  if (!settings) throw new BadInputError('ui.oidc is not configured: the dashboard is read-only');
   const secret = (opts.env ?? process.env)[settings.clientSecretEnv];
   if (!secret)
-    throw new Error(
+    throw new BadInputError(
       `the OpenID client secret is not set: export ${settings.clientSecretEnv} (ui.oidc.clientSecretEnv) for shipgate ui`,
     );
   const origin = () =>
