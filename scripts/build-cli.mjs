@@ -6,7 +6,7 @@
 // next to the bundle, and the root help lists them from what this script captures from that build.
 // Usage: node scripts/build-cli.mjs
 import { build } from 'esbuild';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -49,11 +49,15 @@ for (const [module, fn] of Object.entries(DELEGATED)) {
 
 const delegatedImports = new RegExp(`^\\./commands/(${Object.keys(DELEGATED).join('|')})\\.js$`);
 
-rmSync(path.join(compiled, CHUNKS), { recursive: true, force: true });
+// Built beside the live bundle, then moved in: chunks first (new names, by content hash), the entry last by one
+// rename, so a CLI or worker process starting meanwhile loads either the old bundle or the new one, whole. Old chunks
+// stay a while for processes that started before and import them later.
+const staging = path.join(compiled, `.next-${process.pid}`);
+rmSync(staging, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: { shipgate: 'src/cli/main.ts' },
-  outdir: compiled,
+  outdir: staging,
   outExtension: { '.js': '.mjs' },
   chunkNames: `${CHUNKS}/[name]-[hash]`,
   splitting: true,
@@ -83,3 +87,18 @@ await build({
   minify: false,
   logLevel: 'warning',
 });
+
+mkdirSync(path.join(compiled, CHUNKS), { recursive: true });
+for (const name of readdirSync(path.join(staging, CHUNKS)))
+  renameSync(path.join(staging, CHUNKS, name), path.join(compiled, CHUNKS, name));
+renameSync(path.join(staging, 'shipgate.mjs'), path.join(compiled, 'shipgate.mjs'));
+rmSync(staging, { recursive: true, force: true });
+const CHUNK_GRACE_MS = 10 * 60_000;
+const entryText = readFileSync(path.join(compiled, 'shipgate.mjs'), 'utf8');
+const chunkDir = path.join(compiled, CHUNKS);
+for (const name of readdirSync(chunkDir)) {
+  const file = path.join(chunkDir, name);
+  // A chunk only another chunk imports is kept with the entry's; age decides for the rest.
+  const inUse = entryText.includes(name) || Date.now() - statSync(file).mtimeMs < CHUNK_GRACE_MS;
+  if (!inUse) rmSync(file, { force: true });
+}
