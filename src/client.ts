@@ -74,6 +74,12 @@ import { followStatus, isTerminal, type FollowOptions, type FollowResult } from 
 import { claimedLogin, type Prover } from './client/prove.js';
 import type { Proof } from './identity/types.js';
 import { RELEASE_START_MS, retryStartAfter } from './policy/start-retry.js';
+import {
+  environmentStaticDetails,
+  environmentStaticSummary,
+  releaseStaticDetails,
+  releaseStaticSummary,
+} from './policy/temporal-ui.js';
 
 export { environmentDone, exitCodeForWait, isTerminal } from './client/follow.js';
 export type { FollowOptions, FollowResult } from './client/follow.js';
@@ -82,6 +88,19 @@ export type { ProofRequest, Prover } from './client/prove.js';
 
 type Decision = 'reject' | 'cancel' | 'override';
 const DECISION_UPDATES = { reject: rejectUpdate, cancel: cancelUpdate, override: overrideUpdate } as const;
+
+/** What the Temporal UI shows of an environment workflow a client starts (adopt, freeze). */
+function environmentStartMetadata(app: string, env: string, proof: Proof) {
+  const claimed = claimedLogin(proof);
+  return {
+    staticSummary: environmentStaticSummary(app, env),
+    staticDetails: environmentStaticDetails(
+      app,
+      env,
+      claimed ? `${claimed} (claimed, ${proof.kind} proof)` : `a ${proof.kind} proof`,
+    ),
+  };
+}
 
 /** Stages at which a release stands at an environment's gates: approvals, wait timer, window, external gate. */
 const GATE_STAGES: readonly string[] = [
@@ -228,6 +247,7 @@ export class ShipgateClient {
     const workflowId = releaseWorkflowId(app, version);
     // Search attributes are for finding releases in the UI, never for decisions: the claimed login is a hint.
     const actor = claimedLogin(proof);
+    const startView = { app, version, commit, branch, claimedActor: actor, proofKind: proof.kind };
     const start = () =>
       new WithStartWorkflowOperation<typeof releaseWorkflow>('releaseWorkflow', {
         workflowId,
@@ -236,6 +256,9 @@ export class ShipgateClient {
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         memo: { app, version, commit, branch },
+        // What the Temporal UI lists for the run; the claimed login is labelled as a claim (see temporal-ui.md).
+        staticSummary: releaseStaticSummary(startView),
+        staticDetails: releaseStaticDetails(startView),
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.app, value: app },
           { key: SEARCH_ATTRIBUTES.version, value: version },
@@ -444,6 +467,17 @@ export class ShipgateClient {
     }
   }
 
+  /** Whether the environment's workflow exists (any run, open or closed): the server answers, no worker. */
+  private async environmentExists(app: string, env: string): Promise<boolean> {
+    try {
+      await this.client.withDeadline(Date.now() + NO_WORKER_MS, () => this.environment(app, env).describe());
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
   /** The environment's state (null: nothing deployed), or NoWorkerError when no worker answers in time. */
   environmentStateNow(app: string, env: string): Promise<EnvironmentSnapshot | null> {
     return this.answered(() => this.environmentState(app, env));
@@ -483,6 +517,7 @@ export class ShipgateClient {
       taskQueue: this.taskQueue,
       args: [{ app, env }],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      ...environmentStartMetadata(app, env, proof),
     });
     const update = await this.taken(() =>
       this.client.workflow.startUpdateWithStart(adoptUpdate, {
@@ -505,8 +540,9 @@ export class ShipgateClient {
         env,
         `cannot roll back ${app}/${env}: nothing has been deployed there`,
       );
-    if ((await this.environmentStateNow(app, env)) === null) throw nothing();
-    const proof = await args.prove({
+    // Before anything is sent: the environment exists and a worker polls (both asked of the server alone, not
+    // a worker's query), while the proof is signed; their answers come in the order they always did.
+    const signing = args.prove({
       action: 'rollback',
       app,
       env,
@@ -514,6 +550,12 @@ export class ShipgateClient {
       run: null,
       details: detailsDigest({ reason, to }),
     });
+    signing.catch(() => undefined);
+    const worker = this.requireWorker();
+    worker.catch(() => undefined);
+    if (!(await this.environmentExists(app, env))) throw nothing();
+    await worker;
+    const proof = await signing;
     try {
       return await this.update(this.environment(app, env), rollbackUpdate, { proof, reason, to, requestId });
     } catch (err) {
@@ -611,6 +653,7 @@ export class ShipgateClient {
       taskQueue: this.taskQueue,
       args: [{ app, env }],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      ...environmentStartMetadata(app, env, proof),
     });
     const update = await this.taken(() =>
       this.client.workflow.startUpdateWithStart(freezeUpdate, {

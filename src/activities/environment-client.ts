@@ -1,6 +1,7 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { DEFAULT_TASK_QUEUE, environmentWorkflowId } from '../protocol/ids.js';
+import { environmentStaticDetails, environmentStaticSummary } from '../policy/temporal-ui.js';
 import { enqueueDeployUpdate, environmentQuery } from '../workflows/messages.js';
 import type { DeployRequest, EnvironmentSnapshot } from '../workflows/types.js';
 
@@ -14,6 +15,13 @@ export function createEnvironmentClientActivities(client: Client, taskQueue = DE
         args: [{ app, env }],
         workflowIdConflictPolicy: 'USE_EXISTING',
         memo: { app, env },
+        // What the Temporal UI shows of the environment (docs/temporal-ui.md).
+        staticSummary: environmentStaticSummary(app, env),
+        staticDetails: environmentStaticDetails(
+          app,
+          env,
+          `the first deploy (${op.version}, release ${op.releaseId})`,
+        ),
       });
       return client.workflow.executeUpdateWithStart(enqueueDeployUpdate, {
         args: [op],

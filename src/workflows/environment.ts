@@ -134,11 +134,11 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
     const at = nextTimer();
     if (at !== null) {
       const ms = Math.max(at - Date.now(), 1);
-      const what = [reaper && state.reapAt === at ? 'stop warm previous version' : null]
-        .concat(drift && state.driftCheckAt === at ? ['drift check'] : [])
-        .filter(Boolean)
-        .join(' and ');
-      return condition(woken, ms, { summary: `idle until the next ${what || 'timer'} (in ${duration(ms)})` });
+      const what = [
+        ...(reaper && state.reapAt === at ? ['stop the warm previous version'] : []),
+        ...(drift && state.driftCheckAt === at ? ['drift check'] : []),
+      ].join(' and ');
+      return condition(woken, ms, { summary: `idle; next: ${what || 'timer'} in ${duration(ms)}` });
     }
     await condition(woken);
     return true;

@@ -114,11 +114,17 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<ReleaseS
     if (refused) return release.refuseStart(FAILURE.policy, refused, true);
   }
 
-  const loaded = await loadReleasePlan({ app: request.app });
+  const loaded = await loadReleasePlan.executeWithOptions(
+    { summary: inline(`read ${request.app}'s config (the release's snapshot)`) },
+    [{ app: request.app }],
+  );
   if (auditNeverBlocks && loaded.ok) {
     const last = loaded.plan.environments[loaded.plan.environments.length - 1];
     const prior = last
-      ? await releasedVersion({ app: request.app, env: last.name, version: request.version })
+      ? await releasedVersion.executeWithOptions(
+          { summary: inline(`was ${request.version} released to ${last.name} before?`) },
+          [{ app: request.app, env: last.name, version: request.version }],
+        )
       : null;
     if (last && prior) return release.refuseReleased(last.name, prior);
   }

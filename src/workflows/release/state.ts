@@ -74,6 +74,8 @@ import { inline, releaseCurrentDetails, type ReleaseNow } from '../../policy/tem
 
 type Override = NonNullable<ReleaseStatus['override']>;
 
+const auditSummary = (n: number) => `audit: write ${n} record${n === 1 ? '' : 's'}`;
+
 type Admission = { ok: true } | { ok: false; type: string; message: string; details?: unknown[] };
 
 /** Who sent a message: proven by its proof, or (in releases replayed from before proofs) as it asserted. */
@@ -170,7 +172,11 @@ export class Release {
     if (auditNeverBlocks) {
       this.auditPump = null;
       this.outbox.start(
-        { record: (records) => deliverAudit(records), notify: (event) => notify(event) },
+        {
+          record: (records) =>
+            deliverAudit.executeWithOptions({ summary: auditSummary(records.length) }, [records]),
+          notify: (event) => notify.executeWithOptions({ summary: inline(`notify: ${event.kind}`) }, [event]),
+        },
         { app: request.app, env: null, version: request.version, releaseId: this.id },
       );
     } else {
@@ -212,7 +218,10 @@ export class Release {
     for (;;) {
       await condition(() => this.outbox.size > 0 || this.finished);
       if (this.outbox.size === 0) return;
-      this.outbox.appended(await recordAudit(this.outbox.take()));
+      const records = this.outbox.take();
+      this.outbox.appended(
+        await recordAudit.executeWithOptions({ summary: auditSummary(records.length) }, [records]),
+      );
     }
   }
 
