@@ -672,8 +672,12 @@ describe('anything else', () => {
   it('refuses a missing proof and an unknown kind of proof', async () => {
     const e = expectationOf(statement());
     expect(refused(await verifier.verify(null as unknown as Proof, e))).toBe('no proof of identity was sent');
+    expect(refused(await verifier.verify({ kind: 'kerberos' } as unknown as Proof, e))).toBe(
+      'unknown proof kind "kerberos"',
+    );
+    // web-oidc is known now: one without its parts is malformed, not unknown.
     expect(refused(await verifier.verify({ kind: 'web-oidc' } as unknown as Proof, e))).toBe(
-      'unknown proof kind "web-oidc"',
+      'malformed dashboard proof: token and signature must be strings',
     );
   });
 });
