@@ -13,9 +13,16 @@
  *   f. audit     JSONL and S3 (versitygw, started here) stores: append throughput, `audit verify` of 10,000 records
  *                (in process and the CLI), CLI rollback p50 with each store interleaved (--rollbacks samples each)
  *   h. self-healing kill -9 of production's proxy, and of its serving process, to serving again (--runs kills each)
+ *   s. scale     --releases (1,000) releases of --apps (100) apps at once, side by side (--setups: dev, cluster,
+ *                cluster-cache1000; also cluster2, two workers): starts/s, start and approval latency, releases per
+ *                minute end to end, worker memory per waiting release, server memory, where each gives out
+ *   x. chaos     the long chaos run on the cluster (--iterations, 30; --seed): workers SIGKILLed, Temporal and
+ *                PostgreSQL restarted under release traffic; the counts and every broken invariant (exit 1 if any)
  *
- * Options: --only release,rollback,memory,strategies,windows,identity,kubernetes,audit,self-healing  --releases N (20)  --rollbacks N (10)  --apps N (500)
- *          --runs N (5, samples of each strategies figure)  --json FILE
+ * Options: --only release,rollback,memory,strategies,windows,identity,kubernetes,audit,self-healing,scale,chaos
+ *          --releases N (20; scale 1000)  --rollbacks N (10)  --apps N (500; scale 100)
+ *          --runs N (5, samples of each strategies figure)  --setups LIST  --iterations N (30)  --seed N  --json FILE
+ * scale and chaos run only when named in --only: each needs the cluster and minutes of its own.
  * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones; kubernetes
  * also needs the control plane built once (`bash scripts/kube-plane.sh build`); audit needs versitygw
  * (`scripts/s3-server.sh build`, which scripts/setup.sh runs).
@@ -30,6 +37,8 @@ import { windowsBenchmark } from './windows.js';
 import { identityBenchmark } from './identity.js';
 import { kubernetesBenchmarks } from './kubernetes.js';
 import { auditBenchmark } from './audit.js';
+import { DEFAULT_SCALE_SETUPS, SCALE_SETUPS, scaleBenchmark } from './scale.js';
+import { chaosBenchmark } from './chaos.js';
 import { selfHealingBenchmark } from './self-healing.js';
 import { checkBuild, Cleanup } from './lib/stack.js';
 import { ms, table, type ResultRow } from './lib/stats.js';
@@ -44,17 +53,26 @@ const BENCHES = [
   'kubernetes',
   'audit',
   'self-healing',
+  'scale',
+  'chaos',
 ] as const;
+/** Benches a plain `npm run bench` leaves out: each needs the cluster and minutes of its own. */
+const OPT_IN: readonly string[] = ['scale', 'chaos'];
 /** Hard stop for the whole run, cleanup included; a normal run takes seven to eleven minutes on 2 cores. */
 const WATCHDOG_MS = 15 * 60_000;
+/** Scale and chaos add their own bound on top (each setup or iteration is bounded inside too). */
+const OPT_IN_WATCHDOG_MS = 20 * 60_000;
 
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
-    releases: { type: 'string', default: '20' },
+    releases: { type: 'string' },
     rollbacks: { type: 'string', default: '10' },
-    apps: { type: 'string', default: '500' },
+    apps: { type: 'string' },
     runs: { type: 'string', default: '5' },
+    setups: { type: 'string', default: DEFAULT_SCALE_SETUPS.join(',') },
+    iterations: { type: 'string', default: '30' },
+    seed: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -68,7 +86,9 @@ function count(name: string, text: string, min: number, max: number): number {
   return n;
 }
 
-const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...BENCHES];
+const only = values.only
+  ? values.only.split(',').map((s) => s.trim())
+  : BENCHES.filter((b) => !OPT_IN.includes(b));
 const unknown = only.filter((b) => !(BENCHES as readonly string[]).includes(b));
 if (unknown.length) {
   process.stderr.write(
@@ -76,10 +96,22 @@ if (unknown.length) {
   );
   process.exit(2);
 }
-const releases = count('releases', values.releases, 2, 200);
+const releases = count('releases', values.releases ?? '20', 2, 200);
 const rollbacks = count('rollbacks', values.rollbacks, 1, 100);
-const apps = count('apps', values.apps, 2, 2000);
+const apps = count('apps', values.apps ?? '500', 2, 2000);
 const runs = count('runs', values.runs, 1, 50);
+const scaleReleases = count('releases', values.releases ?? '1000', 1, 10_000);
+const scaleApps = count('apps', values.apps ?? '100', 1, 1000);
+const iterations = count('iterations', values.iterations, 1, 1000);
+const seed = values.seed === undefined ? undefined : count('seed', values.seed, 0, 2 ** 31 - 1);
+const setups = values.setups.split(',').map((s) => s.trim());
+const badSetup = setups.filter((s) => !SCALE_SETUPS.includes(s));
+if (badSetup.length) {
+  process.stderr.write(
+    `bench: unknown setup ${badSetup.join(', ')} (choose from ${SCALE_SETUPS.join(', ')})\n`,
+  );
+  process.exit(2);
+}
 
 const buildProblem = checkBuild();
 if (buildProblem) {
@@ -105,7 +137,8 @@ const abort = (why: string, code: number) => {
 };
 process.on('SIGINT', () => abort('interrupted', 130));
 process.on('SIGTERM', () => abort('terminated', 143));
-setTimeout(() => abort(`still running after ${WATCHDOG_MS / 60_000} minutes`, 1), WATCHDOG_MS).unref();
+const watchdogMs = WATCHDOG_MS + only.filter((b) => OPT_IN.includes(b)).length * OPT_IN_WATCHDOG_MS;
+setTimeout(() => abort(`still running after ${watchdogMs / 60_000} minutes`, 1), watchdogMs).unref();
 
 const rows: ResultRow[] = [];
 let failed = false;
@@ -151,6 +184,20 @@ if (only.includes('kubernetes') && !stopping) {
 if (only.includes('audit') && !stopping) {
   await section('audit', (c) => auditBenchmark(c, { rollbacks, log }));
 }
+const extraTables: string[] = [];
+if (only.includes('scale') && !stopping) {
+  const scale = await scaleBenchmark(section, { releases: scaleReleases, apps: scaleApps, setups, log });
+  rows.push(...scale.rows);
+  extraTables.push(scale.table);
+}
+if (only.includes('chaos') && !stopping) {
+  await section('chaos', async (c) => {
+    const chaos = await chaosBenchmark(c, { iterations, seed, log });
+    extraTables.push(chaos.table);
+    if (chaos.violations.length) failed = true;
+    return chaos.rows;
+  });
+}
 if (only.includes('self-healing') && !stopping) {
   await section('self-healing', (c) => selfHealingBenchmark(c, { samples: runs * 2, log }));
 }
@@ -168,6 +215,7 @@ process.stdout.write('\n');
 process.stdout.write(
   table([header, ...rows.map((r) => [r.bench, r.figure, String(r.n), r.median, r.p95, r.ratio])]) + '\n',
 );
+for (const t of extraTables) process.stdout.write(`\n${t}\n`);
 if (values.json)
   writeFileSync(
     values.json,

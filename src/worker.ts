@@ -19,6 +19,7 @@ import { DEFAULT_TASK_QUEUE, environmentTaskQueue } from './protocol/ids.js';
 import type { Notifier } from './integrations/notifier.js';
 import type { Logger } from './logger.js';
 import { startSelfHealing } from './self-healing.js';
+import { workflowCacheSize, workflowTaskSlots } from './policy/worker-tuning.js';
 
 export interface WorkerRunOptions {
   config: ConfigSource;
@@ -59,6 +60,10 @@ function installRuntime(): void {
 
 export async function createShipgateWorker(opts: WorkerRunOptions): Promise<RunningWorker> {
   installRuntime();
+  // Refused before connecting: a typo in the knob should not surface as a half-started worker.
+  const cache = workflowCacheSize(process.env.SHIPGATE_WORKFLOW_CACHE);
+  if ('error' in cache) throw new Error(cache.error);
+  const cacheSize = cache.size;
   const { connection, client } = await connectClient(opts.temporal);
   // Before search attributes: a missing namespace would first show as a misleading search-attribute warning.
   const ns = await ensureNamespace(connection, opts.temporal.namespace, { address: opts.temporal.address });
@@ -100,7 +105,14 @@ export async function createShipgateWorker(opts: WorkerRunOptions): Promise<Runn
     }
   const base: Partial<WorkerOptions> = { connection: native, namespace: opts.temporal.namespace, activities };
   const workers = [
-    await Worker.create({ ...base, taskQueue, workflowsPath: workflowsPath(), maxCachedWorkflows: 1000 }),
+    await Worker.create({
+      ...base,
+      taskQueue,
+      workflowsPath: workflowsPath(),
+      // The sticky cache bounds the worker's memory, not the number of waiting releases (src/policy/worker-tuning.ts).
+      maxCachedWorkflows: cacheSize,
+      maxConcurrentWorkflowTaskExecutions: workflowTaskSlots(cacheSize),
+    }),
     ...(await Promise.all(
       environments.map((env) =>
         Worker.create({
