@@ -147,6 +147,25 @@ describe('the Temporal UI reads like the pipeline (dev server, worker process, l
     expect((await currentDetails(production)).split('\n')[0]).toMatch(/^\*\*serving 1\.0\.0\*\* since /);
   });
 
+  it('an environment started by a freeze says what it is, and its freeze', async () => {
+    const app = await stack.addApp('tui-freeze');
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    const frozen = await app.run(
+      ...['freeze', app.name, 'production', '--until', until, '--as', 'carol', '--reason', 'incident'],
+    );
+    expect(frozen.code, frozen.stderr).toBe(0);
+    const production = stack.sg.environment(app.name, 'production');
+    const described = await production.describe();
+    expect(await described.staticSummary()).toBe('tui-freeze/production: deploys, rollbacks and freezes');
+    expect(await described.staticDetails()).toContain('- Started by: carol (claimed, ssh proof)');
+    const details = await eventually('the freeze shows', async () => {
+      const d = await currentDetails(production);
+      return d.includes('Frozen by carol') ? d : undefined;
+    });
+    expect(details.split('\n')[0]).toBe('**nothing deployed yet**');
+    expect(details).toMatch(/- Frozen by carol until \d{4}-\d\d-\d\d \d\d:\d\d UTC: incident/);
+  });
+
   it('a superseded, rejected, expired or cancelled release says in its failure and its details that it is not an error', async () => {
     const app = await stack.addApp('tui-ends');
     await app.toGate('2.0.0');
