@@ -234,11 +234,23 @@ export async function runChaos(stack: ClusterStack, opts: ChaosOptions): Promise
   };
   for (const d of driven) {
     const s = await retrying(() => stack.sg.status(d.app, d.version));
-    // Every release the driver approved ends succeeded; none waits forever or ends otherwise.
+    // Each release ends as its decision says, or legitimately waits: approved ones succeed, rejected ones end
+    // rejected, undecided ones are superseded by a later release of their app or, the last, wait at the gate.
+    const later = driven.some((x) => x.app === d.app && driven.indexOf(x) > driven.indexOf(d));
+    const expected =
+      d.decision === 'approve'
+        ? 'succeeded'
+        : d.decision === 'reject'
+          ? 'rejected'
+          : later
+            ? 'superseded'
+            : 'running';
     check(
-      s.state === 'succeeded',
-      `${d.app} ${d.version} ended ${s.state} (stage ${s.stage}), not succeeded`,
+      s.state === expected,
+      `${d.app} ${d.version} is ${s.state} (stage ${s.stage}), expected ${expected}`,
     );
+    if (expected === 'running')
+      check(s.stage === 'awaiting-approval', `${d.app} ${d.version} waits at ${s.stage}, not at the gate`);
     const given = s.approvals.given.map((g) => g.by);
     check(
       new Set(given).size === given.length,
