@@ -74,6 +74,16 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v pg_is
     echo "setup: could not install postgresql; the cluster tests will fail" >&2
 fi
 
+# Chromium (Debian's stable package; 156.0.8078.114-1~deb12u1 when this was written) for the browser tier
+# (test/browser), the dashboard benchmark and scripts/screenshots.ts, driven by playwright-core: Playwright's own
+# browser download cannot run here, so test/browser/chromium.ts finds this one.
+if ! command -v chromium >/dev/null; then
+  echo "setup: apt-get install chromium" >&2
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >&2 ||
+    echo "setup: could not install chromium; the browser tests will fail" >&2
+fi
+
 echo "setup: temporal CLI $("$VENV/bin/temporal" --version 2>/dev/null || echo missing)" >&2
 echo "setup: npm run build" >&2
 npm run -s build >&2
