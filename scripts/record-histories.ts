@@ -496,6 +496,30 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // github-deployments: each deploy and rollback queues its GitHub transitions, and a loop beside the main one
+    // sends them (syncGithubDeployment, bounded retry). Without a github block the first answer for a deploy is
+    // `skipped` and nothing more is asked (the second deploy's inactive for the first asks nothing either). Older
+    // code runs no such activity. No rollback: its path is another guard's, and asks GitHub nothing here.
+    name: 'github-deployments',
+    app: 'ghdeploy',
+    patch: 'github-deployments',
+    people: ['dave'],
+    signedBefore: true,
+    config: async (port, source) =>
+      singleEnv(source, { target: { kind: 'local', port: await port() }, smoke: versionCheck }),
+    async run(d) {
+      for (const version of ['1.0.0', '1.1.0']) {
+        await d.cli([
+          ...['release', 'ghdeploy', version, '--commit', `c-${version}`, '--branch', 'main'],
+          ...['--actor', 'dave', ...d.signAs('dave')],
+        ]);
+        await d.waitRelease('ghdeploy', version, (s) => s.state === 'succeeded');
+      }
+      if (d.side === 'after') await d.waitActivity(envId('ghdeploy', 'production'), 'syncGithubDeployment');
+    },
+    save: { 'github-environment': envId('ghdeploy', 'production') },
+  },
+  {
     // The pipeline of the example config: approvals, a rejection, an automatic and a requested rollback.
     // Its five files predate every patch; record it again only on purpose (--only baseline --force).
     name: 'baseline',

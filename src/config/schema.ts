@@ -313,10 +313,15 @@ const envVarName = z
 const githubAppSchema = z
   .strictObject({
     appId: z
-      .union([positiveInt, z.string().regex(/^[0-9]+$/)], { error: 'expected the App ID, a number' })
+      .union([positiveInt, z.string().regex(/^[0-9]+$/, { error: 'expected the App ID, a number' })], {
+        error: 'expected the App ID, a number',
+      })
       .transform((id) => String(id)),
     installationId: z
-      .union([positiveInt, z.string().regex(/^[0-9]+$/)], { error: 'expected the installation ID, a number' })
+      .union(
+        [positiveInt, z.string().regex(/^[0-9]+$/, { error: 'expected the installation ID, a number' })],
+        { error: 'expected the installation ID, a number' },
+      )
       .transform((id) => String(id)),
     /** A PEM file as GitHub hands it out; relative paths resolve against the config file's folder. */
     privateKeyFile: z
@@ -336,7 +341,7 @@ const githubAppSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['privateKeyFile'],
-        message: 'expected either privateKeyFile or privateKeyEnv, not both',
+        message: 'expected exactly one of privateKeyFile and privateKeyEnv',
       });
   });
 
@@ -364,7 +369,7 @@ export const githubSchema = z
         code: 'custom',
         path: ['token'],
         message:
-          'expected either token: { env: NAME } or app: { appId, installationId, privateKeyFile }, not both',
+          'expected exactly one of token: { env: NAME } and app: { appId, installationId, privateKeyFile }',
       });
   });
 

@@ -65,6 +65,9 @@ export async function environmentWorkflow(input: EnvironmentWorkflowInput): Prom
   // before awaited every append in the main loop (and replay that way).
   const auditNeverBlocks = patched('audit-never-blocks');
   if (auditNeverBlocks) ops.startAuditDelivery();
+  // GitHub Deployments are kept in step beside the main loop, for releases started from the Action; nothing waits
+  // for GitHub. Runs started before replay without (and take it up when they continue as new).
+  if (patched('github-deployments')) ops.startGithubDeployments();
 
   setHandler(environmentQuery, () => state.snapshot());
   setHandler(deployReportsQuery, (opId) => state.reportsOf(opId));

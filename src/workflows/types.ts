@@ -1,3 +1,4 @@
+import type { CarriedGithub } from './environment/github.js';
 import type { DriftFinding, ExpectedState, TargetConfig } from '../targets/types.js';
 import type { Proof } from '../identity/types.js';
 import type { ApprovalChannel, ApprovalRule, GivenApproval } from '../policy/approvals.js';
@@ -399,6 +400,8 @@ export interface EnvironmentWorkflowInput {
     health?: EnvironmentHealth;
     /** What the environment last knew of its config: who may act on it, and how it deploys, once removed. */
     knownConfig?: KnownConfig;
+    /** GitHub Deployments: transitions not yet sent, and what is known of recent operations' deployments. */
+    github?: CarriedGithub;
   };
 }
 

@@ -4,6 +4,7 @@ import type { Activities } from '../../activities/index.js';
 import { FAILURE } from '../../protocol/failures.js';
 import { environmentTaskQueue } from '../../protocol/ids.js';
 import { AUDIT_DELIVERY } from '../audit-outbox.js';
+import { GITHUB_SYNC_ATTEMPTS } from '../../integrations/github/policy.js';
 
 /** Audit and notifications run on the workflow's own task queue. */
 const { recordAudit, notify } = proxyActivities<Activities>({ startToCloseTimeout: '1m' });
@@ -13,6 +14,20 @@ const { recordAudit, notify } = proxyActivities<Activities>({ startToCloseTimeou
  * queued in the workflow and its delivery loop tries again on a durable timer, so nothing waits on the store.
  */
 const { recordAudit: deliverAudit } = proxyActivities<Activities>(AUDIT_DELIVERY);
+
+/**
+ * GitHub Deployments (patched('github-deployments')): a few tries a few seconds apart, each bounded (every request
+ * inside has its own 8 s timeout), then the transition is dropped; the deploy never waits for it.
+ */
+const { syncGithubDeployment } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: GITHUB_SYNC_ATTEMPTS,
+  },
+});
 
 /**
  * Policy and gate reads and proof verification are quick and local: they decide handler answers without a
@@ -66,6 +81,7 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
     recordAudit,
     deliverAudit,
     notify,
+    syncGithubDeployment,
     loadEnvironmentPolicy,
     evaluateDeployGate,
     verifyProof,

@@ -455,6 +455,11 @@ export class EnvironmentOperations {
     while (audit.size > 0) audit.appended(await this.acts.recordAudit(audit.take()));
   }
 
+  /** Keeps GitHub deployments in step beside the main loop (patched('github-deployments')). */
+  startGithubDeployments(): void {
+    this.state.github.start((input) => this.acts.syncGithubDeployment(input));
+  }
+
   /** Starts writing audit records in the background: a failing store then holds up no deploy or rollback. */
   startAuditDelivery(): void {
     this.state.audit.start(this.auditIo(), { app: this.app, env: this.env });
@@ -726,6 +731,7 @@ export class EnvironmentOperations {
       requestedAt: op.requestedAt,
       ...(op.approvals ? { proofs: op.approvals } : {}),
     });
+    state.github.started(entry);
     const previous = state.current;
     const who = { actor: op.actor, version: op.version, releaseId: op.releaseId };
     // The outcome records say which commit and whose approvals, so a deployment record stands on its own.
@@ -761,8 +767,11 @@ export class EnvironmentOperations {
         detail: attempt.check.detail,
       });
       state.audit.add('verification-failed', { ...who, reason: entry.failure, outcome: 'failed' });
+      // GitHub hears the deploy failed before it hears of the automatic rollback's own deployment.
+      state.github.ended(entry);
       if (op.spec.autoRollback) await this.compensate(op, entry, previous);
     }
+    state.github.ended(entry);
     await this.report(op, state.finalReport(op));
   }
 
@@ -862,6 +871,7 @@ export class EnvironmentOperations {
     const { state } = this;
     const who = { actor: entry.actor, version: entry.version, fromVersion: entry.fromVersion };
     state.audit.add('rollback-started', { ...who, reason: entry.reason });
+    state.github.started(entry);
     const started = await this.activate(entry, spec, acts);
     if (this.drift && started.ok) await this.activated(entry);
     const check = started.ok ? await this.verify(entry.version, spec, acts) : started;
@@ -873,6 +883,7 @@ export class EnvironmentOperations {
       state.settle(entry, { kind: 'failed', failure: check.detail });
       state.audit.add('rollback-failed', { ...who, reason: check.detail, outcome: 'failed' });
     }
+    state.github.ended(entry);
     await this.acts.notify({ kind: 'rollback', app: this.app, env: this.env, entry });
     return check.ok;
   }

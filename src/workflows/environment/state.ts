@@ -4,6 +4,7 @@
  * rules behind them are pure functions in src/policy/. Nothing here issues a Temporal command except
  * cancelling a preempted deploy's scope.
  */
+import { GithubDeployments } from './github.js';
 import type { CancellationScope } from '@temporalio/workflow';
 import type { AuditInput } from '../../audit/types.js';
 import { withArtifact } from '../../policy/environment-artifact.js';
@@ -162,6 +163,8 @@ export class EnvironmentState {
   private released: Released[];
   /** What workers last reported of the serving version's health (a report only: nothing acts on it). */
   private health: EnvironmentHealth | null;
+  /** GitHub Deployments kept in step (its loop runs behind patched('github-deployments')). */
+  readonly github: GithubDeployments;
 
   constructor(input: EnvironmentWorkflowInput, runId: string) {
     const carried = input.carried;
@@ -185,6 +188,7 @@ export class EnvironmentState {
     this.released = carried?.released ?? [];
     this.knownConfig = carried?.knownConfig ?? null;
     this.health = carried?.health ?? null;
+    this.github = new GithubDeployments(this.app, this.env, carried?.github);
   }
 
   snapshot(): EnvironmentSnapshot {
@@ -240,6 +244,8 @@ export class EnvironmentState {
       ...(this.audit.size > 0 || this.audit.anchor || this.audit.degraded
         ? { audit: this.audit.carried() }
         : {}),
+      // Absent from runs before patched('github-deployments'), and from those with nothing to carry.
+      ...(this.github.carried() ? { github: this.github.carried() } : {}),
     };
   }
 
