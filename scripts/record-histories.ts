@@ -520,6 +520,39 @@ const SCENARIOS: Scenario[] = [
     save: { 'github-environment': envId('ghdeploy', 'production') },
   },
   {
+    // rollback-critical-path: a requested rollback verifies its proof and reads the live policy at once (two local
+    // activities in one round), switches and verifies in one activity (activateAndVerifyVersion), and the audit
+    // delivery waits (a durable timer at most) while the rollback is next or running. Older code reads one after
+    // the other, runs activateVersion then verifyVersion, and appends the records as they come.
+    name: 'rollback-critical-path',
+    app: 'fastrb',
+    patch: 'rollback-critical-path',
+    // The activity landed first (its comment names the patch), and its parent does not build without it; this
+    // commit's workflows are wholly from before the patch.
+    beforeRef: '1b0a5f7',
+    people: ['bob', 'dave'],
+    signedBefore: true,
+    config: async (port, source) =>
+      singleEnv(source, { target: { kind: 'local', port: await port() }, smoke: versionCheck }),
+    async run(d) {
+      for (const version of ['1.0.0', '1.1.0']) {
+        await d.cli([
+          ...['release', 'fastrb', version, '--commit', `c-${version}`, '--branch', 'main'],
+          ...['--actor', 'dave', ...d.signAs('dave')],
+        ]);
+        await d.waitRelease('fastrb', version, (s) => s.state === 'succeeded');
+      }
+      await d.cli([
+        ...['rollback', 'fastrb', 'production', '--as', 'bob', '--reason', 'replay recording'],
+        ...[...d.signAs('bob'), '--wait'],
+      ]);
+      await d.waitAudit('the rollback written', (rs) =>
+        rs.some((r) => r.app === 'fastrb' && r.type === 'rollback-succeeded' && r.version === '1.0.0'),
+      );
+    },
+    save: { 'fastrb-environment': envId('fastrb', 'production') },
+  },
+  {
     // The pipeline of the example config: approvals, a rejection, an automatic and a requested rollback.
     // Its five files predate every patch; record it again only on purpose (--only baseline --force).
     name: 'baseline',

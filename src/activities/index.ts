@@ -19,6 +19,7 @@ import { createTeardownActivities } from './teardown.js';
 import { createPlanActivities } from './plan.js';
 import { createReleaseOnceActivities } from './release-once.js';
 import { createSupersedeActivities } from './supersede.js';
+import { createSwitchActivities } from './switch.js';
 import type { Notifier, NotifyEvent } from '../integrations/notifier.js';
 import { createGithubDeploymentActivities } from '../integrations/github/activities.js';
 
@@ -51,7 +52,7 @@ export interface ActivityDeps {
 
 /** Every activity, built from its dependencies so tests can pass real or stand-in ones. */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const activities = {
     ...createPlanActivities(deps.config),
     ...createBuildActivities(deps.home),
     ...createCheckActivities(deps.targets),
@@ -125,6 +126,7 @@ export function createActivities(deps: ActivityDeps) {
       await deps.notifier?.notify(event);
     },
   };
+  return { ...activities, ...createSwitchActivities(activities) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -4,10 +4,8 @@
  * instead of two activity round trips and a workflow task between them. Soaks stay workflow-driven.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { VERIFY_THREW } from '../protocol/verification.js';
 import type { VerifySpec } from '../workflows/types.js';
-
-/** The failure type of a verification that threw after the switch took: the version serves, unverified. */
-export const VERIFY_THREW = 'ShipgateVerificationError';
 
 interface Parts<A, V> {
   activateVersion(input: A): Promise<{ digest?: string } | undefined>;

@@ -40,6 +40,9 @@ const PER_PATCH: Record<string, { before: number; after: number }> = {
   // A release held by an environment removed from the config (ends after the grace, or holds), and that
   // environment (rolled back under its last known settings after the patch).
   'config-removed-ends': { before: 2, after: 2 },
+  // A requested rollback: proof and policy read at once, switch and verification in one activity, the audit
+  // appends held while it runs.
+  'rollback-critical-path': { before: 1, after: 1 },
   // An environment's deploys: GitHub transitions sent beside the main loop (no github block: none shown).
   'github-deployments': { before: 1, after: 1 },
 };

@@ -29,9 +29,12 @@ export function registerRollback(program: Command, run: Runner) {
         if (o.to !== undefined) requireVersion(o.to, '--to');
         const by = requireLogin(o.as);
         const reason = requireText(o.reason, '--reason');
+        // Connecting overlaps reading the config and the key; its failure (exit 4) still comes after theirs.
+        const connecting = ctx.shipgate();
+        connecting.catch(() => undefined);
         checkNames(await ctx.explicitConfig(), app, o.unconfigured ? undefined : env);
         const prove = await proverFor(ctx, by, o);
-        const sg = await ctx.shipgate();
+        const sg = await connecting;
         const accepted = await sg.rollback({ app, env, to: o.to, reason, requestId: randomUUID(), prove });
         ctx.info(
           `Rolling back ${esc(app)}/${esc(env)} from ${esc(accepted.from ?? 'nothing')} to ${esc(accepted.to)}`,

@@ -50,7 +50,7 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
   // Environment-specific work runs on the environment's own queue, so its credentials can stay on its workers.
   const taskQueue = environmentTaskQueue(env, workflowTaskQueue);
   const { reapWarmVersions } = proxyActivities<Activities>({ taskQueue, startToCloseTimeout: '1m' });
-  const { activateVersion, verifyVersion } = proxyActivities<Activities>({
+  const { activateVersion, verifyVersion, activateAndVerifyVersion } = proxyActivities<Activities>({
     taskQueue,
     startToCloseTimeout: '30m',
     // Short heartbeats: work a killed worker left behind is retried within seconds.
@@ -89,6 +89,7 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
     reapWarmVersions,
     activateVersion,
     verifyVersion,
+    activateAndVerifyVersion,
     detectDrift,
     adoptLiveState,
   };
@@ -100,7 +101,7 @@ export function environmentActivities(env: string, workflowTaskQueue: string) {
  * queues of the environments their config names).
  */
 function unconfigured(taskQueue: string) {
-  const { activateVersion, verifyVersion } = proxyActivities<Activities>({
+  const { activateVersion, verifyVersion, activateAndVerifyVersion } = proxyActivities<Activities>({
     taskQueue,
     startToCloseTimeout: '30m',
     heartbeatTimeout: '10s',
@@ -117,7 +118,7 @@ function unconfigured(taskQueue: string) {
     retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5 },
   });
   return {
-    unconfigured: { activateVersion, verifyVersion },
+    unconfigured: { activateVersion, verifyVersion, activateAndVerifyVersion },
     teardownEnvironment,
   };
 }

@@ -59,6 +59,7 @@ import { refusedType, type RefusableAction } from '../../protocol/audit-types.js
 import { FAILURE } from '../../protocol/failures.js';
 import type { ProofRecord } from '../../protocol/proof-record.js';
 import type { EnvironmentPolicy, Loaded } from '../../activities/plan.js';
+import { VERIFY_THREW } from '../../protocol/verification.js';
 import {
   authoriseUnconfigured,
   noKnownSpecRefusal,
@@ -91,12 +92,18 @@ import type { AdoptRequest, Current, EnvironmentState, OpRef } from './state.js'
 
 type Check = { ok: boolean; detail: string; dead?: boolean };
 /** The activities that touch the target: the environment's queue, or the workflow's for an unconfigured one. */
-type TargetActs = Pick<EnvironmentActivities, 'activateVersion' | 'verifyVersion'>;
+type TargetActs = Pick<
+  EnvironmentActivities,
+  'activateVersion' | 'verifyVersion' | 'activateAndVerifyVersion'
+>;
 /** How a deploy's activation and verification ended. */
 type Attempt =
   { kind: 'preempted' } | { kind: 'not-started'; detail: string } | { kind: 'checked'; check: Check };
 
 const now = () => new Date().toISOString();
+
+/** The longest audit appends wait for a rollback (rollback-critical-path): a cold one may take a while. */
+const AUDIT_HOLD_MS = 30_000;
 
 /** Who sent a request: proven by its proof, or (replaying requests from before proofs) as it asserted. */
 interface Who {
@@ -201,16 +208,26 @@ export class EnvironmentOperations {
     // A retry of a request already accepted is answered with what was accepted; nothing changes.
     const prior = this.state.priorRollback(rollbackRequestKey(req.requestId));
     if (prior) return prior;
-    const who = await this.identify('rollback', req.proof, req.to ?? null, detailsOf.rollback(req));
-    return this.rollbackAs(req, who);
+    const identified = () => this.identify('rollback', req.proof, req.to ?? null, detailsOf.rollback(req));
+    if (!patched('rollback-critical-path')) return this.rollbackAs(req, await identified());
+    // Since rollback-critical-path the proof is verified and the live policy read at once (two local
+    // activities in one round instead of two); the proof's verdict still decides first.
+    const policy = this.acts.loadEnvironmentPolicy({ app: this.app, env: this.env });
+    policy.catch(() => undefined);
+    const who = await identified();
+    return this.rollbackAs(req, who, await policy);
   }
 
-  private async rollbackAs(req: RollbackInput, who: Who): Promise<RollbackAccepted> {
+  private async rollbackAs(
+    req: RollbackInput,
+    who: Who,
+    preloaded?: Loaded<{ policy: EnvironmentPolicy }>,
+  ): Promise<RollbackAccepted> {
     const { state, app, env } = this;
     const key = rollbackRequestKey(req.requestId);
     const prior = state.priorRollback(key);
     if (prior) return prior;
-    const loaded = await this.acts.loadEnvironmentPolicy({ app, env });
+    const loaded = preloaded ?? (await this.acts.loadEnvironmentPolicy({ app, env }));
     // Since config-removed-ends, an environment gone from a config that loads is rolled back under what it last
     // knew: who could roll it back (still in that group now) and how it last deployed. Before, it was refused.
     let spec: DeploySpec | undefined;
@@ -480,7 +497,16 @@ export class EnvironmentOperations {
 
   private auditIo() {
     return {
-      record: (records: AuditInput[]) => this.acts.deliverAudit(records),
+      // Since rollback-critical-path, appends wait while a rollback is next or running (at most AUDIT_HOLD_MS):
+      // the worker then serves the switch alone, and the records, kept in state meanwhile, follow in the moments
+      // after it. Otherwise the activity's own promise, unwrapped: an extra async step would reorder the
+      // commands of histories recorded before.
+      record: (records: AuditInput[]) =>
+        this.state.rollbackAhead() && patched('rollback-critical-path')
+          ? condition(() => !this.state.rollbackAhead(), AUDIT_HOLD_MS).then(() =>
+              this.acts.deliverAudit(records),
+            )
+          : this.acts.deliverAudit(records),
       notify: (event: NotifyEvent) => this.acts.notify(event),
     };
   }
@@ -872,9 +898,16 @@ export class EnvironmentOperations {
     const who = { actor: entry.actor, version: entry.version, fromVersion: entry.fromVersion };
     state.audit.add('rollback-started', { ...who, reason: entry.reason });
     state.github.started(entry);
-    const started = await this.activate(entry, spec, acts);
-    if (this.drift && started.ok) await this.activated(entry);
-    const check = started.ok ? await this.verify(entry.version, spec, acts) : started;
+    let check: Check;
+    // Since rollback-critical-path, a rollback without a soak switches and verifies in one activity: the
+    // version serves and is verified one workflow task and one activity round trip sooner.
+    if (spec.verify.durationMs <= 0 && patched('rollback-critical-path'))
+      check = await this.switchAndVerify(entry, spec, acts);
+    else {
+      const started = await this.activate(entry, spec, acts);
+      if (this.drift && started.ok) await this.activated(entry);
+      check = started.ok ? await this.verify(entry.version, spec, acts) : started;
+    }
     if (check.ok) {
       state.settle(entry, { kind: 'verified' });
       state.markRolledBackFrom(entry.fromVersion);
@@ -886,6 +919,50 @@ export class EnvironmentOperations {
     state.github.ended(entry);
     await this.acts.notify({ kind: 'rollback', app: this.app, env: this.env, entry });
     return check.ok;
+  }
+
+  /**
+   * activate() and a one-off verify() as one activity. A switch that fails is "could not start", as activate()
+   * says; a verification that threw after the switch took leaves the version serving and unverified, as before.
+   */
+  private async switchAndVerify(entry: LedgerEntry, spec: DeploySpec, acts: TargetActs): Promise<Check> {
+    let result: { digest?: string; check: Check };
+    try {
+      result = await acts.activateAndVerifyVersion({
+        ...this.activationInput(entry, spec),
+        verify: spec.verify,
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (!verificationThrew(err))
+        return { ok: false, detail: `could not start ${entry.version}: ${failureMessage(err)}` };
+      result = { check: { ok: false, detail: failureMessage(err) } };
+    }
+    if (result.digest) entry.digest = result.digest;
+    this.state.serve(entry, spec.keepPreviousMs);
+    if (this.drift) await this.activated(entry);
+    return result.check;
+  }
+
+  /** What activateVersion is asked (and activateAndVerifyVersion, with the verification). */
+  private activationInput(entry: LedgerEntry, spec: DeploySpec) {
+    return {
+      app: this.app,
+      env: this.env,
+      ...(spec.target ? { target: spec.target } : {}),
+      port: spec.port,
+      version: entry.version,
+      artifact: entry.artifact,
+      command: spec.command,
+      strategy: spec.strategy,
+      canarySteps: spec.canarySteps,
+      canaryPauseMs: spec.canaryPauseMs,
+      stepChecks: spec.verify.checks,
+      keepPreviousMs: spec.keepPreviousMs,
+      // Targets that label what they run (Kubernetes annotations) say which release and why.
+      ...(entry.releaseId ? { releaseId: entry.releaseId } : {}),
+      changeCause: changeCauseOf(entry),
+    };
   }
 
   /** Makes the entry's version take the traffic; a failure to start is an answer, a cancellation is not. */
@@ -1023,6 +1100,13 @@ function adoptFailure(err: unknown, app: string, env: string): { type: string; m
 function changeCauseOf(entry: LedgerEntry): string {
   const by = `${entry.action === 'rollback' ? 'rollback to' : entry.action} ${entry.version} by ${entry.actor}`;
   return `shipgate: ${by}${entry.reason ? `: ${entry.reason}` : ''}`.slice(0, 500);
+}
+
+/** activateAndVerifyVersion's verification threw (after its retries): the switch itself took. */
+function verificationThrew(err: unknown): boolean {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e instanceof ApplicationFailure && e.type === VERIFY_THREW;
 }
 
 /** The message written for people: an ActivityFailure wraps the activity's own error. */

@@ -421,6 +421,11 @@ export class EnvironmentState {
     this.current = null;
   }
 
+  /** A rollback runs, or is next with nothing running: what the audit delivery waits for (operations). */
+  rollbackAhead(): boolean {
+    return this.running ? this.running.kind === 'rollback' : this.queue[0]?.kind === 'rollback';
+  }
+
   /** Work that keeps the workflow from continuing as new. */
   hasWork(): boolean {
     return (
