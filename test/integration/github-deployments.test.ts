@@ -154,6 +154,21 @@ describe('GitHub Deployments kept in step by the worker (GitHub API stand-in on 
     expect(mine.every((q) => q.token === TOKEN)).toBe(true);
   });
 
+  it('a deploy that fails verification: failure with the reason, then the automatic rollback as a deployment of the restored commit', async () => {
+    const app = await addApp('gh-auto');
+    expect((await ciRelease(app, '1.0.0', sha('1'))).state).toBe('succeeded');
+    // 1.1.0-bad passes staging (which checks only /version) and fails production's /smoke.
+    expect((await ciRelease(app, '1.1.0-bad', sha('2'))).state).toBe('rolled-back');
+    await settled(app, 'live', [
+      { version: '1.0.0', sha: sha('1'), states: ['in_progress', 'success', 'inactive'] },
+      { version: '1.1.0-bad', sha: sha('2'), states: ['in_progress', 'failure'] },
+      { version: '1.0.0', sha: sha('1'), states: ['in_progress', 'success'] },
+    ]);
+    const failed = gh.deploymentsOf(`acme/${app.name}`, 'live')[1]!;
+    expect(failed.statuses[1]!.description).toMatch(/^1\.1\.0-bad failed: .*500/);
+    expect(gh.violations).toEqual([]);
+  });
+
   it('a worker killed while a status is on its way: the retry finds the deployment, never a second one', async () => {
     const app = await addApp('gh-crash');
     const hold = gh.hold(
