@@ -323,10 +323,16 @@ async function rollbackBenchmarks(
   const viaClient = await measure('rollback in-process (100 ms poll, as the CLI did)', inProcess(100));
   const viaClientFine = await measure('rollback in-process (10 ms poll)', inProcess(10));
 
-  // The bare switch: the bare target's production also holds both versions, warm.
+  // The bare switch: the bare target's production also holds both versions, warm. Beside it, one Temporal round
+  // trip that no worker serves (DescribeWorkflowExecution): a rollback's floor is the switch plus about four.
   const bareSwitch: number[] = [];
+  const roundTrip: number[] = [];
+  const envHandle = stack.sg.environment(APP, 'production');
   let bareServing = newer;
   for (let i = 0; i < opts.rollbacks; i++) {
+    const r0 = performance.now();
+    await envHandle.describe();
+    roundTrip.push(performance.now() - r0);
     const to = bareServing === newer ? older : newer;
     const dir = path.join(bare.home, 'artifacts', 'bare', to);
     const t0 = performance.now();
@@ -366,6 +372,11 @@ async function rollbackBenchmarks(
     row('b. rollback', 'in-process rollback + wait, 100 ms poll (before)', summarize(viaClient), bs),
     row('b. rollback', 'in-process rollback + wait, 10 ms poll', summarize(viaClientFine), bs),
     row('b. rollback', 'bare: warm traffic switch (activate)', bs),
+    row(
+      'b. rollback',
+      'one Temporal round trip, no worker (DescribeWorkflowExecution)',
+      summarize(roundTrip),
+    ),
     row('b. rollback', 'CLI start-up alone (shipgate --help), bundle', summarize(startup), su),
     row('b. rollback', 'CLI start-up alone (shipgate --help), unbundled (before)', su),
     {
