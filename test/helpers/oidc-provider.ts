@@ -1,9 +1,9 @@
 /**
  * A real OpenID provider on 127.0.0.1 for the dashboard's sign-in tests: oidc-provider (a certified
  * implementation) with its own RSA signing key, one confidential client (client_secret_basic, PKCE required,
- * redirect URIs the test names) and a few accounts. There is no login form: the provider's interaction URL
- * answers a GET with the names of the accounts, and a POST of `user=<account>` to it signs that account in,
- * as a person submitting a login form would; consent is granted for the client (a first-party app).
+ * redirect URIs the test names) and a few accounts. The provider's interaction URL answers a GET with the names
+ * of the accounts (a browser, which accepts text/html, gets a one-field login form instead), and a POST of
+ * `user=<account>` to it signs that account in, as a person submitting a login form would; consent is granted for the client (a first-party app).
  *
  * For refusal tests it can also sign tokens with its own key (an expired but genuine ID token) or with a key
  * it does not publish (a forged one).
@@ -117,6 +117,16 @@ export async function startOidcProvider(opts: {
     void (async () => {
       try {
         const details = await provider.interactionDetails(req, res);
+        if (req.method === 'GET' && /text\/html/.test(req.headers.accept ?? '')) {
+          // A browser gets a login form that posts the same field (test/browser signs in through it).
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+          res.end(
+            `<!doctype html><title>Test provider: sign in</title><form method="post">` +
+              `<label>Account <input name="user" autocomplete="username"></label>` +
+              `<button type="submit">Sign in</button></form>`,
+          );
+          return;
+        }
         if (req.method === 'GET') {
           res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
           res.end(`sign in (${details.prompt.name}): POST user=<${Object.keys(accounts).join('|')}>\n`);
