@@ -12,6 +12,9 @@
  *                selector patch, the target in process; --rollbacks samples each); rolling deploy against kubectl
  *   f. audit     JSONL and S3 (versitygw, started here) stores: append throughput, `audit verify` of 10,000 records
  *                (in process and the CLI), CLI rollback p50 with each store interleaved (--rollbacks samples each)
+ *   g. dashboard the page in Chromium with --apps (100) apps × 3 environments: first contentful paint and the whole
+ *                grid in the DOM over 2 × --runs fresh loads; a CLI approval visible on an open page (--releases
+ *                approvals; from the CLI's exit and start)
  *   h. self-healing kill -9 of production's proxy, and of its serving process, to serving again (--runs kills each)
  *   s. scale     --releases (1,000) releases of --apps (100) apps at once, side by side (--setups: dev, cluster,
  *                cluster-cache1000; also cluster2, two workers): starts/s, start and approval latency, releases per
@@ -19,8 +22,8 @@
  *   x. chaos     the long chaos run on the cluster (--iterations, 30; --seed): workers SIGKILLed, Temporal and
  *                PostgreSQL restarted under release traffic; the counts and every broken invariant (exit 1 if any)
  *
- * Options: --only release,rollback,memory,strategies,windows,identity,kubernetes,audit,self-healing,scale,chaos
- *          --releases N (20; scale 1000)  --rollbacks N (10)  --apps N (500; scale 100)
+ * Options: --only release,rollback,memory,strategies,windows,identity,kubernetes,audit,self-healing,dashboard,scale,chaos
+ *          --releases N (20; scale 1000)  --rollbacks N (10)  --apps N (500; scale and dashboard 100)
  *          --runs N (5, samples of each strategies figure)  --setups LIST  --iterations N (30)  --seed N  --json FILE
  * scale and chaos run only when named in --only: each needs the cluster and minutes of its own.
  * Needs a current build (`npm run build`): the worker and the CLI under test are the compiled ones; kubernetes
@@ -40,6 +43,7 @@ import { auditBenchmark } from './audit.js';
 import { DEFAULT_SCALE_SETUPS, SCALE_SETUPS, scaleBenchmark } from './scale.js';
 import { chaosBenchmark } from './chaos.js';
 import { selfHealingBenchmark } from './self-healing.js';
+import { dashboardBenchmark } from './dashboard.js';
 import { checkBuild, Cleanup } from './lib/stack.js';
 import { ms, table, type ResultRow } from './lib/stats.js';
 
@@ -53,6 +57,7 @@ const BENCHES = [
   'kubernetes',
   'audit',
   'self-healing',
+  'dashboard',
   'scale',
   'chaos',
 ] as const;
@@ -102,6 +107,7 @@ const apps = count('apps', values.apps ?? '500', 2, 2000);
 const runs = count('runs', values.runs, 1, 50);
 const scaleReleases = count('releases', values.releases ?? '1000', 1, 10_000);
 const scaleApps = count('apps', values.apps ?? '100', 1, 1000);
+const dashboardApps = count('apps', values.apps ?? '100', 2, 2000);
 const iterations = count('iterations', values.iterations, 1, 1000);
 const seed = values.seed === undefined ? undefined : count('seed', values.seed, 0, 2 ** 31 - 1);
 const setups = values.setups.split(',').map((s) => s.trim());
@@ -183,6 +189,11 @@ if (only.includes('kubernetes') && !stopping) {
 }
 if (only.includes('audit') && !stopping) {
   await section('audit', (c) => auditBenchmark(c, { rollbacks, log }));
+}
+if (only.includes('dashboard') && !stopping) {
+  await section('dashboard', (c) =>
+    dashboardBenchmark(c, { apps: dashboardApps, loads: runs * 2, approvals: releases, log }),
+  );
 }
 const extraTables: string[] = [];
 if (only.includes('scale') && !stopping) {
