@@ -29,7 +29,8 @@ echo "setup: node $(node --version)" >&2
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci" >&2
-  npm ci --no-audit --no-fund >&2
+  # Once more on failure: npm's cache can refuse a rename mid-download on a cold cache (EEXIST/ENOENT in _cacache).
+  npm ci --no-audit --no-fund >&2 || { echo "setup: npm ci failed; once more" >&2; npm ci --no-audit --no-fund >&2; }
 fi
 
 VENV=.tools/venv
