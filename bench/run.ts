@@ -161,7 +161,8 @@ async function section(name: string, fn: (cleanup: Cleanup) => Promise<ResultRow
     log(`${name}: FAILED: ${(err as Error).stack ?? err}`);
   } finally {
     await cleanup.run(log);
-    cleanups.splice(cleanups.indexOf(cleanup), 1);
+    // An interrupt's cleanAll may have taken it off the list already.
+    if (cleanups.includes(cleanup)) cleanups.splice(cleanups.indexOf(cleanup), 1);
   }
 }
 

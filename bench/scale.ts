@@ -16,8 +16,8 @@
  * Phases, each timed: --releases (1,000) starts at once (START_CONCURRENCY in flight over CLIENTS connections),
  * until all wait at the gate; worker RSS idle and with all waiting; one approval each (the Update at N waiting
  * releases); the second approval each, until every release has deployed. Proofs are SSH-signed as the CLI signs
- * them (ssh-keygen), but ahead of each phase and in parallel (bench/lib/presign.ts): ssh-keygen is one process
- * per proof, the client's cost, reported apart as signatures per second.
+ * them (sshProver: in process for an unencrypted ed25519 key file, else ssh-keygen), but ahead of each phase
+ * (bench/lib/presign.ts), so the figures are the server's and the worker's; the signing rate is reported apart.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -53,7 +53,7 @@ const APPROVE_CONCURRENCY = 24;
 const CLIENTS = 4;
 /** Bounds on the waits, so a setup at its limit shows as a figure instead of hanging the run. */
 const ALL_WAITING_MS = 240_000;
-const DEPLOY_PHASE_MS = 90_000;
+const DEPLOY_PHASE_MS = 60_000;
 
 export interface ScaleOptions {
   releases: number;
@@ -195,10 +195,11 @@ async function runSetup(cleanup: Cleanup, setup: Setup, opts: ScaleOptions): Pro
   const { log, releases, apps } = opts;
   const home = await tempHome(cleanup, `scale-${setup.key}`);
   const keys = await makeKeys(path.join(home, 'keys'), [RELEASER, FIRST, SECOND]);
-  const ports: number[] = [];
-  for (let i = 0; i < apps; i++) ports.push(await freePort());
+  // freePort can hand out a port again once it is closed; each app needs its own.
+  const ports = new Set<number>();
+  while (ports.size < apps) ports.add(await freePort());
   const configFile = path.join(home, 'shipgate.yaml');
-  await writeFile(configFile, stringify(withPeopleKeys(scaleConfig(ports), keys)));
+  await writeFile(configFile, stringify(withPeopleKeys(scaleConfig([...ports]), keys)));
 
   let address: string;
   let namespace: string;
@@ -367,10 +368,14 @@ async function runSetup(cleanup: Cleanup, setup: Setup, opts: ScaleOptions): Pro
   await sleep(1000);
   const afterApprovalKiB = await settledRss(workerPids);
 
-  // ---- second approval each: every release deploys ----
-  await signer.sign(SECOND, keys[SECOND]!.file, approvalRequests(SECOND));
+  // ---- second approval for the first release of each app: a hundred deploys at once, one per app ----
+  // All 1,000 would take 1,000 app processes started one after another per app: minutes of process starts on a
+  // small machine, which measures node's start-up more than shipgate. The rest stay waiting (ended at cleanup).
+  const deploying = live.slice(0, apps);
+  const secondRequests = approvalRequests(SECOND).slice(0, apps);
+  await signer.sign(SECOND, keys[SECOND]!.file, secondRequests);
   const d0 = performance.now();
-  await pool(live, APPROVE_CONCURRENCY, async (it, i) => {
+  await pool(deploying, APPROVE_CONCURRENCY, async (it, i) => {
     await clients[i % CLIENTS]!.approve({
       app: it.app,
       version: it.version,
@@ -381,12 +386,13 @@ async function runSetup(cleanup: Cleanup, setup: Setup, opts: ScaleOptions): Pro
     });
   });
   let deployed = 0;
-  let running = live.length;
+  let running = deploying.length;
+  const stillWaiting = live.length - deploying.length;
   await until(
-    'every release to end',
+    'the approved releases to end',
     async () => {
-      running = await count(releasesWhere(`ExecutionStatus = 'Running'`));
-      return running === 0;
+      running = (await count(releasesWhere(`ExecutionStatus = 'Running'`))) - stillWaiting;
+      return running <= 0;
     },
     DEPLOY_PHASE_MS,
     1000,
@@ -457,9 +463,9 @@ function scaleRows(results: Figures[], opts: ScaleOptions): { rows: ResultRow[];
     [`approval Update p50 / p99 at ${n} waiting`, (f) => `${ms(f.approveP50)} / ${ms(f.approveP99)}`],
     ['approval status query p50 / p99', (f) => `${ms(f.queryP50)} / ${ms(f.queryP99)}`],
     ['failed approvals', (f) => String(f.failedApprovals)],
-    ['releases succeeded (deployed)', (f) => `${f.deployed}/${f.starts}`],
+    ['releases succeeded (one per app deployed)', (f) => `${f.deployed}/${opts.apps}`],
     [
-      'deploy phase: 2nd approvals → all ended',
+      `deploy phase: ${opts.apps} 2nd approvals → all ended`,
       (f) => `${ms(f.deployPhaseMs)} (${perMin(f.deployed, f.deployPhaseMs)})`,
     ],
     [
@@ -474,7 +480,7 @@ function scaleRows(results: Figures[], opts: ScaleOptions): { rows: ResultRow[];
       (f) => `${((f.waitingKiB - f.idleKiB) / 1024 / Math.max(1, f.waiting)).toFixed(3)}`,
     ],
     ['Temporal (+ PostgreSQL) PSS, all waiting', (f) => mb(f.serverKiB)],
-    ['ssh-keygen signatures/s (client, 4 at once)', (f) => f.signPerSecond.toFixed(0)],
+    ['proofs signed/s (client, before each phase)', (f) => f.signPerSecond.toFixed(0)],
     ['limit reached', (f) => (f.limit.length ? f.limit.join('; ') : 'none')],
   ];
   const rows = figures.map(([figure, value]) => ({

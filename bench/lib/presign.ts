@@ -1,8 +1,8 @@
 /**
- * Proofs signed ahead of time. `ssh-keygen -Y sign` is one process per proof (a few ms of CPU each): at a
- * thousand requests that is the client's own limit, not shipgate's. A benchmark that measures the server and
- * the worker signs every proof first, in parallel, with the same signer the CLI uses (sshProver), and then hands
- * each request its proof. The statement is the same one the client would ask for; a request that asks for
+ * Proofs signed ahead of time. Signing is the client's cost (in process for an unencrypted ed25519 key file,
+ * else one `ssh-keygen -Y sign` process per proof), not the server's or the worker's. A benchmark that measures
+ * those signs every proof first, with the same signer the CLI uses (sshProver), and then hands each request its
+ * proof. The statement is the same one the client would ask for; a request that asks for
  * another one fails loudly instead of sending a proof that does not fit.
  */
 import type { Prover, ProofRequest } from '../../src/client.js';

@@ -30,7 +30,20 @@ export class Cleanup {
     this.actions.push({ what, fn });
   }
 
-  async run(log: (line: string) => void = () => {}): Promise<void> {
+  private running: Promise<void> | null = null;
+
+  /**
+   * Runs what is left. A second call while one is running (Ctrl-C during a benchmark's own cleanup) waits for
+   * the same run, so the caller that exits afterwards does not cut the other's last actions short.
+   */
+  run(log: (line: string) => void = () => {}): Promise<void> {
+    this.running ??= this.drain(log).finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async drain(log: (line: string) => void): Promise<void> {
     while (this.actions.length) {
       const { what, fn } = this.actions.pop()!;
       try {
