@@ -364,7 +364,7 @@ describe('bad input in the browser', () => {
 });
 
 describe('accessibility', () => {
-  it('keyboard: Tab reaches the grid cells, then Approve and Reject; Enter opens the labelled comment dialog and Escape closes it with nothing sent', async () => {
+  it('keyboard: Tab reaches the grid cells, then Approve and Reject; the focus survives a live update; Enter opens the labelled comment dialog and Escape closes it with nothing sent', async () => {
     const app = await stack.addApp('keys');
     await app.toGate('1.0.0');
     const page = await signedIn('alice');
@@ -391,6 +391,15 @@ describe('accessibility', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Reject 1.0.0');
     await page.keyboard.press('Shift+Tab');
+    // A live update rebuilds the card (bob approves with the CLI): the focus stays on its Approve button.
+    const r = await app.run('approve', app.name, '1.0.0', '--as', 'bob');
+    expect(r.code, r.stderr).toBe(0);
+    await waitText(page, card(app, '1.0.0'), 'bob via ssh');
+    const focused = await page.evaluate(() => ({
+      text: document.activeElement?.textContent,
+      card: document.activeElement?.closest('article')?.getAttribute('data-release'),
+    }));
+    expect(focused).toEqual({ text: 'Approve 1.0.0', card: `release/${app.name}/1.0.0` });
 
     await page.keyboard.press('Enter');
     const dialog = page.getByRole('dialog', { name: `Approve ${app.name} 1.0.0` });
@@ -400,7 +409,7 @@ describe('accessibility', () => {
     await page.keyboard.type('typed, not sent');
     await page.keyboard.press('Escape');
     await expect.poll(() => dialog.isVisible(), WAIT).toBe(false);
-    expect((await statusJson(app, '1.0.0')).approvals.given).toEqual([]);
+    expect((await statusJson(app, '1.0.0')).approvals.given.map((g) => g.by)).toEqual(['bob']);
 
     // A cell chosen with the keyboard opens its section: every control there is labelled too.
     await page.locator(`${gridCell(app, 'staging')} button.cell`).focus();

@@ -229,6 +229,7 @@ function cellContent(c: Cell): HTMLElement {
     {
       type: 'button',
       class: 'cell',
+      'data-focus': `cell:${c.app}/${c.env}`,
       'aria-pressed': String(pressed),
       'aria-label': `${c.app} ${c.env}: ${c.current ? `${c.current.version}, ${c.health}` : 'nothing deployed'}. Show timeline`,
     },
@@ -332,7 +333,11 @@ function renderWaiting(): void {
           h(
             'p',
             {},
-            h('a', { href: r.link, rel: 'noreferrer', target: '_blank' }, 'Open in the Temporal UI'),
+            h(
+              'a',
+              { href: r.link, rel: 'noreferrer', target: '_blank', 'data-focus': `link:${r.id}` },
+              'Open in the Temporal UI',
+            ),
           ),
         );
       if (atGate) items.push(...actionsFor(r));
@@ -343,13 +348,13 @@ function renderWaiting(): void {
 
 function actionsFor(r: Release): Child[] {
   if (!me.login) return [cli(r.commands.approve), cli(r.commands.reject)];
-  const approve = h('button', { type: 'button' }, `Approve ${r.version}`);
+  const approve = h('button', { type: 'button', 'data-focus': `approve:${r.id}` }, `Approve ${r.version}`);
   approve.addEventListener('click', () =>
     ask(`Approve ${r.app} ${r.version}`, 'Comment (optional)', false, (text) =>
       act('approve', { app: r.app, version: r.version, ...(text ? { comment: text } : {}) }),
     ),
   );
-  const reject = h('button', { type: 'button' }, `Reject ${r.version}`);
+  const reject = h('button', { type: 'button', 'data-focus': `reject:${r.id}` }, `Reject ${r.version}`);
   reject.addEventListener('click', () =>
     ask(`Reject ${r.app} ${r.version}`, 'Reason', true, (text) =>
       act('reject', { app: r.app, version: r.version, reason: text }),
@@ -434,7 +439,11 @@ function renderSelected(): void {
   if (!c) return box.replaceChildren();
   if (!c.current) return box.replaceChildren(h('p', { class: 'meta' }, 'Nothing deployed here yet.'));
   if (!me.login) return box.replaceChildren(h('p', {}, 'Roll back: '), cli(c.rollbackCommand));
-  const b = h('button', { type: 'button' }, `Roll back ${c.app}/${c.env}`);
+  const b = h(
+    'button',
+    { type: 'button', 'data-focus': `rollback:${c.app}/${c.env}` },
+    `Roll back ${c.app}/${c.env}`,
+  );
   b.addEventListener('click', () =>
     ask(`Roll back ${c.app}/${c.env} (now ${c.current?.version ?? '—'})`, 'Reason', true, (text) =>
       act('rollback', { app: c.app, env: c.env, reason: text }),
@@ -608,10 +617,18 @@ function applyPatch(p: Patch): void {
   state.seq = p.seq;
 }
 
+/**
+ * Re-renders from the state. The grid and the cards are rebuilt, so the control that had the keyboard focus is
+ * replaced: its successor (the same `data-focus` key) takes the focus back, or a keyboard user would be thrown
+ * to the top of the page by every live update.
+ */
 function renderAll(changedCells: string[] = []): void {
+  const focused = (document.activeElement as HTMLElement | null)?.dataset?.focus;
   renderGrid();
   renderWaiting();
   renderSelected();
+  if (focused && (!document.activeElement || document.activeElement === document.body))
+    document.querySelector<HTMLElement>(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
   if (selected && changedCells.includes(`${selected.app}/${selected.env}`)) {
     void loadTimeline();
     void loadDora();
