@@ -279,6 +279,6 @@ export async function dashboardBenchmark(
     row(`all ${cells} grid cells in the DOM`, grid, '< 1 s (p50)', 'from navigation start'),
     row('approval on the page, from the CLI exit', fromExit, '< 1 s (p50)', 'MutationObserver'),
     row('approval on the page, from the CLI start', fromStart, null, 'includes the CLI run'),
-    row("dashboard's read of Temporal (pass)", passes, null, 'shipgate_dashboard_pass_seconds'),
+    row("dashboard's environment pass", passes, null, 'shipgate_dashboard_pass_seconds'),
   ];
 }

@@ -97,7 +97,8 @@ button { padding: .25rem .6rem; border: 1px solid var(--muted); border-radius: 4
 .badge.hold { color: var(--hold-fg); background: var(--hold-bg); }
 .meta { color: var(--muted); font-size: .9rem; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(22rem, 1fr)); gap: .75rem; }
-.card { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; background: var(--panel); }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; background: var(--panel);
+  overflow-wrap: anywhere; }
 .card h3 { margin: 0 0 .3rem; }
 .card ul { margin: .2rem 0; padding-left: 1.2rem; }
 code { font-family: ui-monospace, monospace; font-size: .85rem; background: var(--bg);
@@ -106,7 +107,8 @@ code { font-family: ui-monospace, monospace; font-size: .85rem; background: var(
 .buttons { display: flex; gap: .5rem; flex-wrap: wrap; margin-top: .4rem; }
 .error { color: #8a0015; font-weight: 600; }
 .timeline { list-style: none; padding: 0; margin: 0; }
-.timeline li { border-left: 3px solid var(--line); padding: .2rem .6rem; margin-bottom: .4rem; }
+.timeline li { border-left: 3px solid var(--line); padding: .2rem .6rem; margin-bottom: .4rem;
+  overflow-wrap: anywhere; }
 .timeline li.failed, .timeline li.rolled-back { border-left-color: var(--down-bg); }
 .timeline li.succeeded { border-left-color: var(--ok-fg); }
 .timeline li.drift { border-left-color: var(--hold-fg); }

@@ -457,11 +457,15 @@ describe('accessibility', () => {
     expect(low).toEqual([]);
   }, 240_000);
 
-  it('on a 375 px wide screen nothing overflows the page sideways: the grid scrolls in its own box', async () => {
+  it('on a 375 px wide screen nothing overflows the page sideways, a long unbroken comment included: the grid scrolls in its own box', async () => {
     const app = await stack.addApp('narrow');
     await app.toGate('1.0.0');
+    // Free text with no place to break (a long link) must wrap too.
+    const link = `https://ci.example.com/runs/${'0123456789'.repeat(12)}`;
+    const r = await app.run('approve', app.name, '1.0.0', '--as', 'carol', '--comment', link);
+    expect(r.code, r.stderr).toBe(0);
     const page = await newPage({ viewport: { width: 375, height: 800 } });
-    await waitText(page, card(app, '1.0.0'), 'awaiting-approval');
+    await waitText(page, card(app, '1.0.0'), link);
     await openCell(page, app, 'staging');
     await expect.poll(() => page.getByRole('img', { name: 'Deploys per interval' }).count(), WAIT).toBe(1);
     const sizes = await page.evaluate(() => ({
@@ -477,8 +481,8 @@ describe('accessibility', () => {
       scrollBox: getComputedStyle(document.querySelector('.scroll')!).overflowX,
     }));
     expect(sizes.view).toBe(375);
-    expect(sizes.page).toBeLessThanOrEqual(sizes.view);
     expect(sizes.wider).toEqual([]);
+    expect(sizes.page).toBeLessThanOrEqual(sizes.view);
     expect(sizes.scrollBox).toBe('auto');
   }, 240_000);
 });

@@ -82,7 +82,9 @@ it('shipgate dev serves the dashboard on --dashboard-port and prints it next to 
     expect(r).toBe(0);
     const served = await eventually('staging serves 1.0.0 on the dashboard', async () => {
       const s = (await (await fetch(`${started.dashboard}/api/state`)).json()) as DashboardState;
-      return s.cells['hello/staging']?.current?.version === '1.0.0' ? s : undefined;
+      // The version serves from its switch on, and the deploy settles after its checks: wait for both.
+      const cell = s.cells['hello/staging'];
+      return cell?.current?.version === '1.0.0' && cell.health !== 'deploying' ? s : undefined;
     });
     expect(served.cells['hello/staging']).toMatchObject({ health: 'serving', current: { by: 'dave' } });
     const timeline = (await (
