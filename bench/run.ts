@@ -198,7 +198,13 @@ if (only.includes('dashboard') && !stopping) {
 }
 const extraTables: string[] = [];
 if (only.includes('scale') && !stopping) {
-  const scale = await scaleBenchmark(section, { releases: scaleReleases, apps: scaleApps, setups, log });
+  const scale = await scaleBenchmark(section, {
+    releases: scaleReleases,
+    apps: scaleApps,
+    setups,
+    log,
+    stopping: () => stopping,
+  });
   rows.push(...scale.rows);
   extraTables.push(scale.table);
 }
