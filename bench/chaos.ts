@@ -41,10 +41,13 @@ export async function chaosBenchmark(
   cleanup.add('stop the chaos stack', async () => {
     if (!stopped) await stack.stop();
   });
+  // Chosen here and logged first, so a run that throws part-way can still be replayed with --seed.
+  const seed = opts.seed ?? Date.now() % 2 ** 31;
+  log(`chaos: seed ${seed} (replay with --seed ${seed})`);
   const t0 = performance.now();
   const result = await runChaos(stack, {
     iterations: opts.iterations,
-    ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+    seed,
     log: (l) => log(`chaos: ${l}`),
   });
   const tookMs = performance.now() - t0;
