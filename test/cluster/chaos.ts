@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { sshProver } from '../../src/client.js';
 import type { LedgerEntry } from '../../src/policy/ledger.js';
 import { loadState, envDir } from '../../src/targets/local/state.js';
@@ -94,6 +95,8 @@ export async function runChaos(stack: ClusterStack, opts: ChaosOptions): Promise
   const driven: Driven[] = [];
   const apps = Object.keys(stack.apps);
   const shipped = new Map<string, string[]>(apps.map((a) => [a, []]));
+  /** Apps whose production was rolled back since their last release: nothing older is left to go back to. */
+  const rolledBack = new Set<string>();
   const rollbackRequests: { app: string; requestId: string; opId: string }[] = [];
   let pendingRestart: Promise<void> = Promise.resolve();
 
@@ -186,6 +189,7 @@ export async function runChaos(stack: ClusterStack, opts: ChaosOptions): Promise
       d.fullyApproved = true;
       await waitEnded(stack, app, version);
       shipped.get(app)!.push(version);
+      rolledBack.delete(app);
     } else if (decision === 'reject') {
       await persist(
         ['reject', app, version, '--as', 'carol', '--reason', `chaos iteration ${it + 1}`],
@@ -196,7 +200,7 @@ export async function runChaos(stack: ClusterStack, opts: ChaosOptions): Promise
       await waitEnded(stack, app, version);
     }
     // Every other iteration rolls back the production of an app that shipped twice, one request id across retries.
-    const rollable = apps.filter((a) => shipped.get(a)!.length >= 2);
+    const rollable = apps.filter((a) => shipped.get(a)!.length >= 2 && !rolledBack.has(a));
     if (it % 2 === 1 && rollable.length > 0) {
       const target = pick(rollable);
       const requestId = randomUUID();
@@ -214,11 +218,13 @@ export async function runChaos(stack: ClusterStack, opts: ChaosOptions): Promise
           rollbackRequests.push({ app: target, requestId, opId: accepted.opId });
           break;
         } catch (err) {
-          if (Date.now() > deadline) throw err;
+          // The Update ran and the workflow refused it: a wrong request, not a disruption to ride out.
+          if (err instanceof WorkflowUpdateFailedError || Date.now() > deadline) throw err;
           counts.retries++;
           await sleep(500);
         }
       }
+      rolledBack.add(target);
       counts.rollbacks++;
       await waitSettled(stack, target, 'production');
     }
