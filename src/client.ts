@@ -73,7 +73,7 @@ import {
 import { followStatus, isTerminal, type FollowOptions, type FollowResult } from './client/follow.js';
 import { claimedLogin, type Prover } from './client/prove.js';
 import type { Proof } from './identity/types.js';
-import { RELEASE_START_MS, retryStartAfter } from './policy/start-retry.js';
+import { isRetryableStartCode, RELEASE_START_MS, startRetryDelay } from './policy/start-retry.js';
 import {
   environmentStaticDetails,
   environmentStaticSummary,
@@ -725,8 +725,9 @@ export class ShipgateClient {
 
   /**
    * Sends a release start, each attempt bound by NO_WORKER_MS, and sends it again (same workflow id, same admit
-   * Update id: Temporal deduplicates it) after a transient failure while a worker polls the queue, with jittered
-   * backoff, for RELEASE_START_MS in all. No worker polling at all is NoWorkerError (exit 4), as before.
+   * Update id: Temporal deduplicates it) after a transient failure, with jittered backoff, for RELEASE_START_MS in
+   * all. Still not admitted then: NoWorkerError (exit 4) when no worker polls the queue any more, else
+   * OperationFailedError (exit 1, overloaded). A queue nobody polled was refused before the first attempt.
    */
   private async startRetrying<T>(send: () => Promise<T>): Promise<T> {
     const until = Date.now() + RELEASE_START_MS;
@@ -735,12 +736,24 @@ export class ShipgateClient {
       try {
         return await this.client.withDeadline(deadline, send);
       } catch (err) {
-        const delay = retryStartAfter(grpcCode(err), attempt, Date.now(), until, Math.random());
-        const transient = err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || delay !== null;
+        // A timed-out Update carries no retryable code of its own when the client's deadline ended it.
+        const transient =
+          err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isRetryableStartCode(grpcCode(err));
         if (!transient) throw err;
-        if (delay === null || (await this.pollers(until)) === 0)
+        const delay = startRetryDelay(attempt, Math.random());
+        if (Date.now() + delay < until) {
+          await new Promise((r) => setTimeout(r, delay));
+          continue;
+        }
+        // Out of time. The queue had pollers when the start began (requireWorker): only a count of none now
+        // says no worker; otherwise the server or the workers are too busy to admit it in time.
+        if ((await this.pollers(Date.now() + 5_000)) === 0)
           throw new NoWorkerError(this.taskQueue, true, { cause: err });
-        await new Promise((r) => setTimeout(r, delay));
+        throw new OperationFailedError(
+          `the release start was not admitted within ${RELEASE_START_MS / 1000} s (${attempt} attempts; ` +
+            'Temporal or the workers are overloaded); run the same command again: it attaches to the release if it started',
+          { cause: err },
+        );
       }
     }
   }
