@@ -98,9 +98,13 @@ function runCli(
   });
 }
 
-/** `shipgate ui` as its own process; resolves with its URL once it listens. */
-async function startUiProcess(cleanup: Cleanup, stack: Stack): Promise<{ url: string; pid: number }> {
-  const port = await freePort();
+/** `shipgate ui` as its own process (stopped by `cleanup`); resolves with its URL once it listens. */
+export async function startUiProcess(
+  cleanup: Cleanup,
+  stack: Stack,
+  port?: number,
+): Promise<{ url: string; pid: number }> {
+  port ??= await freePort();
   const child = spawn(
     process.execPath,
     [BIN, 'ui', '--config', stack.configFile, '--address', stack.server.address, '--port', String(port)],

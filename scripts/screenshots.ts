@@ -9,23 +9,14 @@
  *
  * Needs a current build (`npm run build`) and chromium (scripts/setup.sh). Takes a few minutes.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { launchChromium } from '../test/browser/chromium.js';
+import { startUiProcess } from '../bench/dashboard.js';
 import { startOidcProvider } from '../test/helpers/oidc-provider.js';
 import { freePort } from '../src/temporal/ports.js';
 import type { ShipgateClient } from '../src/client.js';
-import {
-  BIN,
-  cliEnv,
-  Cleanup,
-  HELLO_SOURCE,
-  ROOT,
-  startStack,
-  until,
-  type Stack,
-} from '../bench/lib/stack.js';
+import { Cleanup, HELLO_SOURCE, ROOT, startStack, until } from '../bench/lib/stack.js';
 
 const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/images' } } });
 const OUT = path.resolve(ROOT, values.out);
@@ -122,7 +113,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   });
 
   process.env[SECRET_ENV] = provider.clientSecret;
-  const ui = await startUi(cleanup, stack, uiPort);
+  const ui = (await startUiProcess(cleanup, stack, uiPort)).url;
   log(`shipgate ui at ${ui}`);
   const browser = await launchChromium();
   cleanup.add('close Chromium', () => browser.close());
@@ -168,27 +159,6 @@ async function waitFor(
   pred: (s: Awaited<ReturnType<ShipgateClient['status']>>) => boolean,
 ): Promise<void> {
   await until(`${app} ${version}`, async () => pred(await sg.status(app, version)), 300_000, 250);
-}
-
-async function startUi(cleanup: Cleanup, stack: Stack, port: number): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'ui', '--config', stack.configFile, '--address', stack.server.address, '--port', String(port)],
-    { env: { ...process.env, ...cliEnv(stack.home) }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  cleanup.add('stop shipgate ui', async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  await until('shipgate ui', () => /shipgate ui: http/.test(out) || child.exitCode !== null, 60_000, 50);
-  const m = /shipgate ui: (http:\/\/\S+)/.exec(out);
-  if (!m) throw new Error(`shipgate ui did not start:\n${out}`);
-  return m[1]!;
 }
 
 const cleanup = new Cleanup();

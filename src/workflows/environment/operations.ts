@@ -977,23 +977,7 @@ export class EnvironmentOperations {
         automatic: entry.automatic,
       });
       result = await acts.activateVersion.executeWithOptions({ summary }, [
-        {
-          app: this.app,
-          env: this.env,
-          ...(spec.target ? { target: spec.target } : {}),
-          port: spec.port,
-          version: entry.version,
-          artifact: entry.artifact,
-          command: spec.command,
-          strategy: spec.strategy,
-          canarySteps: spec.canarySteps,
-          canaryPauseMs: spec.canaryPauseMs,
-          stepChecks: spec.verify.checks,
-          keepPreviousMs: spec.keepPreviousMs,
-          // Targets that label what they run (Kubernetes annotations) say which release and why.
-          ...(entry.releaseId ? { releaseId: entry.releaseId } : {}),
-          changeCause: changeCauseOf(entry),
-        },
+        this.activationInput(entry, spec),
       ]);
     } catch (err) {
       if (isCancellation(err)) throw err;
