@@ -116,6 +116,20 @@ export function startSelfHealing(o: SelfHealingOptions): SelfHealing {
     }
   };
 
+  /** No deploy or rollback is running or queued there (unknown: not settled, so nothing is restarted). */
+  const settled = async (app: string, env: string): Promise<boolean> => {
+    try {
+      const snap = await withTimeout(
+        o.client.workflow.getHandle(environmentWorkflowId(app, env)).query(environmentQuery),
+        SIGNAL_TIMEOUT_MS,
+        'environment query',
+      );
+      return !snap.ledger.some((e) => e.outcome === 'running') && snap.queue.length === 0;
+    } catch (err) {
+      return err instanceof WorkflowNotFoundError;
+    }
+  };
+
   const pass = async (app: string, env: string, targetConfig: TargetConfig): Promise<void> => {
     const key = `${app}/${env}`;
     const target = o.targets.open({ app, env, config: targetConfig, build: {} });
@@ -137,6 +151,7 @@ export function startSelfHealing(o: SelfHealingOptions): SelfHealing {
     const now = () => new Date().toISOString();
     const check = await target.reconcile({
       down: (found) => apply(foundDown(watches.get(key) ?? initialWatch(), found, now())),
+      mayRestartProcesses: () => settled(app, env),
     });
     if (check !== null && check !== 'busy') {
       apply(passEnded(watches.get(key) ?? initialWatch(), check, now()));

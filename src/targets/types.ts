@@ -127,6 +127,11 @@ export interface HealthCheck {
 export interface ReconcileHooks {
   /** Called once a pass has confirmed the environment is down, before it tries to repair it. */
   down?(found: { version: string | null; detail: string }): void;
+  /**
+   * Whether a dead app process may be started again now. Not while a deploy or rollback of the environment is
+   * running: its verification (a soak) must see the crash, not a process the worker brought back behind it.
+   */
+  mayRestartProcesses?(): Promise<boolean>;
 }
 
 /** One app's environment on one target. */

@@ -108,6 +108,10 @@ export async function reconcileLocal(
             await env.ensureProxy();
             done.push(`restarted the proxy (pid ${env.st.proxy?.pid}) on 127.0.0.1:${env.st.port}`);
           }
+          if (seen.dead.length > 0 && !((await hooks.mayRestartProcesses?.()) ?? true)) {
+            const detail = `${found}; not restarted while a deploy or rollback verifies it`;
+            return { state: 'down' as const, version: seen.version, detail };
+          }
           for (const rec of seen.dead) {
             await env.revive(rec);
             done.push(`restarted ${rec.version} on 127.0.0.1:${rec.port}`);
