@@ -119,6 +119,15 @@ export class LocalEnv {
     if (readJson(routePath(this.dir)) === null && this.st.route.length > 0) {
       writeJsonAtomic(routePath(this.dir), { route: this.st.route, updatedAt: new Date().toISOString() });
     }
+    // A caller killed between spawning a proxy and recording it leaves that proxy holding the port, unrecorded:
+    // found by the environment's token in its environment, it is stopped so the new one can bind.
+    const orphan = findByEnvMarker(`SHIPGATE_PROXY_TOKEN=${this.st.token}`);
+    if (orphan !== null && orphan !== p?.pid) {
+      this.opts.log(
+        `${this.label}: stopping unrecorded proxy ${orphan} that holds 127.0.0.1:${this.st.port}`,
+      );
+      await stopProcess(orphan, startTicksOf(orphan), this.opts.stopGraceMs);
+    }
     this.st.proxy = await launchProxy({
       dir: this.dir,
       label: this.label,
