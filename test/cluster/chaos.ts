@@ -125,7 +125,16 @@ export async function runChaos(stack: ClusterStack, opts: ChaosOptions): Promise
         // Restarted a little later, as a supervisor would; meanwhile the others carry the work.
         pendingRestart = pendingRestart.then(async () => {
           await sleep(1000 + random() * 3000);
-          await stack.restartWorker(i);
+          // As a supervisor would, start it again until it comes up: Temporal may be down for a restart.
+          for (let tries = 1; ; tries++) {
+            try {
+              await stack.restartWorker(i);
+              return;
+            } catch (err) {
+              if (tries >= 30) throw err;
+              await sleep(1000);
+            }
+          }
         });
         return;
       }
